@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import type { Pool } from 'mysql2/promise';
+import { createMysqlExecutor, createMysqlPool } from '../../../functions/adapters/mysql-executor';
+import type { SqlExecutor } from '../../../functions/ports/sql';
+import { quoteIdentifier } from '../../../functions/shared/identifiers';
+
+/** The server the integration tests use: `MYSQL_URL`, else the local root account. */
+export function mysqlUrl(): string {
+  return process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
+}
+
+export interface ScratchDatabase {
+  database: string;
+  pool: Pool;
+  executor: SqlExecutor;
+  /** Another pool on the same database, as a second process would have; closed by drop(). */
+  openPool(): Pool;
+  drop(): Promise<void>;
+}
+
+/** A uniquely named database (`sk_test_<hex>`) so parallel test files never share tables. */
+export async function createScratchDatabase(): Promise<ScratchDatabase> {
+  const database = `sk_test_${randomBytes(6).toString('hex')}`;
+  const admin = createMysqlPool({ url: mysqlUrl(), connectionLimit: 1 });
+  await admin.query(`CREATE DATABASE ${quoteIdentifier(database)} CHARACTER SET utf8mb4`);
+
+  const pools: Pool[] = [];
+  const openPool = () => {
+    const pool = createMysqlPool({ url: mysqlUrl(), database });
+    pools.push(pool);
+    return pool;
+  };
+  const pool = openPool();
+  return {
+    database,
+    pool,
+    executor: createMysqlExecutor(pool),
+    openPool,
+    async drop() {
+      await Promise.all(pools.map((opened) => opened.end()));
+      await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`);
+      await admin.end();
+    },
+  };
+}
