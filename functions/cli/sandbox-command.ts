@@ -1,0 +1,30 @@
+import { describeSandbox, startSandbox } from '../local/sandbox';
+import type { CliContext, GlobalOptions } from './context';
+
+interface SandboxFlags extends GlobalOptions {
+  port: number;
+  shards: number;
+  players: number;
+  mysqlUrl?: string;
+  reset?: boolean;
+}
+
+export async function sandboxCommand(context: CliContext, options: SandboxFlags): Promise<void> {
+  const log = (line: string) => context.err(`${line}\n`);
+  const sandbox = await startSandbox({
+    port: options.port,
+    shards: options.shards,
+    players: options.players,
+    mysqlUrl: options.mysqlUrl ?? context.env.MYSQL_URL,
+    reset: options.reset === true,
+    log,
+  });
+  context.out(
+    options.json
+      ? `${JSON.stringify({ lookupUrl: sandbox.server.url, catalogUrl: sandbox.catalogUrl, mapVersion: sandbox.map.version, shards: sandbox.map.shards.map((s) => s.name) })}\n`
+      : `${describeSandbox(sandbox)}\n`,
+  );
+  await context.untilStopped();
+  log('stopping the sandbox');
+  await sandbox.stop();
+}

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqlCatalog } from '../../../functions/adapters/sql-catalog';
+import { bootstrapCatalog } from '../../../functions/catalog/bootstrap';
+import { demoShardMap } from '../../../functions/core/population';
+import { withDatabase } from '../../../functions/local/sandbox';
+import { createScratchDatabase, mysqlUrl, type ScratchDatabase } from '../helpers/mariadb';
+import { cli } from '../../unit/cli/run-cli';
+
+describe('shardkeeper CLI against a real catalog', () => {
+  let scratch: ScratchDatabase;
+  let catalogArg: string[];
+
+  beforeAll(async () => {
+    scratch = await createScratchDatabase();
+    await bootstrapCatalog(new SqlCatalog(scratch.executor), demoShardMap(4));
+    catalogArg = ['--catalog', withDatabase(mysqlUrl(), scratch.database)];
+  });
+  afterAll(async () => scratch.drop());
+
+  it('routes a key with the map in the catalog', async () => {
+    const run = await cli('route', '12345', '--json', ...catalogArg);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.out)).toMatchObject({ key: '12345', keyspaceId: '831ccd7c38f86297', shard: '80-c0', writer: '127.0.0.1:3306', mapVersion: 1 });
+  });
+
+  it('shows the map without secret references', async () => {
+    const run = await cli('map', 'show', '--json', ...catalogArg);
+    expect(run.code).toBe(0);
+    const map = JSON.parse(run.out);
+    expect(map.shards.map((shard: { name: string }) => shard.name)).toEqual(['-40', '40-80', '80-c0', 'c0-']);
+  });
+
+  it('plans a split without changing the map, then applies it as a new version', async () => {
+    const dryRun = JSON.parse((await cli('map', 'split', '40-80', '--json', ...catalogArg)).out);
+    expect(dryRun).toMatchObject({ into: ['40-60', '60-80'], fractionOfShardMoving: 0.5, fractionOfKeyspaceMoving: 0.125, applied: false, basedOnVersion: 1 });
+
+    const applied = await cli('map', 'split', '40-80', '--apply', '--json', ...catalogArg);
+    expect(applied.code).toBe(0);
+    expect(JSON.parse(applied.out)).toMatchObject({ applied: true, newVersion: 2 });
+
+    const shards = JSON.parse((await cli('map', 'show', '--json', ...catalogArg)).out).shards.map((shard: { name: string }) => shard.name);
+    expect(shards).toEqual(['-40', '40-60', '60-80', '80-c0', 'c0-']);
+    const history = JSON.parse((await cli('map', 'history', '--json', ...catalogArg)).out);
+    expect(history[0]).toMatchObject({ version: 2, summary: 'split 40-80 into 40-60 and 60-80' });
+  });
+
+  it('refuses to split a shard that does not exist', async () => {
+    const run = await cli('map', 'split', '12-34', ...catalogArg);
+    expect(run.code).toBeGreaterThan(0);
+    expect(run.err).toMatch(/12-34/);
+  });
+
+  it('rejects an invalid key with exit code 2', async () => {
+    const run = await cli('route', '-5', ...catalogArg);
+    expect(run.code).toBe(2);
+    expect(run.err).toMatch(/negative/);
+  });
+
+  it('says the catalog is unreachable instead of printing a stack trace', async () => {
+    const run = await cli('map', 'show', '--catalog', 'mysql://root@127.0.0.1:1/sk_catalog');
+    expect(run.code).toBe(1);
+    expect(run.err).toMatch(/^error: .*catalog/);
+    expect(run.err).not.toMatch(/\n\s+at /);
+  });
+});
