@@ -1,4 +1,5 @@
-import { describeSandbox, startSandbox } from '../local/sandbox';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { describeSandbox, SANDBOX_DIR, SANDBOX_STATE_FILE, startSandbox } from '../local/sandbox';
 import type { CliContext, GlobalOptions } from './context';
 
 interface SandboxFlags extends GlobalOptions {
@@ -19,6 +20,9 @@ export async function sandboxCommand(context: CliContext, options: SandboxFlags)
     reset: options.reset === true,
     log,
   });
+  // Lets other shardkeeper commands in this folder find the sandbox's catalog.
+  mkdirSync(SANDBOX_DIR, { recursive: true });
+  writeFileSync(SANDBOX_STATE_FILE, JSON.stringify({ catalogUrl: sandbox.catalogUrl, lookupUrl: sandbox.server.url, pid: process.pid }, null, 2));
   context.out(
     options.json
       ? `${JSON.stringify({ lookupUrl: sandbox.server.url, catalogUrl: sandbox.catalogUrl, mapVersion: sandbox.map.version, shards: sandbox.map.shards.map((s) => s.name) })}\n`
@@ -26,5 +30,6 @@ export async function sandboxCommand(context: CliContext, options: SandboxFlags)
   );
   await context.untilStopped();
   log('stopping the sandbox');
+  rmSync(SANDBOX_STATE_FILE, { force: true });
   await sandbox.stop();
 }

@@ -60,6 +60,12 @@ export async function seedPlayers(admin: Pool, draft: ShardMapDraft, count: numb
   return { inserted, perShard };
 }
 
-export async function dropShardDatabases(admin: Pool, draft: ShardMapDraft): Promise<void> {
-  for (const shard of draft.shards) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(shard.database)}`);
+/** Drops the sandbox catalog and every shard database of a fleet, whatever its size. */
+export async function dropSandboxDatabases(admin: Pool, databasePrefix: string): Promise<void> {
+  const escaped = databasePrefix.replace(/[\\_%]/g, (char) => `\\${char}`);
+  const [rows] = (await admin.query('SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name = ? OR schema_name LIKE ?', [
+    `${databasePrefix}catalog`,
+    `${escaped}shard\\_%`,
+  ])) as unknown as [Array<{ name: string }>];
+  for (const { name } of rows) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
 }

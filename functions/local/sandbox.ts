@@ -1,4 +1,3 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import mysql, { type Pool } from 'mysql2/promise';
 import { createMysqlExecutor, createMysqlPool } from '../adapters/mysql-executor';
@@ -10,13 +9,14 @@ import { LookupApi, MAX_BODY_BYTES } from '../lookup/lookup-api';
 import { ShardMapCache } from '../lookup/shard-map-cache';
 import { systemClock } from '../ports/clock';
 import { AppError, ValidationError } from '../shared/errors';
+import { quoteIdentifier } from '../shared/identifiers';
 import { startLocalHttpServer, type LocalHttpServer } from './http-server';
 import { findServerBinaries, INSTALL_HINT, startPrivateMysqld, type PrivateMysqld } from './private-mysqld';
-import { dropShardDatabases, provisionShardDatabases, seedPlayers } from './demo-fleet';
+import { dropSandboxDatabases, provisionShardDatabases, seedPlayers } from './demo-fleet';
 
 export const SANDBOX_DIR = resolve('.sandbox');
 export const SANDBOX_STATE_FILE = join(SANDBOX_DIR, 'sandbox.json');
-export const SANDBOX_CATALOG_DATABASE = 'sk_catalog';
+export const DEFAULT_DATABASE_PREFIX = 'sk_';
 const DEFAULT_MYSQL_URL = 'mysql://root@127.0.0.1:3306';
 const PRIVATE_MYSQL_PORT = 3307;
 
@@ -26,6 +26,8 @@ export interface SandboxOptions {
   players: number;
   mysqlUrl?: string;
   reset: boolean;
+  /** Prefix of the catalog (`<prefix>catalog`) and shard databases; default `sk_`. */
+  databasePrefix?: string;
   log: (line: string) => void;
 }
 
@@ -79,18 +81,19 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const { log } = options;
   const { url: mysqlUrl, privateServer } = await findMysql(options.mysqlUrl, log);
   const endpoint = new URL(mysqlUrl);
-  const desired = demoShardMap(options.shards, { host: endpoint.hostname, port: Number(endpoint.port || 3306) });
+  const databasePrefix = options.databasePrefix ?? DEFAULT_DATABASE_PREFIX;
+  const catalogDatabase = quoteIdentifier(`${databasePrefix}catalog`, 'catalog database');
+  const desired = demoShardMap(options.shards, { host: endpoint.hostname, port: Number(endpoint.port || 3306), databasePrefix });
 
   const admin: Pool = mysql.createPool({ uri: mysqlUrl, connectionLimit: 2, multipleStatements: false });
   let catalogPool: Pool | undefined;
   try {
-    const catalogUrl = withDatabase(mysqlUrl, SANDBOX_CATALOG_DATABASE);
+    const catalogUrl = withDatabase(mysqlUrl, `${databasePrefix}catalog`);
     if (options.reset) {
-      await dropShardDatabases(admin, desired);
-      await admin.query(`DROP DATABASE IF EXISTS ${SANDBOX_CATALOG_DATABASE}`);
+      await dropSandboxDatabases(admin, databasePrefix);
       log('reset: dropped the sandbox catalog and shard databases');
     }
-    await admin.query(`CREATE DATABASE IF NOT EXISTS ${SANDBOX_CATALOG_DATABASE} CHARACTER SET utf8mb4`);
+    await admin.query(`CREATE DATABASE IF NOT EXISTS ${catalogDatabase} CHARACTER SET utf8mb4`);
     catalogPool = createMysqlPool({ url: catalogUrl, connectionLimit: 4 });
     const catalog = new SqlCatalog(createMysqlExecutor(catalogPool));
     const { map, seeded } = await bootstrapCatalog(catalog, desired);
@@ -101,7 +104,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
           `run with --shards ${map.shards.length}, or add --reset to rebuild it with ${options.shards} shards`,
       );
     }
-    log(`catalog ${SANDBOX_CATALOG_DATABASE}: shard map version ${map.version} with ${map.shards.length} shards${seeded ? ' (created)' : ''}`);
+    log(`catalog ${databasePrefix}catalog: shard map version ${map.version} with ${map.shards.length} shards${seeded ? ' (created)' : ''}`);
 
     await provisionShardDatabases(admin, map);
     const seed = await seedPlayers(admin, map, options.players);
@@ -111,9 +114,6 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     const api = new LookupApi(cache, (error) => log(`lookup error: ${String(error)}`));
     await cache.current();
     const server = await startLocalHttpServer({ handle: (request) => api.handle(request), port: options.port, maxBodyBytes: MAX_BODY_BYTES });
-
-    mkdirSync(SANDBOX_DIR, { recursive: true });
-    writeFileSync(SANDBOX_STATE_FILE, JSON.stringify({ catalogUrl, lookupUrl: server.url, pid: process.pid }, null, 2));
 
     const pool = catalogPool;
     await admin.end();

@@ -1,11 +1,10 @@
 import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult } from 'aws-lambda';
 import { createRdsDataExecutor } from '../adapters/rds-data-executor';
 import { SqlCatalog } from '../adapters/sql-catalog';
 import { systemClock } from '../ports/clock';
 import { lookupEnvSchema, parseEnv } from '../shared/env';
-import { fromApiGatewayEvent, toApiGatewayResult } from '../shared/http';
+import { apiGatewayHandler } from '../shared/http';
 import { LookupApi } from './lookup-api';
 import { ShardMapCache } from './shard-map-cache';
 
@@ -27,5 +26,4 @@ const cache = new ShardMapCache({
 });
 const api = new LookupApi(cache, (error) => logger.error('lookup failed', { error }));
 
-export const handler = async (event: APIGatewayProxyEventV2 | APIGatewayProxyEvent): Promise<APIGatewayProxyResult> =>
-  toApiGatewayResult(await api.handle(fromApiGatewayEvent(event)));
+export const handler = apiGatewayHandler((request) => api.handle(request));

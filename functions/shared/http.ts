@@ -44,7 +44,7 @@ function decodeBody(body: string | null | undefined, isBase64Encoded: boolean): 
 }
 
 /** Accepts both HTTP API (payload 2.0) and REST API (payload 1.0) proxy events. */
-export function fromApiGatewayEvent(event: APIGatewayProxyEventV2 | APIGatewayProxyEvent): HttpRequest {
+export function fromApiGatewayEvent(event: ApiGatewayEvent): HttpRequest {
   if ('requestContext' in event && 'http' in event.requestContext) {
     const v2 = event as APIGatewayProxyEventV2;
     return {
@@ -66,4 +66,11 @@ export function fromApiGatewayEvent(event: APIGatewayProxyEventV2 | APIGatewayPr
 
 export function toApiGatewayResult(response: HttpResponse): APIGatewayProxyResult {
   return { statusCode: response.status, headers: response.headers, body: response.body };
+}
+
+export type ApiGatewayEvent = APIGatewayProxyEventV2 | APIGatewayProxyEvent;
+
+/** A Lambda handler for API Gateway proxy events around a transport-neutral HTTP handler. */
+export function apiGatewayHandler(handle: (request: HttpRequest) => Promise<HttpResponse>) {
+  return async (event: ApiGatewayEvent): Promise<APIGatewayProxyResult> => toApiGatewayResult(await handle(fromApiGatewayEvent(event)));
 }

@@ -1,25 +1,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { ShardMapDraft } from '../../../functions/core/shard-map-types';
 import { LookupApi, MAX_BATCH_KEYS } from '../../../functions/lookup/lookup-api';
 import { ShardMapCache } from '../../../functions/lookup/shard-map-cache';
-import type { HttpRequest } from '../../../functions/shared/http';
+import { apiGatewayHandler, type HttpRequest, type HttpResponse } from '../../../functions/shared/http';
+import { fourShards } from '../fakes/fleets';
 import { InMemoryCatalog, ManualClock } from '../fakes/in-memory-catalog';
-
-const node = (id: string, role: 'primary' | 'replica', host: string) => ({ id, role, host, port: 3306 });
-const shard = (name: string, hostPrefix: string) => ({
-  name,
-  database: `sk_shard_${name.replace('-', '_') || 'all'}`,
-  status: 'serving' as const,
-  kind: 'self-managed' as const,
-  nodes: [node(`${hostPrefix}-a`, 'primary', `${hostPrefix}-a.db`), node(`${hostPrefix}-b`, 'replica', `${hostPrefix}-b.db`)],
-});
-
-export const fourShards: ShardMapDraft = {
-  keyType: 'uint64',
-  strategy: { kind: 'keyspace' },
-  shards: [shard('-40', 's0'), shard('40-80', 's1'), shard('80-c0', 's2'), shard('c0-', 's3')],
-  overrides: [{ key: '777', shard: 'c0-', moving: true }],
-};
+import { v1Event, v2Event } from './api-gateway-events';
 
 const get = (path: string, headers: Record<string, string> = {}): HttpRequest => ({ method: 'GET', path, headers, body: undefined });
 const post = (body: string | undefined, contentType: string | null = 'application/json', path = '/v1/route'): HttpRequest => ({
@@ -29,16 +14,27 @@ const post = (body: string | undefined, contentType: string | null = 'applicatio
   body,
 });
 
+/** Every request goes through the Lambda edge, as an HTTP API (payload 2.0) event. */
+function throughApiGateway(lookup: LookupApi) {
+  const handler = apiGatewayHandler((request) => lookup.handle(request));
+  return {
+    async handle(request: HttpRequest): Promise<HttpResponse> {
+      const result = await handler(v2Event(request));
+      return { status: result.statusCode, headers: result.headers as Record<string, string>, body: result.body };
+    },
+  };
+}
+
 describe('lookup API', () => {
   let catalog: InMemoryCatalog;
   let clock: ManualClock;
-  let api: LookupApi;
+  let api: ReturnType<typeof throughApiGateway>;
 
   beforeEach(async () => {
     catalog = new InMemoryCatalog();
     clock = new ManualClock();
     await catalog.commitShardMap(fourShards, 0, 'test fleet');
-    api = new LookupApi(new ShardMapCache({ catalog, clock, revalidateMs: 1000 }));
+    api = throughApiGateway(new LookupApi(new ShardMapCache({ catalog, clock, revalidateMs: 1000 })));
   });
 
   it('routes a key to its shard with writer, readers and map version', async () => {
@@ -143,14 +139,14 @@ describe('lookup API', () => {
 
   it('answers 503 when no map was ever loaded and the catalog is unreachable', async () => {
     catalog.unreachable = true;
-    const fresh = new LookupApi(new ShardMapCache({ catalog, clock, revalidateMs: 1000 }));
+    const fresh = throughApiGateway(new LookupApi(new ShardMapCache({ catalog, clock, revalidateMs: 1000 })));
     const response = await fresh.handle(get('/v1/route/1'));
     expect(response.status).toBe(503);
     expect(JSON.parse(response.body).error).toBe('CatalogUnavailable');
   });
 
   it('answers 503 when the catalog holds no map yet', async () => {
-    const empty = new LookupApi(new ShardMapCache({ catalog: new InMemoryCatalog(), clock, revalidateMs: 1000 }));
+    const empty = throughApiGateway(new LookupApi(new ShardMapCache({ catalog: new InMemoryCatalog(), clock, revalidateMs: 1000 })));
     const response = await empty.handle(get('/v1/shard-map'));
     expect(response.status).toBe(503);
     expect(JSON.parse(response.body).error).toBe('NoShardMap');
@@ -218,6 +214,17 @@ describe('lookup API', () => {
     expect(response.body).not.toMatch(/\bat .*\.ts:\d+/);
   });
 
+  it('answers REST API (payload 1.0) events from the private endpoint the same way', async () => {
+    const rest = apiGatewayHandler((request) => new LookupApi(new ShardMapCache({ catalog, clock, revalidateMs: 1000 })).handle(request));
+    const single = await rest(v1Event(get('/v1/route/12345')));
+    const viaHttpApi = await api.handle(get('/v1/route/12345'));
+    expect(single.statusCode).toBe(200);
+    expect(JSON.parse(single.body)).toEqual(JSON.parse(viaHttpApi.body));
+    const batch = await rest(v1Event(post('{"keys":["1","2"]}')));
+    expect(JSON.parse(batch.body).count).toBe(2);
+    expect((await rest(v1Event(get('/v1/route/abc')))).statusCode).toBe(400);
+  });
+
   it('names the allowed methods in the Allow header of a 405', async () => {
     const response = await api.handle({ ...get('/v1/route/1'), method: 'DELETE' });
     expect(response.headers.allow).toBe('GET');
@@ -227,7 +234,7 @@ describe('lookup API', () => {
     beforeEach(async () => {
       catalog = new InMemoryCatalog();
       await catalog.commitShardMap({ ...fourShards, keyType: 'string', overrides: [] }, 0, 'string keys');
-      api = new LookupApi(new ShardMapCache({ catalog, clock, revalidateMs: 1000 }));
+      api = throughApiGateway(new LookupApi(new ShardMapCache({ catalog, clock, revalidateMs: 1000 })));
     });
 
     it('routes a non-ASCII string id', async () => {

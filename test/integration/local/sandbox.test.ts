@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../../functions/local/sandbox';
+import { mysqlUrl } from '../helpers/mariadb';
+
+describe('local sandbox', () => {
+  const databasePrefix = `sk_t${randomBytes(3).toString('hex')}_`;
+  const lines: string[] = [];
+  const options: SandboxOptions = { port: 0, shards: 4, players: 3000, mysqlUrl: mysqlUrl(), reset: false, databasePrefix, log: (line) => lines.push(line) };
+  let sandbox: Sandbox | undefined;
+
+  afterAll(async () => {
+    await sandbox?.stop();
+    const admin = await mysql.createConnection({ uri: mysqlUrl() });
+    const [rows] = await admin.query('SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE ?', [`${databasePrefix}%`]);
+    for (const { name } of rows as Array<{ name: string }>) await admin.query(`DROP DATABASE \`${name}\``);
+    await admin.end();
+  });
+
+  it('creates the catalog and fleet, seeds every player on its shard and serves the lookup API', async () => {
+    sandbox = await startSandbox(options);
+    expect(sandbox.map.shards.map((shard) => shard.database)).toEqual(['00_40', '40_80', '80_c0', 'c0_ff'].map((suffix) => `${databasePrefix}shard_${suffix}`));
+
+    const route = (await (await fetch(`${sandbox.server.url}/v1/route/2999`)).json()) as { database: string; writer: { port: number } };
+    const admin = await mysql.createConnection({ uri: mysqlUrl() });
+    const [rows] = await admin.query(`SELECT player_name FROM \`${route.database}\`.players WHERE player_id = 2999`);
+    expect(rows).toEqual([{ player_name: 'player_2999' }]);
+    let total = 0;
+    for (const shard of sandbox.map.shards) {
+      const [[count]] = (await admin.query(`SELECT COUNT(*) AS n FROM \`${shard.database}\`.players`)) as unknown as [[{ n: number }]];
+      expect(count.n).toBeGreaterThan(600);
+      total += count.n;
+    }
+    await admin.end();
+    expect(total).toBe(3000);
+    await sandbox.stop();
+    sandbox = undefined;
+  });
+
+  it('is idempotent on re-run', async () => {
+    lines.length = 0;
+    sandbox = await startSandbox(options);
+    expect(sandbox.map.version).toBe(1);
+    expect(lines).toContain('players: 3000 across 4 shards (0 inserted now)');
+    await sandbox.stop();
+    sandbox = undefined;
+  });
+
+  it('refuses a different fleet size unless asked to reset', async () => {
+    await expect(startSandbox({ ...options, shards: 8 })).rejects.toThrow(/already holds a 4-shard map .* --reset/);
+    sandbox = await startSandbox({ ...options, shards: 8, reset: true, players: 100 });
+    expect(sandbox.map.shards).toHaveLength(8);
+    expect(sandbox.map.version).toBe(1);
+    const admin = await mysql.createConnection({ uri: mysqlUrl() });
+    const [rows] = await admin.query('SELECT COUNT(*) AS n FROM information_schema.schemata WHERE schema_name LIKE ?', [`${databasePrefix}shard%`]);
+    await admin.end();
+    expect(rows).toEqual([{ n: 8 }]);
+  });
+});
