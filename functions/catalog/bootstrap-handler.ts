@@ -1,23 +1,14 @@
-import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { createRdsDataExecutor } from '../adapters/rds-data-executor';
-import { SqlCatalog } from '../adapters/sql-catalog';
 import { catalogBootstrapEnvSchema, parseEnv } from '../shared/env';
+import { createDataApiCatalog } from '../shared/services';
 import { ValidationError } from '../shared/errors';
 import { shardMapDraftSchema } from '../shared/shard-map-schema';
 import { bootstrapCatalog } from './bootstrap';
 
 const env = parseEnv(catalogBootstrapEnvSchema);
 const logger = new Logger();
-const catalog = new SqlCatalog(
-  createRdsDataExecutor({
-    client: new RDSDataClient({}),
-    resourceArn: env.CATALOG_CLUSTER_ARN,
-    secretArn: env.CATALOG_SECRET_ARN,
-    database: env.CATALOG_DATABASE,
-  }),
-);
+const catalog = createDataApiCatalog(env);
 
 function initialMap(json: unknown) {
   if (typeof json !== 'string' || json === '') return undefined;

@@ -1,25 +1,15 @@
 import { createRouter, type Router } from '../core/router';
 import type { ShardMap, ShardNode } from '../core/shard-map-types';
+import type { Endpoint, RouteResponse } from '../lookup/lookup-api';
 import { AppError, CatalogUnavailableError } from '../shared/errors';
 
 export { AppError, InvalidKeyError, ValidationError } from '../shared/errors';
 export type { ShardMap, KeyType, StrategyConfig } from '../core/shard-map-types';
 
-export interface Endpoint {
-  host: string;
-  port: number;
-}
+export type { Endpoint } from '../lookup/lookup-api';
 
-export interface ClientRoute {
-  key: string;
-  keyspaceId: string;
-  shard: string;
-  database: string;
-  writer: Endpoint | null;
-  readers: Endpoint[];
-  mapVersion: number;
-  moving: boolean;
-}
+/** What the lookup API's `GET /v1/route/{key}` answers, computed locally. */
+export type ClientRoute = Omit<RouteResponse, 'stale'>;
 
 export interface SignableRequest {
   method: string;

@@ -35,24 +35,29 @@ function parseUint64Key(text: string): ParsedKey {
     hi = (hi * 10 + Math.floor(low / TWO_32)) >>> 0;
   }
   if (text.length > 1 && text.charCodeAt(0) === 48) {
-    throw new InvalidKeyError(`key "${text}" has leading zeros; write it without them`);
+    throw new InvalidKeyError(`key ${shown(text)} has leading zeros; write it without them`);
   }
   if (text.length > MAX_UINT64.length) {
-    throw new InvalidKeyError(`key "${text}" is too long: ${text.length} digits, at most ${MAX_UINT64.length}`);
+    throw new InvalidKeyError(`key ${shown(text)} is too long: ${text.length} digits, at most ${MAX_UINT64.length}`);
   }
   if (text.length === MAX_UINT64.length && text > MAX_UINT64) {
-    throw new InvalidKeyError(`key "${text}" is greater than ${MAX_UINT64}, the largest unsigned 64-bit integer`);
+    throw new InvalidKeyError(`key ${shown(text)} is greater than ${MAX_UINT64}, the largest unsigned 64-bit integer`);
   }
   return { kind: 'uint64', text, hi, lo };
 }
 
+/** The key as quoted in errors: clients may send megabytes, answers stay short. */
+function shown(text: string): string {
+  return JSON.stringify(text.length > 32 ? `${text.slice(0, 32)}…` : text);
+}
+
 function notADigit(text: string, index: number): InvalidKeyError {
   if (index === 0 && text[0] === '-' && /^-\d+$/.test(text)) {
-    return new InvalidKeyError(`key "${text}" is negative; player ids are unsigned 64-bit integers`);
+    return new InvalidKeyError(`key ${shown(text)} is negative; player ids are unsigned 64-bit integers`);
   }
   const codePoint = text.codePointAt(index) ?? 0;
   return new InvalidKeyError(
-    `key "${text}" is not an unsigned 64-bit integer: character ${describeCharacter(codePoint)} at position ${index + 1} is not a digit`,
+    `key ${shown(text)} is not an unsigned 64-bit integer: character ${describeCharacter(codePoint)} at position ${index + 1} is not a digit`,
   );
 }
 

@@ -16,6 +16,8 @@ export const catalogEnvSchema = z.object({
   CATALOG_DATABASE: z.string().check(z.refine(isIdentifier, 'must be a MySQL identifier')),
 });
 
+export type CatalogEnv = output<typeof catalogEnvSchema>;
+
 export const lookupEnvSchema = z.extend(catalogEnvSchema, {
   /** How often the cached shard map is revalidated against the catalog's map version. */
   MAP_REVALIDATE_MS: z._default(z.coerce.number().check(z.int(), z.minimum(100), z.maximum(60_000)), 1000),

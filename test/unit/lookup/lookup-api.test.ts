@@ -212,6 +212,7 @@ describe('lookup API', () => {
     expect(body.message).toMatch(message);
     expect(typeof body.error).toBe('string');
     expect(response.body).not.toMatch(/\bat .*\.ts:\d+/);
+    expect(response.body.length).toBeLessThan(400);
   });
 
   it('answers REST API (payload 1.0) events from the private endpoint the same way', async () => {
