@@ -63,6 +63,7 @@ export function buildProgram(context: CliContext): Command {
     .option('--players <n>', 'players to seed', integer('--players'), 100_000)
     .option('--mysql-url <url>', 'MySQL to use (default: $MYSQL_URL, then root@127.0.0.1:3306, then a private server)')
     .option('--reset', 'drop and rebuild the sandbox databases')
+    .option('--database-prefix <prefix>', 'prefix of the catalog and shard databases', 'sk_')
     .action((_options, command: Command) => sandboxCommand(context, command.optsWithGlobals()));
 
   return program;

@@ -8,6 +8,7 @@ interface SandboxFlags extends GlobalOptions {
   players: number;
   mysqlUrl?: string;
   reset?: boolean;
+  databasePrefix: string;
 }
 
 export async function sandboxCommand(context: CliContext, options: SandboxFlags): Promise<void> {
@@ -18,6 +19,7 @@ export async function sandboxCommand(context: CliContext, options: SandboxFlags)
     players: options.players,
     mysqlUrl: options.mysqlUrl ?? context.env.MYSQL_URL,
     reset: options.reset === true,
+    databasePrefix: options.databasePrefix,
     log,
   });
   // Lets other shardkeeper commands in this folder find the sandbox's catalog.

@@ -47,6 +47,10 @@ describe('local sandbox', () => {
     sandbox = undefined;
   });
 
+  it('says which MySQL it could not reach instead of starting without one', async () => {
+    await expect(startSandbox({ ...options, mysqlUrl: 'mysql://root@127.0.0.1:1' })).rejects.toThrow('cannot connect to MySQL at 127.0.0.1:1 (from MYSQL_URL / --mysql-url)');
+  });
+
   it('refuses a different fleet size unless asked to reset', async () => {
     await expect(startSandbox({ ...options, shards: 8 })).rejects.toThrow(/already holds a 4-shard map .* --reset/);
     sandbox = await startSandbox({ ...options, shards: 8, reset: true, players: 100 });
