@@ -77,6 +77,84 @@ export class ConfigError extends AppError {
   override readonly status = 500;
 }
 
+/** Another recovery holds the shard's lock; transient: retry once it has finished. */
+export class RecoveryInProgressError extends AppError {
+  override readonly code = 'RecoveryInProgress';
+  override readonly status = 409;
+}
+
+/** A node is not yet in the state a step needs (still catching up, failover still running); transient. */
+export class NodeNotReadyError extends AppError {
+  override readonly code = 'NodeNotReady';
+  override readonly status = 503;
+}
+
+/** No replica is safe to promote: none reachable, caught up and within the lag limit, or their positions diverged. */
+export class NoFailoverCandidateError extends AppError {
+  override readonly code = 'NoFailoverCandidate';
+  override readonly status = 409;
+}
+
+/** A one-time decision (an approval) was already taken. */
+export class ConflictError extends AppError {
+  override readonly code = 'Conflict';
+  override readonly status = 409;
+}
+
+/** A shard node refused or dropped the connection, or did not answer in time. */
+export class NodeUnreachableError extends AppError {
+  override readonly code = 'NodeUnreachable';
+  override readonly status = 503;
+}
+
+/** A node's credentials cannot be resolved: no secretRef, or an unreadable or malformed secret. */
+export class NodeCredentialsError extends AppError {
+  override readonly code = 'NodeCredentialsUnavailable';
+  override readonly status = 500;
+}
+
+/** A write was attempted on a read-only node. */
+export class NodeNotWritableError extends AppError {
+  override readonly code = 'NodeNotWritable';
+  override readonly status = 409;
+}
+
+/** A replication change was refused or failed on the server (wrong flavor, replication would not start). */
+export class ReplicationChangeError extends AppError {
+  override readonly code = 'ReplicationChangeFailed';
+  override readonly status = 500;
+}
+
+/** A monitor's lease expired or was taken over; it must stop writing health state. */
+export class LeaseLostError extends AppError {
+  override readonly code = 'LeaseLost';
+  override readonly status = 409;
+}
+
+/** EventBridge kept rejecting entries after retries. */
+export class EventPublishError extends AppError {
+  override readonly code = 'EventPublishFailed';
+  override readonly status = 502;
+}
+
+/** A dump spanning invocations lost its point in time (the paused replica moved); it must start over. */
+export class SnapshotLostError extends AppError {
+  override readonly code = 'SnapshotLost';
+  override readonly status = 409;
+}
+
+/** A backup's objects or restored data do not match what its manifest recorded. */
+export class BackupIntegrityError extends AppError {
+  override readonly code = 'BackupIntegrity';
+  override readonly status = 422;
+}
+
+/** An archive object that rows were (or may have been) deleted against is missing or altered; an operator must look. */
+export class ArchiveIntegrityError extends AppError {
+  override readonly code = 'ArchiveIntegrity';
+  override readonly status = 500;
+}
+
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
 }

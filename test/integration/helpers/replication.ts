@@ -1,0 +1,36 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startReplicatedShard, type ReplicatedShard } from '../../../functions/local/replicated-shard';
+
+export interface TestShardOptions {
+  shard?: string;
+  database?: string;
+  replicas?: number;
+}
+
+/**
+ * A replicated shard of private mariadbd servers in a temporary folder on random ports in
+ * 40000-49999; stop() also removes the folder. A start that loses a port race is retried.
+ */
+export async function startTestShard({ shard = '-80', database = 'sk_shard', replicas = 2 }: TestShardOptions = {}): Promise<ReplicatedShard> {
+  const baseDir = mkdtempSync(join(tmpdir(), 'sk-replication-'));
+  for (let attempt = 1; ; attempt++) {
+    const basePort = 40_000 + 2 * (replicas + 1) * Math.floor(Math.random() * (9_990 / (2 * (replicas + 1))));
+    try {
+      const started = await startReplicatedShard({ baseDir, basePort, shard, database, replicas });
+      return {
+        ...started,
+        async stop() {
+          await started.stop();
+          rmSync(baseDir, { recursive: true, force: true });
+        },
+      };
+    } catch (error) {
+      if (attempt === 3) {
+        rmSync(baseDir, { recursive: true, force: true });
+        throw error;
+      }
+    }
+  }
+}
