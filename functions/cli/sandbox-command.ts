@@ -9,6 +9,7 @@ interface SandboxFlags extends GlobalOptions {
   mysqlUrl?: string;
   reset?: boolean;
   databasePrefix: string;
+  replicas: number;
 }
 
 export async function sandboxCommand(context: CliContext, options: SandboxFlags): Promise<void> {
@@ -20,11 +21,12 @@ export async function sandboxCommand(context: CliContext, options: SandboxFlags)
     mysqlUrl: options.mysqlUrl ?? context.env.MYSQL_URL,
     reset: options.reset === true,
     databasePrefix: options.databasePrefix,
+    replicas: options.replicas,
     log,
   });
   // Lets other shardkeeper commands in this folder find the sandbox's catalog.
   mkdirSync(SANDBOX_DIR, { recursive: true });
-  writeFileSync(SANDBOX_STATE_FILE, JSON.stringify({ catalogUrl: sandbox.catalogUrl, lookupUrl: sandbox.server.url, pid: process.pid }, null, 2));
+  writeFileSync(SANDBOX_STATE_FILE, JSON.stringify({ catalogUrl: sandbox.catalogUrl, lookupUrl: sandbox.server.url, replicatedDir: sandbox.replicatedDir, pid: process.pid }, null, 2));
   context.out(
     options.json
       ? `${JSON.stringify({ lookupUrl: sandbox.server.url, catalogUrl: sandbox.catalogUrl, mapVersion: sandbox.map.version, shards: sandbox.map.shards.map((s) => s.name) })}\n`

@@ -1,6 +1,6 @@
 import type { Pool } from 'mysql2/promise';
 import { createRouter } from '../core/router';
-import type { ShardMapDraft } from '../core/shard-map-types';
+import type { Shard, ShardMapDraft } from '../core/shard-map-types';
 import { quoteIdentifier } from '../shared/identifiers';
 
 /** The chapter's players table (SEED-NOTES §2), created in every demo shard. */
@@ -17,11 +17,14 @@ const playersDdl = (database: string) => `CREATE TABLE IF NOT EXISTS ${database}
 const INSERT_BATCH = 1000;
 const ZONES = ['forest', 'desert', 'harbor', 'tundra', 'citadel'];
 
-export async function provisionShardDatabases(admin: Pool, draft: ShardMapDraft): Promise<void> {
+/** Where a shard's primary takes writes: one server for a plain demo fleet, one per shard when replicated. */
+export type PoolForShard = (shard: Shard) => Pool;
+
+export async function provisionShardDatabases(poolFor: PoolForShard, draft: ShardMapDraft): Promise<void> {
   for (const shard of draft.shards) {
     const database = quoteIdentifier(shard.database, 'shard database');
-    await admin.query(`CREATE DATABASE IF NOT EXISTS ${database} CHARACTER SET utf8mb4`);
-    await admin.query(playersDdl(database));
+    await poolFor(shard).query(`CREATE DATABASE IF NOT EXISTS ${database} CHARACTER SET utf8mb4`);
+    await poolFor(shard).query(playersDdl(database));
   }
 }
 
@@ -35,18 +38,20 @@ function playerRow(id: number): [string, string, number, number, string] {
  * Seeds players 1..count, each into the shard the map routes it to.
  * Idempotent: existing rows are left alone, so a re-run only fills what is missing.
  */
-export async function seedPlayers(admin: Pool, draft: ShardMapDraft, count: number): Promise<{ inserted: number; perShard: Record<string, number> }> {
+export async function seedPlayers(poolFor: PoolForShard, draft: ShardMapDraft, count: number): Promise<{ inserted: number; perShard: Record<string, number> }> {
   const router = createRouter(draft);
-  const byShard = new Map<string, number[]>();
+  const byShard = new Map<Shard, number[]>();
   for (let id = 1; id <= count; id++) {
-    const shard = router.routeText(String(id)).shard.database;
+    const shard = router.routeText(String(id)).shard;
     let ids = byShard.get(shard);
     if (!ids) byShard.set(shard, (ids = []));
     ids.push(id);
   }
   let inserted = 0;
   const perShard: Record<string, number> = {};
-  for (const [database, ids] of byShard) {
+  for (const [shard, ids] of byShard) {
+    const { database } = shard;
+    const admin = poolFor(shard);
     const table = `${quoteIdentifier(database)}.players`;
     const [[existing]] = (await admin.query(`SELECT COUNT(*) AS n FROM ${table} WHERE player_id BETWEEN 1 AND ?`, [count])) as unknown as [[{ n: number }]];
     perShard[database] = ids.length;

@@ -4,7 +4,8 @@ import { createMysqlExecutor, createMysqlPool } from '../adapters/mysql-executor
 import { SqlCatalog } from '../adapters/sql-catalog';
 import { bootstrapCatalog } from '../catalog/bootstrap';
 import { demoShardMap } from '../core/population';
-import type { ShardMap } from '../core/shard-map-types';
+import type { Shard, ShardMap, ShardMapDraft } from '../core/shard-map-types';
+import { commitShardMapChange } from '../catalog/shard-map-changes';
 import { LookupApi, MAX_BODY_BYTES } from '../lookup/lookup-api';
 import { ShardMapCache } from '../lookup/shard-map-cache';
 import { systemClock } from '../ports/clock';
@@ -13,6 +14,7 @@ import { quoteIdentifier } from '../shared/identifiers';
 import { startLocalHttpServer, type LocalHttpServer } from './http-server';
 import { findServerBinaries, INSTALL_HINT, startPrivateMysqld, type PrivateMysqld } from './private-mysqld';
 import { dropSandboxDatabases, provisionShardDatabases, seedPlayers } from './demo-fleet';
+import { startReplicatedShard, type ReplicatedShard } from './replicated-shard';
 
 export const SANDBOX_DIR = resolve('.sandbox');
 export const SANDBOX_STATE_FILE = join(SANDBOX_DIR, 'sandbox.json');
@@ -28,6 +30,10 @@ export interface SandboxOptions {
   reset: boolean;
   /** Prefix of the catalog (`<prefix>catalog`) and shard databases; default `sk_`. */
   databasePrefix?: string;
+  /** Replicas per shard: > 0 runs every shard as its own primary + replicas (private servers, GTID replication). */
+  replicas?: number;
+  /** First port of the replicated shards; each shard takes 20. */
+  replicaBasePort?: number;
   log: (line: string) => void;
 }
 
@@ -37,6 +43,10 @@ export interface Sandbox {
   server: LocalHttpServer;
   map: ShardMap;
   privateServer: PrivateMysqld | undefined;
+  /** The replicated shards (with `replicas` > 0), in map order. */
+  replicatedShards: ReplicatedShard[];
+  /** Where replicated shards keep their data directories (`<dir>/<node id>`). */
+  replicatedDir: string;
   stop(): Promise<void>;
 }
 
@@ -71,6 +81,28 @@ async function findMysql(explicitUrl: string | undefined, log: (line: string) =>
 }
 
 const sameShards = (map: ShardMap, names: string[]) => map.shards.length === names.length && map.shards.every((shard, i) => shard.name === names[i]);
+const sameNodes = (map: ShardMap, draft: ShardMapDraft) => JSON.stringify(map.shards.map((shard) => shard.nodes)) === JSON.stringify(draft.shards.map((shard) => shard.nodes));
+
+const REPLICATED_DIR = join(SANDBOX_DIR, 'replicated');
+const DEFAULT_REPLICA_BASE_PORT = 4400;
+
+/** Each shard as a primary + replicas of its own, started side by side; all stopped if one fails. */
+async function startReplicatedFleet(draft: ShardMapDraft, replicas: number, basePort: number, log: (line: string) => void): Promise<ReplicatedShard[]> {
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 8) throw new ValidationError('--replicas must be an integer between 0 and 8');
+  log(`starting ${draft.shards.length} replicated shards (1 primary + ${replicas} replicas each, GTID replication) from port ${basePort}`);
+  const started = await Promise.allSettled(
+    draft.shards.map((shard, index) =>
+      startReplicatedShard({ baseDir: REPLICATED_DIR, basePort: basePort + index * 20, shard: shard.name, database: shard.database, replicas }),
+    ),
+  );
+  const shards = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) {
+    await Promise.all(shards.map((shard) => shard.stop()));
+    throw failed.reason;
+  }
+  return shards;
+}
 
 /**
  * The local sandbox: catalog + demo fleet in MySQL, seeded players, and the lookup API on
@@ -87,7 +119,17 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
   const admin: Pool = mysql.createPool({ uri: mysqlUrl, connectionLimit: 2, multipleStatements: false });
   let catalogPool: Pool | undefined;
+  let replicatedShards: ReplicatedShard[] = [];
+  const primaryPools = new Map<string, Pool>();
   try {
+    if (options.replicas) {
+      replicatedShards = await startReplicatedFleet(desired, options.replicas, options.replicaBasePort ?? DEFAULT_REPLICA_BASE_PORT, log);
+      replicatedShards.forEach((replicated, index) => {
+        desired.shards[index]!.nodes = [...replicated.nodes];
+        primaryPools.set(replicated.shard, mysql.createPool({ uri: replicated.url(0), connectionLimit: 2 }));
+      });
+    }
+    const poolFor = (shard: Shard) => primaryPools.get(shard.name) ?? admin;
     const catalogUrl = withDatabase(mysqlUrl, `${databasePrefix}catalog`);
     if (options.reset) {
       await dropSandboxDatabases(admin, databasePrefix);
@@ -96,7 +138,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await admin.query(`CREATE DATABASE IF NOT EXISTS ${catalogDatabase} CHARACTER SET utf8mb4`);
     catalogPool = createMysqlPool({ url: catalogUrl, connectionLimit: 4 });
     const catalog = new SqlCatalog(createMysqlExecutor(catalogPool));
-    const { map, seeded } = await bootstrapCatalog(catalog, desired);
+    const bootstrapped = await bootstrapCatalog(catalog, desired);
+    const { seeded } = bootstrapped;
+    let map = bootstrapped.map;
     if (!map) throw new AppError('the sandbox catalog has no shard map after bootstrap');
     if (!sameShards(map, desired.shards.map((shard) => shard.name))) {
       throw new ValidationError(
@@ -104,10 +148,13 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
           `run with --shards ${map.shards.length}, or add --reset to rebuild it with ${options.shards} shards`,
       );
     }
+    if (!sameNodes(map, desired)) {
+      map = await commitShardMapChange(catalog, { ...map, shards: desired.shards }, map.version, 'sandbox: fleet endpoints changed');
+    }
     log(`catalog ${databasePrefix}catalog: shard map version ${map.version} with ${map.shards.length} shards${seeded ? ' (created)' : ''}`);
 
-    await provisionShardDatabases(admin, map);
-    const seed = await seedPlayers(admin, map, options.players);
+    await provisionShardDatabases(poolFor, map);
+    const seed = await seedPlayers(poolFor, map, options.players);
     log(`players: ${options.players} across ${map.shards.length} shards (${seed.inserted} inserted now)`);
 
     const cache = new ShardMapCache({ catalog, clock: systemClock, revalidateMs: 1000, onRevalidateError: (error) => log(`catalog unreachable, serving the last good map: ${String(error)}`) });
@@ -117,21 +164,27 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
     const pool = catalogPool;
     await admin.end();
+    await Promise.all([...primaryPools.values()].map((primary) => primary.end()));
     return {
       mysqlUrl,
       catalogUrl,
       server,
       map,
       privateServer,
+      replicatedShards,
+      replicatedDir: REPLICATED_DIR,
       async stop() {
         await server.close();
         await pool.end();
+        await Promise.all(replicatedShards.map((replicated) => replicated.stop()));
         await privateServer?.stop();
       },
     };
   } catch (error) {
     await admin.end().catch(() => {});
     await catalogPool?.end().catch(() => {});
+    await Promise.all([...primaryPools.values()].map((primary) => primary.end().catch(() => {})));
+    await Promise.all(replicatedShards.map((replicated) => replicated.stop()));
     await privateServer?.stop();
     throw error;
   }
@@ -147,6 +200,9 @@ export function describeSandbox(sandbox: Sandbox): string {
     `  MySQL          ${new URL(sandbox.mysqlUrl).host}${sandbox.privateServer ? ' (private server, stopped on exit)' : ''}`,
     `  catalog        ${masked.toString()}`,
     `  shard map      version ${sandbox.map.version}: ${sandbox.map.shards.map((shard) => `${shard.name} → ${shard.database}`).join(', ')}`,
+    ...(sandbox.replicatedShards.length > 0
+      ? [`  replication    ${sandbox.replicatedShards.map((shard) => `${shard.shard}: ${shard.nodes.map((node) => `${node.role} :${node.port}`).join(', ')}`).join('; ')}`]
+      : []),
     `  lookup API     ${url}`,
     '',
     'Try:',

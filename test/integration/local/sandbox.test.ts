@@ -61,4 +61,22 @@ describe('local sandbox', () => {
     await admin.end();
     expect(rows).toEqual([{ n: 8 }]);
   });
+
+  it('runs every shard as a replicated primary when asked for replicas', async () => {
+    await sandbox?.stop();
+    sandbox = await startSandbox({ ...options, shards: 2, reset: true, players: 400, replicas: 1, replicaBasePort: 40000 + Math.floor(Math.random() * 450) * 20 });
+    expect(sandbox.map.shards.map((shard) => shard.nodes.map((node) => node.role))).toEqual([
+      ['primary', 'replica'],
+      ['primary', 'replica'],
+    ]);
+    const route = (await (await fetch(`${sandbox.server.url}/v1/route/7`)).json()) as { shard: string; database: string; writer: { port: number }; readers: Array<{ port: number }> };
+    const replicated = sandbox.replicatedShards.find((shard) => shard.shard === route.shard)!;
+    expect(route.writer.port).toBe(replicated.nodes[0]!.port);
+    expect(route.readers).toEqual([{ host: '127.0.0.1', port: replicated.nodes[1]!.port }]);
+    await replicated.waitForReplicas();
+    const rows = await replicated.query(1, `SELECT player_name FROM \`${route.database}\`.players WHERE player_id = 7`);
+    expect(rows.map((row) => row.player_name)).toEqual(['player_7']);
+    await sandbox.stop();
+    sandbox = undefined;
+  });
 });
