@@ -1,0 +1,348 @@
+import { commitShardMapChange } from '../catalog/shard-map-changes';
+import type { ShardNode } from '../core/shard-map-types';
+import { buildEvent, parseEventDetail, ShardFailoverBlocked, ShardFailoverCompleted, ShardFailoverFailed, ShardFailoverStarted, ShardPrimaryDown, type DetailOf } from '../shared/events';
+import { AppError, NoFailoverCandidateError, StaleMapVersionError } from '../shared/errors';
+import { antiFlapBlock, chooseCandidate } from './candidate';
+import { audit, auroraClusterOf, isoNow, locateShard, primaryOf, withShardNodes, type RecoveryDeps } from './context';
+
+/**
+ * The failover of one shard, one exported function per Step Functions task. Each receives the
+ * workflow state so far and returns its own part, which the state machine stores under the
+ * step's name. Every step is safe to run again (Step Functions retries) and audits what it did.
+ */
+
+/** The Step Functions error name of NoFailoverCandidateError: nobody to promote is a block, not a fault. */
+const NO_CANDIDATE = 'NoFailoverCandidate';
+
+export type PrimaryDownDetail = DetailOf<typeof ShardPrimaryDown>;
+
+export interface FailoverState {
+  recoveryId: string;
+  /** The ShardPrimaryDown detail that started the workflow. */
+  trigger: unknown;
+  preCheck?: PreCheckResult;
+  candidate?: CandidateResult;
+  promotion?: PromotionResult;
+  repoint?: RepointResult;
+  fence?: FenceResult;
+  map?: MapUpdateResult;
+  postCheck?: PostCheckResult;
+  /** Set by the Catch that routes a failed step to `failFailover`. */
+  error?: { Error: string; Cause?: string };
+}
+
+export type PreCheckOutcome = 'proceed' | 'disabled' | 'anti-flap' | 'locked' | 'primary-reachable' | 'primary-replaced';
+
+export interface PreCheckResult {
+  proceed: boolean;
+  outcome: PreCheckOutcome;
+  shard: string;
+  /** The primary being replaced, as the map listed it. */
+  oldPrimary: ShardNode | null;
+  startedAt: number;
+  blockedUntil?: number;
+}
+
+export type CandidateResult =
+  | { kind: 'replica'; node: ShardNode; gtid: string | null; transactions: number; lagSeconds: number | null; rejected: { nodeId: string; reason: string }[] }
+  | { kind: 'aurora'; clusterId: string; writerBefore: string };
+
+export interface PromotionResult {
+  promotedAt: number;
+  /** Aurora: the instance that became the writer. */
+  writerInstance?: string;
+}
+
+export interface RepointResult {
+  repointed: string[];
+  failed: { nodeId: string; error: string }[];
+}
+
+export interface FenceResult {
+  fenced: boolean;
+  error?: string;
+}
+
+export interface MapUpdateResult {
+  changed: boolean;
+  version: number;
+  updatedAt: number;
+}
+
+export interface PostCheckResult {
+  checkedAt: number;
+}
+
+export interface CompletionResult {
+  completedAt: number;
+  durationMs: number;
+}
+
+function triggerOf(state: FailoverState): PrimaryDownDetail {
+  return parseEventDetail(ShardPrimaryDown, state.trigger);
+}
+
+function stepResult<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new AppError(`failover state has no ${what}; the state machine must run the steps in order`);
+  return value;
+}
+
+const recoveryDetail = (deps: RecoveryDeps, state: FailoverState, trigger: PrimaryDownDetail, reason: string) => ({
+  schemaVersion: trigger.schemaVersion,
+  shard: trigger.shard,
+  verdict: trigger.verdict,
+  observedAt: isoNow(deps),
+  reason,
+  mapVersion: state.map?.version ?? trigger.mapVersion,
+  recoveryId: state.recoveryId,
+  node: trigger.node,
+});
+
+async function block(deps: RecoveryDeps, state: FailoverState, trigger: PrimaryDownDetail, blockedBy: string, reason: string): Promise<void> {
+  await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'blocked', { blockedBy, reason });
+  await deps.events.publish([buildEvent(ShardFailoverBlocked, { ...recoveryDetail(deps, state, trigger, reason), blockedBy })]);
+}
+
+/**
+ * Recovery enabled for the shard, no failover in the anti-flap window, the shard's lock, and the
+ * trigger still true: the map still names the down node as primary and it still does not answer.
+ */
+export async function preCheckFailover(deps: RecoveryDeps, state: FailoverState): Promise<PreCheckResult> {
+  const trigger = triggerOf(state);
+  const now = deps.clock.now();
+  const result = (outcome: PreCheckOutcome, oldPrimary: ShardNode | null = null, extra: Partial<PreCheckResult> = {}): PreCheckResult => ({
+    proceed: outcome === 'proceed',
+    outcome,
+    shard: trigger.shard,
+    oldPrimary,
+    startedAt: now,
+    ...extra,
+  });
+
+  const settings = await deps.store.settings(trigger.shard);
+  if (!settings.enabled) {
+    await block(deps, state, trigger, 'recovery-disabled', `recovery is disabled for shard ${trigger.shard}${settings.updatedBy ? ` (by ${settings.updatedBy})` : ''}`);
+    return result('disabled');
+  }
+  const flap = antiFlapBlock(settings, now, deps.policy.antiFlapMs);
+  if (flap) {
+    await block(
+      deps,
+      state,
+      trigger,
+      'anti-flap',
+      `shard ${trigger.shard} failed over at ${new Date(flap.lastFailoverAt).toISOString()}; automatic failover is blocked until ${new Date(flap.blockedUntil).toISOString()} unless acknowledged (shardkeeper recovery ack ${trigger.shard})`,
+    );
+    return result('anti-flap', null, { blockedUntil: flap.blockedUntil });
+  }
+  const lock = await deps.store.acquireLock(trigger.shard, state.recoveryId, deps.policy.failoverLockMs);
+  if (!lock.acquired) {
+    await block(deps, state, trigger, 'recovery-in-progress', `recovery ${lock.heldBy} holds shard ${trigger.shard} until ${new Date(lock.expiresAt).toISOString()}`);
+    return result('locked');
+  }
+
+  const { shard } = await locateShard(deps.catalog, trigger.shard);
+  const primary = primaryOf(shard);
+  if (!primary || primary.id !== trigger.node) {
+    await deps.store.releaseLock(trigger.shard, state.recoveryId);
+    await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'skipped', { reason: `the map's primary is ${primary?.id ?? 'none'}, not ${trigger.node}` });
+    return result('primary-replaced', primary ?? null);
+  }
+  const probe = await deps.prober.probe({ shard: shard.name, node: primary });
+  if (probe.ok && probe.observation.writer) {
+    await deps.store.releaseLock(trigger.shard, state.recoveryId);
+    await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'skipped', { reason: `${primary.id} answers and is writable again`, latencyMs: probe.latencyMs });
+    return result('primary-reachable', primary);
+  }
+
+  await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'succeeded', { oldPrimary: primary.id, confirmedBy: trigger.confirmedBy, probe: probe.ok ? 'read-only' : probe.error });
+  await deps.events.publish([buildEvent(ShardFailoverStarted, recoveryDetail(deps, state, trigger, `${primary.id} is down (${trigger.reason}); failing over`))]);
+  return result('proceed', primary);
+}
+
+/** The replica to promote (self-managed), or the writer to move away from (Aurora picks its own). */
+export async function pickCandidate(deps: RecoveryDeps, state: FailoverState): Promise<CandidateResult> {
+  const trigger = triggerOf(state);
+  const { shard } = await locateShard(deps.catalog, trigger.shard);
+  if (shard.kind === 'aurora') {
+    const { failover, clusterId } = auroraClusterOf(deps, shard.name);
+    const writerBefore = await failover.currentWriter(clusterId);
+    await audit(deps, state.recoveryId, shard.name, 'pickCandidate', 'succeeded', { clusterId, writerBefore, note: 'Aurora chooses the reader to promote' });
+    return { kind: 'aurora', clusterId, writerBefore };
+  }
+  if (shard.kind === 'rds') {
+    throw new NoFailoverCandidateError(`shard ${shard.name} is an RDS shard: promote a read replica with the RDS API, then update the map (shardkeeper map)`);
+  }
+  const replicas = shard.nodes.filter((node) => node.role === 'replica');
+  const probed = await Promise.all(replicas.map(async (node) => ({ node, probe: await deps.prober.probe({ shard: shard.name, node }) })));
+  const choice = chooseCandidate(probed, deps.policy.maxCandidateLagSeconds);
+  await audit(deps, state.recoveryId, shard.name, 'pickCandidate', 'succeeded', {
+    candidate: choice.node.id,
+    gtid: choice.gtid,
+    transactions: choice.transactions,
+    lagSeconds: choice.lagSeconds,
+    rejected: choice.rejected,
+  });
+  return { kind: 'replica', node: choice.node, gtid: choice.gtid, transactions: choice.transactions, lagSeconds: choice.lagSeconds, rejected: choice.rejected };
+}
+
+/** Self-managed: stop replication and make the candidate writable. Aurora: FailoverDBCluster and wait for the new writer. */
+export async function promoteCandidate(deps: RecoveryDeps, state: FailoverState): Promise<PromotionResult> {
+  const trigger = triggerOf(state);
+  const candidate = stepResult(state.candidate, 'candidate');
+  let writerInstance: string | undefined;
+  if (candidate.kind === 'aurora') {
+    writerInstance = await auroraClusterOf(deps, trigger.shard).failover.failover(candidate.clusterId, candidate.writerBefore);
+  } else {
+    await deps.admin.promote(candidate.node);
+  }
+  // From here on the shard has failed over, whatever happens next: the anti-flap window starts.
+  await deps.store.recordFailover(trigger.shard);
+  const promotedAt = deps.clock.now();
+  await audit(deps, state.recoveryId, trigger.shard, 'promote', 'succeeded', candidate.kind === 'aurora' ? { writerInstance, writerBefore: candidate.writerBefore } : { node: candidate.node.id });
+  return writerInstance === undefined ? { promotedAt } : { promotedAt, writerInstance };
+}
+
+/** Points every other replica at the new primary; a replica that cannot follow is reported, not fatal. */
+export async function repointReplicas(deps: RecoveryDeps, state: FailoverState): Promise<RepointResult> {
+  const trigger = triggerOf(state);
+  const candidate = stepResult(state.candidate, 'candidate');
+  if (candidate.kind === 'aurora') {
+    await audit(deps, state.recoveryId, trigger.shard, 'repointReplicas', 'skipped', { reason: 'Aurora readers follow the new writer by themselves' });
+    return { repointed: [], failed: [] };
+  }
+  const { shard } = await locateShard(deps.catalog, trigger.shard);
+  const others = shard.nodes.filter((node) => node.role === 'replica' && node.id !== candidate.node.id);
+  const outcomes = await Promise.all(
+    others.map(async (replica) => {
+      try {
+        await deps.admin.repoint(replica, candidate.node);
+        return { nodeId: replica.id };
+      } catch (error) {
+        return { nodeId: replica.id, error: (error as Error).message };
+      }
+    }),
+  );
+  const result: RepointResult = {
+    repointed: outcomes.filter((outcome) => outcome.error === undefined).map((outcome) => outcome.nodeId),
+    failed: outcomes.flatMap((outcome) => (outcome.error === undefined ? [] : [{ nodeId: outcome.nodeId, error: outcome.error }])),
+  };
+  await audit(deps, state.recoveryId, trigger.shard, 'repointReplicas', result.failed.length ? 'failed' : 'succeeded', { source: candidate.node.id, ...result });
+  return result;
+}
+
+/** Makes the old primary read-only if it answers, so a half-dead primary cannot take writes; never fatal. */
+export async function fenceOldPrimary(deps: RecoveryDeps, state: FailoverState): Promise<FenceResult> {
+  const trigger = triggerOf(state);
+  const candidate = stepResult(state.candidate, 'candidate');
+  const oldPrimary = stepResult(state.preCheck, 'preCheck').oldPrimary;
+  if (candidate.kind === 'aurora' || !oldPrimary) {
+    await audit(deps, state.recoveryId, trigger.shard, 'fenceOldPrimary', 'skipped', { reason: candidate.kind === 'aurora' ? 'Aurora demotes the old writer itself' : 'no old primary' });
+    return { fenced: false };
+  }
+  try {
+    const fenced = await deps.admin.fence(oldPrimary);
+    await audit(deps, state.recoveryId, trigger.shard, 'fenceOldPrimary', fenced ? 'succeeded' : 'skipped', { node: oldPrimary.id, reachable: fenced });
+    return { fenced };
+  } catch (error) {
+    const message = (error as Error).message;
+    await audit(deps, state.recoveryId, trigger.shard, 'fenceOldPrimary', 'failed', { node: oldPrimary.id, error: message });
+    return { fenced: false, error: message };
+  }
+}
+
+/**
+ * The promoted node becomes the shard's writer; the old primary and replicas that could not follow
+ * leave the map (remembered in the recovery store). Commits against the version it read and, when
+ * another writer got there first, reloads and tries again.
+ */
+export async function updateShardMap(deps: RecoveryDeps, state: FailoverState): Promise<MapUpdateResult> {
+  const trigger = triggerOf(state);
+  const candidate = stepResult(state.candidate, 'candidate');
+  const oldPrimary = stepResult(state.preCheck, 'preCheck').oldPrimary;
+  const unfollowing = new Set((state.repoint?.failed ?? []).map((failure) => failure.nodeId));
+
+  for (let attempt = 1; ; attempt++) {
+    const { map, shard } = await locateShard(deps.catalog, trigger.shard);
+    if (candidate.kind === 'aurora') {
+      await audit(deps, state.recoveryId, shard.name, 'updateShardMap', 'skipped', { reason: 'the cluster endpoint follows the new writer', version: map.version });
+      return { changed: false, version: map.version, updatedAt: deps.clock.now() };
+    }
+    const promoted = shard.nodes.find((node) => node.id === candidate.node.id) ?? candidate.node;
+    const keep = shard.nodes.filter((node) => node.id !== promoted.id && node.id !== oldPrimary?.id && !unfollowing.has(node.id));
+    const nodes: ShardNode[] = [{ ...promoted, role: 'primary' }, ...keep.map((node) => ({ ...node, role: 'replica' as const }))];
+    if (primaryOf(shard)?.id === promoted.id && nodes.length === shard.nodes.length) {
+      return { changed: false, version: map.version, updatedAt: deps.clock.now() };
+    }
+    // Remembered before the commit, so a retry after a lost commit response still has them.
+    for (const node of shard.nodes.filter((candidateNode) => candidateNode.id === oldPrimary?.id || unfollowing.has(candidateNode.id))) {
+      await deps.store.addRemovedNode({ shard: shard.name, node, reason: node.id === oldPrimary?.id ? 'failed-primary' : 'repoint-failed', recoveryId: state.recoveryId });
+    }
+    try {
+      const committed = await commitShardMapChange(
+        deps.catalog,
+        withShardNodes(map, shard.name, nodes),
+        map.version,
+        `failover of ${shard.name}: ${oldPrimary?.id ?? 'no primary'} -> ${promoted.id} (recovery ${state.recoveryId})`,
+      );
+      const updatedAt = deps.clock.now();
+      await audit(deps, state.recoveryId, shard.name, 'updateShardMap', 'succeeded', {
+        version: committed.version,
+        writer: promoted.id,
+        removed: [oldPrimary?.id, ...unfollowing].filter(Boolean),
+        attempts: attempt,
+      });
+      return { changed: true, version: committed.version, updatedAt };
+    } catch (error) {
+      if (!(error instanceof StaleMapVersionError) || attempt >= deps.policy.mapCommitAttempts) throw error;
+    }
+  }
+}
+
+/** A write through the shard's writer as the map now lists it. */
+export async function postCheckWrite(deps: RecoveryDeps, state: FailoverState): Promise<PostCheckResult> {
+  const trigger = triggerOf(state);
+  const { shard } = await locateShard(deps.catalog, trigger.shard);
+  const writer = primaryOf(shard);
+  if (!writer) throw new NoFailoverCandidateError(`shard ${shard.name} has no writer in the map after the failover`);
+  await deps.admin.checkWrite(writer, shard.database);
+  await audit(deps, state.recoveryId, shard.name, 'postCheckWrite', 'succeeded', { writer: writer.id, database: shard.database });
+  return { checkedAt: deps.clock.now() };
+}
+
+export async function completeFailover(deps: RecoveryDeps, state: FailoverState): Promise<CompletionResult> {
+  const trigger = triggerOf(state);
+  const preCheck = stepResult(state.preCheck, 'preCheck');
+  const candidate = stepResult(state.candidate, 'candidate');
+  const completedAt = deps.clock.now();
+  const durationMs = completedAt - preCheck.startedAt;
+  const newPrimary = candidate.kind === 'aurora' ? (state.promotion?.writerInstance ?? candidate.clusterId) : candidate.node.id;
+  await deps.store.releaseLock(trigger.shard, state.recoveryId);
+  await audit(deps, state.recoveryId, trigger.shard, 'complete', 'succeeded', { newPrimary, durationMs, mapVersion: state.map?.version });
+  await deps.events.publish([
+    buildEvent(ShardFailoverCompleted, { ...recoveryDetail(deps, state, trigger, `${newPrimary} is the new primary of ${trigger.shard}`), newPrimary, durationMs }),
+  ]);
+  return { completedAt, durationMs };
+}
+
+/**
+ * Where every step's Catch leads: tells operators (ShardFailoverFailed, or ShardFailoverBlocked
+ * when no replica could be promoted), audits and releases the lock.
+ */
+export async function failFailover(deps: RecoveryDeps, state: FailoverState): Promise<{ failedStep: string | null; error: string }> {
+  const trigger = triggerOf(state);
+  const error = state.error?.Error ?? 'Unknown';
+  const cause = state.error?.Cause ?? '';
+  const [lastFailure] = (await deps.store.auditLog({ recoveryId: state.recoveryId, limit: 20 })).filter((entry) => entry.outcome === 'failed');
+  const failedStep = lastFailure?.step ?? null;
+  await deps.store.releaseLock(trigger.shard, state.recoveryId);
+  await audit(deps, state.recoveryId, trigger.shard, 'fail', 'failed', { error, cause, failedStep });
+  const reason = `${failedStep ?? 'a step'} failed: ${error}${cause ? ` (${cause})` : ''}`;
+  const detail = recoveryDetail(deps, state, trigger, reason);
+  await deps.events.publish([
+    error === NO_CANDIDATE
+      ? buildEvent(ShardFailoverBlocked, { ...detail, blockedBy: 'no-candidate' })
+      : buildEvent(ShardFailoverFailed, failedStep === null ? { ...detail, error } : { ...detail, error, step: failedStep }),
+  ]);
+  return { failedStep, error };
+}

@@ -1,0 +1,277 @@
+import { describe, expect, it } from 'vitest';
+import {
+  completeFailover,
+  failFailover,
+  fenceOldPrimary,
+  pickCandidate,
+  postCheckWrite,
+  preCheckFailover,
+  promoteCandidate,
+  repointReplicas,
+  updateShardMap,
+  type FailoverState,
+} from '../../../functions/recovery/failover';
+import { NoFailoverCandidateError, StaleMapVersionError } from '../../../functions/shared/errors';
+import { FakeClusterFailover, primaryDownDetail, recoveryHarness, threeNodeFleet, type RecoveryHarness } from '../../workflows/helpers/recovery-fakes';
+
+const MINUTE = 60_000;
+
+function primaryDown(h: RecoveryHarness, shard = '-80', primary = 's0-a'): FailoverState {
+  h.fleet.set(primary, { up: false });
+  return { recoveryId: 'r1', trigger: primaryDownDetail(shard, primary, 1, ['s0-b', 's0-c']) };
+}
+
+/** Runs the steps of a happy failover up to (not including) `until`, as the state machine would. */
+async function runSteps(h: RecoveryHarness, state: FailoverState, until?: string): Promise<FailoverState> {
+  const steps = [
+    ['preCheck', preCheckFailover],
+    ['candidate', pickCandidate],
+    ['promotion', promoteCandidate],
+    ['repoint', repointReplicas],
+    ['fence', fenceOldPrimary],
+    ['map', updateShardMap],
+    ['postCheck', postCheckWrite],
+  ] as const;
+  for (const [key, step] of steps) {
+    if (key === until) break;
+    (state as unknown as Record<string, unknown>)[key] = await step(h.deps, state);
+  }
+  return state;
+}
+
+describe('failover pre-check', () => {
+  it('proceeds on an enabled shard whose primary is still down, taking the lock and announcing the start', async () => {
+    const h = await recoveryHarness();
+    const result = await preCheckFailover(h.deps, primaryDown(h));
+    expect(result).toMatchObject({ proceed: true, outcome: 'proceed', shard: '-80', oldPrimary: { id: 's0-a' } });
+    expect(h.store.locks.get('-80')?.recoveryId).toBe('r1');
+    expect(h.events.types()).toEqual(['ShardFailoverStarted']);
+    expect(h.events.events[0]?.detail).toMatchObject({ recoveryId: 'r1', shard: '-80', node: 's0-a', verdict: 'PRIMARY_DOWN' });
+  });
+
+  it('does nothing on a disabled shard but say so', async () => {
+    const h = await recoveryHarness();
+    await h.store.setEnabled('-80', false, 'alice');
+    const result = await preCheckFailover(h.deps, primaryDown(h));
+    expect(result).toMatchObject({ proceed: false, outcome: 'disabled' });
+    expect(h.store.locks.size).toBe(0);
+    expect(h.fleet.calls).toEqual([]);
+    expect(h.events.events.map((event) => [event.detailType, (event.detail as { blockedBy: string }).blockedBy])).toEqual([['ShardFailoverBlocked', 'recovery-disabled']]);
+    expect(h.store.steps('r1')).toEqual(['preCheck:blocked']);
+  });
+
+  it('blocks a second failover within 30 minutes and names the way out', async () => {
+    const h = await recoveryHarness();
+    await h.store.recordFailover('-80');
+    h.clock.advance(29 * MINUTE);
+    const result = await preCheckFailover(h.deps, primaryDown(h));
+    expect(result).toMatchObject({ proceed: false, outcome: 'anti-flap', blockedUntil: h.clock.now() + MINUTE });
+    expect((h.events.events[0]?.detail as { reason: string }).reason).toMatch(/shardkeeper recovery ack -80/);
+  });
+
+  it('lets the failover through once the last one was acknowledged, or the window passed', async () => {
+    const h = await recoveryHarness();
+    await h.store.recordFailover('-80');
+    h.clock.advance(MINUTE);
+    await h.store.acknowledge('-80', 'alice');
+    expect((await preCheckFailover(h.deps, primaryDown(h))).outcome).toBe('proceed');
+
+    const later = await recoveryHarness();
+    await later.store.recordFailover('-80');
+    later.clock.advance(30 * MINUTE);
+    expect((await preCheckFailover(later.deps, primaryDown(later))).outcome).toBe('proceed');
+  });
+
+  it('stands back while another recovery holds the shard', async () => {
+    const h = await recoveryHarness();
+    await h.store.acquireLock('-80', 'other', 60_000);
+    const result = await preCheckFailover(h.deps, primaryDown(h));
+    expect(result.outcome).toBe('locked');
+    expect(h.store.locks.get('-80')?.recoveryId).toBe('other');
+    expect((h.events.events[0]?.detail as { blockedBy: string }).blockedBy).toBe('recovery-in-progress');
+  });
+
+  it('skips when the primary answers and writes again, releasing the lock', async () => {
+    const h = await recoveryHarness();
+    const state = primaryDown(h);
+    h.fleet.set('s0-a', { up: true });
+    expect((await preCheckFailover(h.deps, state)).outcome).toBe('primary-reachable');
+    expect(h.store.locks.size).toBe(0);
+    expect(h.events.events).toEqual([]);
+  });
+
+  it('skips a stale trigger whose node is no longer the map primary', async () => {
+    const h = await recoveryHarness();
+    const state = { recoveryId: 'r1', trigger: primaryDownDetail('-80', 's0-b') };
+    expect((await preCheckFailover(h.deps, state)).outcome).toBe('primary-replaced');
+    expect(h.store.locks.size).toBe(0);
+  });
+
+  it('rejects a trigger that does not match the ShardPrimaryDown contract', async () => {
+    const h = await recoveryHarness();
+    await expect(preCheckFailover(h.deps, { recoveryId: 'r1', trigger: { shard: '-80' } })).rejects.toThrow(/invalid ShardPrimaryDown detail/);
+  });
+});
+
+describe('failover of a self-managed shard', () => {
+  it('promotes the most advanced replica, repoints the other, fences nothing unreachable and moves the writer in the map', async () => {
+    const h = await recoveryHarness();
+    const state = primaryDown(h);
+    h.fleet.set('s0-b', { gtid: '0-1-140' });
+    h.fleet.set('s0-c', { gtid: '0-1-150' });
+    await runSteps(h, state);
+
+    expect(state.candidate).toMatchObject({ kind: 'replica', node: { id: 's0-c' }, gtid: '0-1-150', transactions: 150 });
+    expect(h.fleet.node('s0-c')).toMatchObject({ writable: true, source: null });
+    expect(h.fleet.node('s0-b').source).toBe('s0-c');
+    expect(state.repoint).toEqual({ repointed: ['s0-b'], failed: [] });
+    expect(state.fence).toEqual({ fenced: false });
+    expect(state.map).toMatchObject({ changed: true, version: 2 });
+
+    const shard = h.catalog.map!.shards.find((candidate) => candidate.name === '-80')!;
+    expect(shard.nodes.map((node) => `${node.id}:${node.role}`)).toEqual(['s0-c:primary', 's0-b:replica']);
+    expect(h.catalog.map!.shards.find((candidate) => candidate.name === '80-')!.nodes.map((node) => node.id)).toEqual(['s1-a', 's1-b', 's1-c']);
+    expect(h.catalog.history[0]?.summary).toMatch(/failover of -80: s0-a -> s0-c \(recovery r1\)/);
+    expect(h.fleet.writes).toEqual([{ node: 's0-c', database: 'sk_s0' }]);
+    expect((await h.store.removedNodes('-80')).map((entry) => [entry.node.id, entry.reason])).toEqual([['s0-a', 'failed-primary']]);
+    expect((await h.store.settings('-80')).lastFailoverAt).toBe(h.clock.now());
+  });
+
+  it('completes by announcing the new primary, releasing the lock and auditing every step', async () => {
+    const h = await recoveryHarness();
+    const state = await runSteps(h, primaryDown(h));
+    h.clock.advance(4_000);
+    expect(await completeFailover(h.deps, state)).toEqual({ completedAt: h.clock.now(), durationMs: 4_000 });
+    expect(h.store.locks.size).toBe(0);
+    expect(h.events.types()).toEqual(['ShardFailoverStarted', 'ShardFailoverCompleted']);
+    expect(h.events.events[1]?.detail).toMatchObject({ node: 's0-a', newPrimary: 's0-b', durationMs: 4_000, mapVersion: 2 });
+    expect(h.store.steps('r1')).toEqual([
+      'preCheck:succeeded',
+      'pickCandidate:succeeded',
+      'promote:succeeded',
+      'repointReplicas:succeeded',
+      'fenceOldPrimary:skipped',
+      'updateShardMap:succeeded',
+      'postCheckWrite:succeeded',
+      'complete:succeeded',
+    ]);
+  });
+
+  it('fences an old primary that still answers, read-only but reachable', async () => {
+    const h = await recoveryHarness();
+    const state = primaryDown(h);
+    state.preCheck = await preCheckFailover(h.deps, state);
+    state.candidate = await pickCandidate(h.deps, state);
+    h.fleet.set('s0-a', { up: true, writable: true });
+    expect(await fenceOldPrimary(h.deps, state)).toEqual({ fenced: true });
+    expect(h.fleet.node('s0-a').writable).toBe(false);
+  });
+
+  it('takes a replica that cannot follow the new primary out of the map instead of failing the failover', async () => {
+    const h = await recoveryHarness();
+    const state = primaryDown(h);
+    h.fleet.set('s0-b', { gtid: '0-1-101' });
+    h.fleet.failNext('repoint', new Error('Access denied for CHANGE MASTER'));
+    await runSteps(h, state);
+    expect(state.repoint).toEqual({ repointed: [], failed: [{ nodeId: 's0-c', error: 'Access denied for CHANGE MASTER' }] });
+    expect(h.catalog.map!.shards[0]!.nodes.map((node) => `${node.id}:${node.role}`)).toEqual(['s0-b:primary']);
+    expect((await h.store.removedNodes('-80')).map((entry) => [entry.node.id, entry.reason]).sort()).toEqual([
+      ['s0-a', 'failed-primary'],
+      ['s0-c', 'repoint-failed'],
+    ]);
+  });
+
+  it('refuses to promote when no replica is fit', async () => {
+    const h = await recoveryHarness();
+    const state = primaryDown(h);
+    h.fleet.set('s0-b', { up: false });
+    h.fleet.set('s0-c', { relayLogApplied: false });
+    state.preCheck = await preCheckFailover(h.deps, state);
+    await expect(pickCandidate(h.deps, state)).rejects.toThrow(NoFailoverCandidateError);
+  });
+});
+
+describe('shard map update', () => {
+  it('reloads and commits again when another writer changed the map meanwhile', async () => {
+    const h = await recoveryHarness();
+    const state = await runSteps(h, primaryDown(h), 'map');
+    // Someone else commits (a split of the other shard's status, say) between our load and our commit.
+    const commit = h.catalog.commitShardMap.bind(h.catalog);
+    let interfered = false;
+    h.catalog.commitShardMap = async (draft, expected, summary) => {
+      if (!interfered) {
+        interfered = true;
+        const current = h.catalog.map!;
+        await commit({ ...current, shards: current.shards.map((shard) => (shard.name === '80-' ? { ...shard, status: 'readonly' as const } : shard)) }, current.version, 'concurrent change');
+      }
+      return commit(draft, expected, summary);
+    };
+    const result = await updateShardMap(h.deps, state);
+    expect(result).toMatchObject({ changed: true, version: 3 });
+    expect(h.catalog.map!.shards.find((shard) => shard.name === '80-')!.status).toBe('readonly');
+    expect(h.catalog.map!.shards[0]!.nodes[0]).toMatchObject({ id: 's0-b', role: 'primary' });
+    expect(h.store.audits.at(-1)?.detail).toMatchObject({ attempts: 2 });
+  });
+
+  it('gives up after the configured attempts with StaleMapVersion, which Step Functions retries', async () => {
+    const h = await recoveryHarness();
+    const state = await runSteps(h, primaryDown(h), 'map');
+    h.catalog.commitShardMap = async (_draft, expected) => {
+      throw new StaleMapVersionError(expected, expected + 1);
+    };
+    await expect(updateShardMap(h.deps, state)).rejects.toThrow(StaleMapVersionError);
+  });
+
+  it('changes nothing when run again after a commit whose answer was lost', async () => {
+    const h = await recoveryHarness();
+    const state = await runSteps(h, primaryDown(h), 'postCheck');
+    expect(await updateShardMap(h.deps, state)).toMatchObject({ changed: false, version: 2 });
+    expect(h.catalog.map!.version).toBe(2);
+  });
+});
+
+describe('failover of an Aurora shard', () => {
+  it('lets Aurora fail over and keeps the map, whose cluster endpoint follows the writer', async () => {
+    const cluster = new FakeClusterFailover('shard0-instance-1', ['shard0-instance-1', 'shard0-instance-2']);
+    const h = await recoveryHarness(threeNodeFleet('aurora'), { clusterFailover: cluster, auroraClusters: { '-80': 'shard0' } });
+    const state = await runSteps(h, primaryDown(h), 'postCheck');
+    // The cluster endpoint answers writes again once the new writer is up.
+    h.fleet.set('s0-a', { up: true, writable: true });
+    await postCheckWrite(h.deps, state);
+    expect(h.fleet.writes).toEqual([{ node: 's0-a', database: 'sk_s0' }]);
+    expect(state.candidate).toEqual({ kind: 'aurora', clusterId: 'shard0', writerBefore: 'shard0-instance-1' });
+    expect(state.promotion).toMatchObject({ writerInstance: 'shard0-instance-2' });
+    expect(cluster.failovers).toBe(1);
+    expect(state.map).toMatchObject({ changed: false, version: 1 });
+    expect(h.fleet.calls.filter((call) => /^(promote|repoint|fence)/.test(call))).toEqual([]);
+    expect(await promoteCandidate(h.deps, state)).toMatchObject({ writerInstance: 'shard0-instance-2' });
+    expect(cluster.failovers).toBe(1);
+  });
+
+  it('fails with a configuration error when the Aurora shard has no cluster configured', async () => {
+    const h = await recoveryHarness(threeNodeFleet('aurora'));
+    const state = primaryDown(h);
+    state.preCheck = await preCheckFailover(h.deps, state);
+    await expect(pickCandidate(h.deps, state)).rejects.toThrow(/no Aurora cluster is configured/);
+  });
+});
+
+describe('failover failure path', () => {
+  it('publishes ShardFailoverFailed naming the failed step, and releases the lock', async () => {
+    const h = await recoveryHarness();
+    const state = await runSteps(h, primaryDown(h), 'candidate');
+    await h.store.appendAudit({ recoveryId: 'r1', shard: '-80', step: 'promote', outcome: 'failed', detail: {} });
+    state.error = { Error: 'Error', Cause: 'read_only could not be switched off' };
+    expect(await failFailover(h.deps, state)).toEqual({ failedStep: 'promote', error: 'Error' });
+    expect(h.store.locks.size).toBe(0);
+    expect(h.events.events.at(-1)).toMatchObject({ detailType: 'ShardFailoverFailed', detail: { step: 'promote', error: 'Error', recoveryId: 'r1' } });
+  });
+
+  it('reports a shard without a promotable replica as blocked, not failed', async () => {
+    const h = await recoveryHarness();
+    const state = await runSteps(h, primaryDown(h), 'candidate');
+    state.error = { Error: 'NoFailoverCandidate', Cause: 'no replica can be promoted' };
+    await failFailover(h.deps, state);
+    expect(h.events.events.at(-1)).toMatchObject({ detailType: 'ShardFailoverBlocked', detail: { blockedBy: 'no-candidate' } });
+  });
+});
