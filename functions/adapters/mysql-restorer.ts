@@ -1,0 +1,84 @@
+import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { DumpValue } from '../core/backup-sql-values';
+import type { ShardNode } from '../core/shard-map-types';
+import type { RestoreConnection, RestoreConnector, RowFilter, TableShape } from '../ports/backup-mysql';
+import { ValidationError } from '../shared/errors';
+import { quoteIdentifier } from '../shared/identifiers';
+import { openBackupConnection, readTableRows, type MysqlConnectionOptions } from './mysql-dumper';
+
+/**
+ * What mysqldump sets for a load: no FK or unique checks (tables arrive in any order and rows are
+ * known unique), NO_AUTO_VALUE_ON_ZERO so a stored 0 in an AUTO_INCREMENT column stays 0.
+ */
+const LOAD_SQL_MODE = 'NO_AUTO_VALUE_ON_ZERO';
+
+class MysqlRestoreConnection implements RestoreConnection {
+  private currentDatabase: string | undefined;
+
+  constructor(
+    private readonly connection: Connection,
+    private readonly batchRows: number,
+  ) {}
+
+  async prepareDatabase(database: string, { replace }: { replace: boolean }): Promise<void> {
+    const quoted = quoteIdentifier(database, 'restore database');
+    const [[found]] = await this.connection.query<RowDataPacket[]>('SELECT COUNT(*) AS tables FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [database]);
+    if (Number(found?.tables ?? 0) > 0) {
+      if (!replace) throw new ValidationError(`database ${database} already holds ${found?.tables} table(s); restore into a new database or pass --replace`);
+      await this.connection.query(`DROP DATABASE ${quoted}`);
+    }
+    await this.connection.query(`CREATE DATABASE IF NOT EXISTS ${quoted} CHARACTER SET utf8mb4`);
+    this.currentDatabase = undefined;
+  }
+
+  async ensureDatabase(database: string): Promise<void> {
+    await this.connection.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database, 'database')} CHARACTER SET utf8mb4`);
+  }
+
+  async apply(database: string, statement: string, sqlMode?: string): Promise<void> {
+    if (this.currentDatabase !== database) {
+      await this.connection.query(`USE ${quoteIdentifier(database, 'restore database')}`);
+      this.currentDatabase = database;
+    }
+    if (sqlMode === undefined) {
+      await this.connection.query(statement);
+      return;
+    }
+    await this.connection.query('SET SESSION sql_mode = ?', [sqlMode]);
+    try {
+      await this.connection.query(statement);
+    } finally {
+      await this.connection.query('SET SESSION sql_mode = ?', [LOAD_SQL_MODE]);
+    }
+  }
+
+  rows(database: string, table: Pick<TableShape, 'name' | 'columns' | 'keyColumns' | 'readAs'>, where?: RowFilter): AsyncIterable<DumpValue[][]> {
+    return readTableRows(this.connection, database, table, null, null, this.batchRows, where);
+  }
+
+  async dropDatabase(database: string): Promise<void> {
+    await this.connection.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(database, 'restore database')}`);
+    if (this.currentDatabase === database) this.currentDatabase = undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.connection.end().catch(() => this.connection.destroy());
+  }
+}
+
+export interface MysqlRestoreConnectorOptions extends MysqlConnectionOptions {
+  /** The server restores go to, named like a shard node so its credentials resolve the same way. */
+  target: ShardNode;
+  batchRows?: number;
+}
+
+/** Restores through one mysql2 connection with the load settings above. */
+export function createMysqlRestoreConnector(options: MysqlRestoreConnectorOptions): RestoreConnector {
+  return {
+    async connect(): Promise<RestoreConnection> {
+      const connection = await openBackupConnection(options.target, options);
+      await connection.query('SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_mode = ?', [LOAD_SQL_MODE]);
+      return new MysqlRestoreConnection(connection, options.batchRows ?? 2_000);
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import { backupPrefix } from '../core/backup-manifest';
+import { planRetention, type RetentionDecision } from '../core/backup-retention';
+import type { SnapshotService } from '../ports/backup-snapshots';
+import type { BackupKind, BackupRecord, BackupStore } from '../ports/backup-store';
+import type { Clock } from '../ports/clock';
+import type { ObjectStore } from '../ports/object-store';
+import type { BackupSettings } from './backup-deps';
+
+export interface RetentionDeps {
+  store: BackupStore;
+  objects: ObjectStore;
+  /** Needed only when the fleet has Aurora or RDS shards. */
+  snapshots?: SnapshotService;
+  clock: Clock;
+  settings: Pick<BackupSettings, 'retention' | 'timeZone'>;
+}
+
+export interface PrunedBackup {
+  backupId: string;
+  shard: string;
+  kind: BackupKind;
+  reason: string;
+}
+
+export interface RetentionReport {
+  kept: number;
+  expired: PrunedBackup[];
+}
+
+/** A failed backup's partial objects are kept this long for diagnosis, then removed. */
+const FAILED_GRACE_MS = 2 * 86_400_000;
+
+const CANDIDATE_STATUSES = ['succeeded', 'verified', 'verification-failed', 'failed'] as const;
+
+/**
+ * Applies the GFS policy per shard and kind. Catalog first: a pruned backup is marked expired
+ * (and its object records dropped) before a single object or snapshot is deleted, so the catalog
+ * never offers a backup whose data may already be gone. Binary log archives live as long as
+ * their lifecycle class and while the full backup they extend is kept; only the newest PITR
+ * window record is kept.
+ */
+export async function pruneBackups(deps: RetentionDeps, shards: readonly string[]): Promise<RetentionReport> {
+  const now = deps.clock.now();
+  const expired: PrunedBackup[] = [];
+  let kept = 0;
+  for (const shard of shards) {
+    const all = await deps.store.listBackups({ shard, statuses: [...CANDIDATE_STATUSES], limit: 10_000 });
+    const decisions = new Map<string, string>();
+    const decide = (backups: readonly BackupRecord[], plan: (backups: readonly BackupRecord[]) => RetentionDecision[]) => {
+      for (const decision of plan(backups)) if (!decision.keep) decisions.set(decision.id, decision.reasons.join(', '));
+    };
+    const gfs = (backups: readonly BackupRecord[]) => planRetention(backups.map(({ backupId: id, startedAt, expiresAt }) => ({ id, startedAt, expiresAt })), deps.settings.retention, now, deps.settings.timeZone);
+
+    for (const backup of all.filter((candidate) => candidate.status === 'failed' && now - (candidate.finishedAt ?? candidate.startedAt) > FAILED_GRACE_MS)) {
+      decisions.set(backup.backupId, 'failed');
+    }
+    const good = all.filter((backup) => backup.status !== 'failed');
+    decide(good.filter((backup) => backup.kind === 'logical'), gfs);
+    decide(good.filter((backup) => backup.kind === 'snapshot'), gfs);
+    const keptFulls = new Set(good.filter((backup) => backup.kind === 'logical' && !decisions.has(backup.backupId)).map((backup) => backup.backupId));
+    for (const backup of good.filter((candidate) => candidate.kind === 'binlog')) {
+      if (backup.expiresAt <= now) decisions.set(backup.backupId, 'past its lifecycle expiry');
+      else if (backup.baseBackupId && !keptFulls.has(backup.baseBackupId)) decisions.set(backup.backupId, `its full backup ${backup.baseBackupId} is no longer kept`);
+    }
+    for (const backup of good.filter((candidate) => candidate.kind === 'pitr-window').slice(1)) decisions.set(backup.backupId, 'a newer restore window is on record');
+
+    const pruned = all.filter((backup) => decisions.has(backup.backupId));
+    kept += all.length - pruned.length;
+    if (pruned.length === 0) continue;
+    const objectKeys = new Map<string, string[]>();
+    for (const backup of pruned) objectKeys.set(backup.backupId, (await deps.store.objects(backup.backupId)).map((object) => object.key));
+    await deps.store.expire(pruned.map((backup) => backup.backupId), now);
+    for (const backup of pruned) {
+      await deleteData(deps, backup, objectKeys.get(backup.backupId) ?? []);
+      expired.push({ backupId: backup.backupId, shard, kind: backup.kind, reason: decisions.get(backup.backupId)! });
+    }
+  }
+  return { kept, expired };
+}
+
+async function deleteData(deps: RetentionDeps, backup: BackupRecord, recordedKeys: string[]): Promise<void> {
+  if (backup.kind === 'logical') {
+    // By prefix: a dump that restarted may have left objects it no longer recorded.
+    const keys = new Set(recordedKeys);
+    for await (const object of deps.objects.list(backupPrefix(backup.shard, backup.epochId, backup.backupId))) keys.add(object.key);
+    await deps.objects.delete([...keys]);
+  } else if (backup.kind === 'binlog') {
+    await deps.objects.delete(recordedKeys);
+  } else if (backup.kind === 'snapshot' && backup.snapshotId && deps.snapshots) {
+    const kind = (backup.detail as { managedKind?: 'aurora' | 'rds' }).managedKind ?? 'aurora';
+    await deps.snapshots.deleteSnapshot(kind, backup.snapshotId);
+    const copy = backup.detail as { copyId?: string; copyRegion?: string };
+    if (copy.copyId && copy.copyRegion) await deps.snapshots.deleteSnapshot(kind, copy.copyId, copy.copyRegion);
+  }
+}

@@ -1,0 +1,71 @@
+import type { BinlogPosition, ColumnReading, KeyColumn, KeyValue, SchemaStatement } from '../core/backup-manifest';
+import type { DumpValue } from '../core/backup-sql-values';
+import type { ShardNode } from '../core/shard-map-types';
+
+/** A base table as a dump reads it. */
+export interface TableShape {
+  name: string;
+  /** Non-generated columns in ordinal order (invisible ones included). */
+  columns: string[];
+  keyColumns: KeyColumn[];
+  /**
+   * Columns read through an expression: FLOAT and DOUBLE as the server's exact text (mysql2's float
+   * parsing drops the last bit), spatial columns as their internal bytes (which X'…' restores).
+   */
+  readAs: Record<string, ColumnReading>;
+  avgRowLength: number;
+  estimatedRows: number;
+}
+
+export interface SchemaSnapshot {
+  tables: TableShape[];
+  /** Tables and routines and views (pre-data), triggers (post-data), each as the server shows it. */
+  statements: SchemaStatement[];
+}
+
+/** One session on a shard node, as a logical dump uses it. */
+export interface DumpConnection {
+  readonly serverVersion: string;
+  /** Stops the replica's SQL thread; returns the source position its data now stands at. */
+  pauseReplication(): Promise<BinlogPosition | null>;
+  /** Throws SnapshotLostError unless the SQL thread is still stopped at `position`. */
+  assertPausedAt(position: BinlogPosition | null): Promise<void>;
+  resumeReplication(): Promise<void>;
+  /** Opens a consistent-snapshot transaction; returns the binary log position it corresponds to (null: binary log off). */
+  beginSnapshot(): Promise<BinlogPosition | null>;
+  readSchema(database: string): Promise<SchemaSnapshot>;
+  /**
+   * Rows of a table in key order after `after` (from the start when null), at most `limit`, in
+   * batches. A keyless table comes whole, in no particular order (`after` and `limit` must be null).
+   */
+  rows(database: string, table: TableShape, after: KeyValue[] | null, limit: number | null): AsyncIterable<DumpValue[][]>;
+  close(): Promise<void>;
+}
+
+export interface DumpConnector {
+  connect(node: ShardNode): Promise<DumpConnection>;
+}
+
+export interface RowFilter {
+  column: string;
+  /** Digits compare exactly against integer and DECIMAL columns; anything else as a string. */
+  value: string;
+}
+
+/** A session on the server a backup is restored into, with FK and unique checks off and a fixed sql_mode. */
+export interface RestoreConnection {
+  /** Creates the database; refuses one that already holds tables unless `replace` (then it is dropped first). */
+  prepareDatabase(database: string, options: { replace: boolean }): Promise<void>;
+  /** Creates the database if it is missing; keeps what it holds. */
+  ensureDatabase(database: string): Promise<void>;
+  /** Runs one statement of a backup (DDL or an INSERT line) in `database`, under `sqlMode` when given. */
+  apply(database: string, statement: string, sqlMode?: string): Promise<void>;
+  /** Restored rows read back, in key order (any order for keyless tables); `where` keeps rows whose column equals the value. */
+  rows(database: string, table: Pick<TableShape, 'name' | 'columns' | 'keyColumns' | 'readAs'>, where?: RowFilter): AsyncIterable<DumpValue[][]>;
+  dropDatabase(database: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RestoreConnector {
+  connect(): Promise<RestoreConnection>;
+}

@@ -1,0 +1,92 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqlCatalog } from '../../../functions/adapters/sql-catalog';
+import { quoteIdentifier } from '../../../functions/shared/identifiers';
+import { cli } from '../../unit/cli/run-cli';
+import { createScratchDatabase, mysqlUrl, type ScratchDatabase } from '../helpers/mariadb';
+import { BUCKET, createGameSchema, localNode, seedGameData, startBackupHarness, type BackupHarness } from './backup-fixtures';
+
+describe('shardkeeper backup and restore commands against MariaDB and a local S3', () => {
+  let harness: BackupHarness;
+  let source: ScratchDatabase;
+  let common: string[];
+  const created: string[] = [];
+  const sqlFile = join(tmpdir(), `sk-player-${process.pid}.sql`);
+
+  const json = async (...argv: string[]) => {
+    const run = await cli(...argv, ...common, '--json');
+    expect(run.err).toBe('');
+    expect(run.code).toBe(0);
+    return JSON.parse(run.out);
+  };
+
+  beforeAll(async () => {
+    harness = await startBackupHarness();
+    source = await createScratchDatabase();
+    await createGameSchema(source.pool, source.database);
+    await seedGameData(source.pool, source.database, 300);
+    await new SqlCatalog(harness.catalog.executor).commitShardMap(
+      { keyType: 'uint64', strategy: { kind: 'modulo' }, overrides: [], shards: [{ name: 's0', database: source.database, status: 'serving', kind: 'self-managed', nodes: [localNode('s0-a')] }] },
+      0,
+      'backup CLI test',
+    );
+    common = ['--catalog', `${mysqlUrl()}/${harness.catalog.database}`, '--bucket', BUCKET, '--s3-endpoint', harness.s3.endpoint, '--target', mysqlUrl()];
+  });
+
+  afterAll(async () => {
+    for (const name of created) await source.pool.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
+    rmSync(sqlFile, { force: true });
+    await source.drop();
+    await harness.stop();
+  });
+
+  it('backs up the fleet as one epoch, lists it, verifies it by restoring it, and restores it, a player and the epoch', async () => {
+    const run = await json('backup', 'run');
+    expect(run).toMatchObject({ status: 'succeeded', mapVersion: 1, shards: [{ shard: 's0', kind: 'logical', status: 'succeeded', rows: 300 + 900 + 5 + 40 + 3 }] });
+    const backupId: string = run.shards[0].backupId;
+
+    expect(await json('backup', 'list', '--shard', 's0')).toMatchObject([{ backupId, epochId: run.epochId, status: 'succeeded', retentionClass: 'monthly' }]);
+
+    const verified = await json('backup', 'verify', backupId, '--restore');
+    expect(verified).toMatchObject({ objects: { ok: true }, restore: { ok: true, rows: 1248 } });
+
+    const restored = `${source.database}_cli`;
+    created.push(restored);
+    expect(await json('restore', 'run', '--shard', 's0', '--backup', backupId, '--database', restored)).toMatchObject({ ok: true, database: restored });
+
+    const player = await json('restore', 'player', '7', '--shard', 's0', '--from', backupId, '--tables', 'players:player_id,inventory:player_id', '--sql-file', sqlFile);
+    expect(player.tables).toEqual([
+      { table: 'players', rows: 1 },
+      { table: 'inventory', rows: 3 },
+    ]);
+    const sql = readFileSync(sqlFile, 'utf8');
+    expect(sql).toMatch(/^INSERT INTO `players` \(.*\) VALUES \('7',/m);
+    expect(sql.match(/^INSERT INTO `inventory`/gm)).toHaveLength(1);
+
+    const support = `${source.database}_p`;
+    created.push(support);
+    await json('restore', 'player', '7', '--shard', 's0', '--from', backupId, '--tables', 'inventory:player_id', '--into-database', support);
+    const [[copied]] = (await source.pool.query(`SELECT COUNT(*) AS n, MIN(player_id) AS id FROM ${quoteIdentifier(support)}.inventory`)) as unknown as [[{ n: string; id: string }]];
+    expect(copied).toMatchObject({ n: '3', id: '7' });
+
+    created.push(`${source.database}_e`);
+    const dryRun = await json('restore', 'epoch', run.epochId, '--suffix', '_e');
+    expect(dryRun).toMatchObject({ applied: false, shards: [{ shard: 's0', backupId, kind: 'logical', database: `${source.database}_e` }] });
+    const epoch = await json('restore', 'epoch', run.epochId, '--suffix', '_e', '--apply');
+    expect(epoch).toMatchObject({ applied: true, shards: [{ report: { ok: true } }], shardMap: { version: 1, shards: [{ name: 's0', database: `${source.database}_e` }] } });
+  });
+
+  it('explains why a point-in-time plan is impossible when the backup has no binary log position', async () => {
+    const run = await cli('restore', 'plan', '--shard', 's0', '--to', new Date().toISOString(), ...common);
+    expect(run.code).toBe(1);
+    expect(run.err).toMatch(/no usable full backup \(with a binary log position\)/);
+  });
+
+  it('rejects a malformed time as bad input', async () => {
+    const run = await cli('restore', 'plan', '--shard', 's0', '--to', 'yesterday', ...common);
+    expect(run.code).toBe(2);
+    expect(run.err).toMatch(/ISO 8601/);
+  });
+});

@@ -1,0 +1,183 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { continueLogicalBackup, finishLogicalBackup, runLogicalBackup, startLogicalBackup } from '../../../functions/backup/logical-backup';
+import { loadManifest, restoreLogicalBackup } from '../../../functions/backup/restore-backup';
+import { restoreTest, verifyBackupObjects } from '../../../functions/backup/verify-backup';
+import { epochId } from '../../../functions/core/backup-epoch';
+import type { BackupManifest } from '../../../functions/core/backup-manifest';
+import { systemClock } from '../../../functions/ports/clock';
+import { BackupIntegrityError } from '../../../functions/shared/errors';
+import { quoteIdentifier } from '../../../functions/shared/identifiers';
+import { createScratchDatabase, type ScratchDatabase } from '../helpers/mariadb';
+import { createGameSchema, seedGameData, serverChecksums, shardOf, startBackupHarness, type BackupHarness } from './backup-fixtures';
+
+const TABLES = ['chat_log', 'counters', 'inventory', 'landmarks', 'players'];
+
+describe('logical backup to S3 and restore, against MariaDB and a local S3', () => {
+  let harness: BackupHarness;
+  let source: ScratchDatabase;
+  const restored: string[] = [];
+
+  // Chunks of 1,000 rows (the minimum), so 2,500 players and 7,500 inventory rows span several objects.
+  const settings = { targetChunkBytes: 1 };
+  const request = (nonce: string) => ({ epochId: epochId(Date.now(), 3, nonce), mapVersion: 3, shard: shardOf(source.database), mode: 'snapshot' as const });
+  const restoreTarget = () => {
+    const name = `${source.database}_r${restored.length}`;
+    restored.push(name);
+    return name;
+  };
+
+  beforeAll(async () => {
+    harness = await startBackupHarness();
+    source = await createScratchDatabase();
+    await createGameSchema(source.pool, source.database);
+    await seedGameData(source.pool, source.database, 2_500);
+  });
+
+  afterAll(async () => {
+    for (const name of restored) await source.pool.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
+    await source.drop();
+    await harness.stop();
+  });
+
+  describe('round trip', () => {
+    let manifest: BackupManifest;
+    let target: string;
+
+    beforeAll(async () => {
+      manifest = await runLogicalBackup(harness.deps(settings), request('trip01'));
+      target = restoreTarget();
+    });
+
+    it('dumps every table in key-ordered chunks with row counts and checksums, and writes the manifest last', async () => {
+      expect(manifest.tables.map((table) => table.name)).toEqual(TABLES);
+      const players = manifest.tables.find((table) => table.name === 'players')!;
+      expect(players.chunks.map((chunk) => chunk.rowCount)).toEqual([1000, 1000, 500]);
+      expect(players.columns).not.toContain('level_squared');
+      expect(players.columns).not.toContain('name_length');
+      const inventory = manifest.tables.find((table) => table.name === 'inventory')!;
+      expect(inventory.keyColumns.map((column) => column.name)).toEqual(['player_id', 'slot']);
+      expect(inventory.rowCount).toBe(7_500);
+      expect(manifest.tables.find((table) => table.name === 'chat_log')).toMatchObject({ keyColumns: [], rowCount: 40 });
+      expect(manifest.totals.rows).toBe(2_500 + 7_500 + 5 + 40 + 3);
+
+      const backup = (await harness.store.backup(manifest.backupId))!;
+      expect(backup).toMatchObject({ status: 'succeeded', rowCount: manifest.totals.rows, dumpMode: 'snapshot', manifestKey: expect.stringMatching(/manifest\.json$/) });
+      const objects = await harness.store.objects(manifest.backupId);
+      expect(objects.at(-1)).toMatchObject({ role: 'manifest' });
+      expect(objects.filter((object) => object.role === 'chunk')).toHaveLength(manifest.tables.reduce((sum, table) => sum + table.chunks.length, 0));
+      expect(harness.events.filter((event) => (event.detail as { backupId: string }).backupId === manifest.backupId).map((event) => event.detailType)).toEqual([
+        'BackupStarted',
+        'BackupSucceeded',
+      ]);
+    });
+
+    it('restores into a new database whose every table matches the source, checked by the manifest and by CHECKSUM TABLE', async () => {
+      const report = await restoreLogicalBackup({ objects: harness.objects, restorer: harness.restorer(), clock: systemClock }, { manifest: await loadManifest(harness.objects, (await harness.store.backup(manifest.backupId))!), database: target });
+      expect(report.problems).toEqual([]);
+      expect(report.ok).toBe(true);
+      expect(report.tables.map((check) => [check.table, check.restoredRows])).toEqual([
+        ['chat_log', 40],
+        ['counters', 3],
+        ['inventory', 7_500],
+        ['landmarks', 5],
+        ['players', 2_500],
+      ]);
+      expect(await serverChecksums(source.pool, target, TABLES)).toEqual(await serverChecksums(source.pool, source.database, TABLES));
+    });
+
+    it('keeps generated columns, the stored zero id, views on views, and creates the trigger only after the data', async () => {
+      const db = quoteIdentifier(target);
+      const [[player]] = (await source.pool.query(`SELECT level, level_squared, name_length, player_name FROM ${db}.players WHERE player_id = 1`)) as unknown as [[Record<string, unknown>]];
+      expect(player).toMatchObject({ level: 2, level_squared: 4, name_length: [...String(player.player_name)].length });
+      const [[zero]] = (await source.pool.query(`SELECT label FROM ${db}.counters WHERE id = 0`)) as unknown as [[{ label: string }]];
+      expect(zero.label).toBe('zero');
+      const [[rich]] = (await source.pool.query(`SELECT COUNT(*) AS n FROM ${db}.rich_names`)) as unknown as [[{ n: number }]];
+      const [[richSource]] = (await source.pool.query(`SELECT COUNT(*) AS n FROM ${quoteIdentifier(source.database)}.rich_names`)) as unknown as [[{ n: number }]];
+      expect(Number(rich.n)).toBe(Number(richSource.n));
+      const [[maxQuantity]] = (await source.pool.query(`SELECT MAX(quantity) AS q FROM ${db}.inventory`)) as unknown as [[{ q: number }]];
+      expect(Number(maxQuantity.q)).toBeLessThan(1000);
+      const [triggers] = (await source.pool.query(`SHOW TRIGGERS FROM ${db}`)) as unknown as [{ Trigger: string }[]];
+      expect(triggers.map((trigger) => trigger.Trigger)).toEqual(['inventory_bonus']);
+    });
+
+    it('refuses to restore over a database that holds tables unless told to replace it', async () => {
+      const deps = { objects: harness.objects, restorer: harness.restorer(), clock: systemClock };
+      const loaded = await loadManifest(harness.objects, (await harness.store.backup(manifest.backupId))!);
+      await expect(restoreLogicalBackup(deps, { manifest: loaded, database: target })).rejects.toThrow(/already holds/);
+      const again = await restoreLogicalBackup(deps, { manifest: loaded, database: target, replace: true, verify: false });
+      expect(again).toMatchObject({ ok: true, verified: false });
+    });
+
+    it('restore-tests the backup into a scratch database and records it verified with its restore duration', async () => {
+      const report = await restoreTest({ ...harness.deps(settings), restorer: harness.restorer() }, manifest.backupId);
+      expect(report.ok).toBe(true);
+      const backup = (await harness.store.backup(manifest.backupId))!;
+      expect(backup.status).toBe('verified');
+      expect(backup.restoreSeconds).toBeGreaterThan(0);
+      expect(harness.events.at(-1)).toMatchObject({ detailType: 'BackupVerified', detail: { backupId: manifest.backupId, rows: manifest.totals.rows } });
+      const [leftovers] = (await source.pool.query("SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'sk\\_restore\\_test\\_%'")) as unknown as [[{ n: number }]];
+      expect(Number(leftovers[0]!.n)).toBe(0);
+    });
+  });
+
+  describe('verification', () => {
+    /** Dumps everything, then lets `tamper` touch the first players chunk before the backup is finished. */
+    async function dumpThenTamper(nonce: string, tamper: (key: string, body: Buffer) => Promise<void>) {
+      const deps = harness.deps(settings);
+      const backup = await startLogicalBackup(deps, request(nonce));
+      while (!(await continueLogicalBackup(deps, backup.backupId, Number.POSITIVE_INFINITY)).done);
+      const chunk = (await harness.store.objects(backup.backupId)).find((object) => object.table === 'players')!;
+      await tamper(chunk.key, await harness.objects.getBuffer(chunk.key));
+      return { deps, backupId: backup.backupId, key: chunk.key };
+    }
+
+    it.each([
+      ['deleted', (key: string) => harness.objects.delete([key]), /missing/],
+      ['truncated', (key: string, body: Buffer) => harness.objects.put(key, body.subarray(0, body.length - 10)).then(() => {}), /truncated/],
+      [
+        'altered (same size)',
+        (key: string, body: Buffer) => {
+          const altered = Buffer.from(body);
+          const middle = altered.length >> 1;
+          altered.writeUInt8(altered[middle]! ^ 0xff, middle);
+          return harness.objects.put(key, altered).then(() => {});
+        },
+        /altered/,
+      ],
+    ])('fails the backup when a chunk was %s before the check', async (_label, tamper, problem) => {
+      const { deps, backupId, key } = await dumpThenTamper(`tamp${restored.length}${String(Math.random()).slice(2, 6)}`, tamper);
+      const failure = finishLogicalBackup(deps, backupId);
+      await expect(failure).rejects.toBeInstanceOf(BackupIntegrityError);
+      await expect(failure).rejects.toThrow(problem);
+      const backup = (await harness.store.backup(backupId))!;
+      expect(backup.status).toBe('failed');
+      expect(backup.manifestKey).toBeNull();
+      expect(harness.events.at(-1)).toMatchObject({ detailType: 'BackupFailed', detail: { backupId, error: expect.stringContaining(key) } });
+    });
+
+    it('marks a finished backup verification-failed when one of its objects later disappears', async () => {
+      const manifest = await runLogicalBackup(harness.deps(settings), request('gone01'));
+      expect((await verifyBackupObjects(harness.deps(), manifest.backupId)).ok).toBe(true);
+      await harness.objects.delete([manifest.tables.find((table) => table.name === 'inventory')!.chunks[1]!.key]);
+      const result = await verifyBackupObjects(harness.deps(), manifest.backupId);
+      expect(result.ok).toBe(false);
+      expect(result.problems).toEqual([expect.stringMatching(/inventory\/000001\.sql\.gz: missing/)]);
+      expect((await harness.store.backup(manifest.backupId))!.status).toBe('verification-failed');
+      expect(harness.events.at(-1)).toMatchObject({ detailType: 'BackupVerificationFailed', detail: { check: 'objects' } });
+    });
+
+    it('fails a restore test whose restored rows differ from the manifest', async () => {
+      const manifest = await runLogicalBackup(harness.deps(settings), request('diff01'));
+      // A validly compressed chunk with one value changed: only the row checksum can tell.
+      const chunk = manifest.tables.find((table) => table.name === 'counters')!.chunks[0]!;
+      const { gunzipSync, gzipSync } = await import('node:zlib');
+      const text = gunzipSync(await harness.objects.getBuffer(chunk.key)).toString('utf8').replace("'five'", "'FIVE'");
+      await harness.objects.put(chunk.key, gzipSync(text));
+      const report = await restoreTest({ ...harness.deps(settings), restorer: harness.restorer() }, manifest.backupId);
+      expect(report.ok).toBe(false);
+      expect(report.problems.join('\n')).toMatch(/counters chunk 0: rows differ/);
+      expect((await harness.store.backup(manifest.backupId))!.status).toBe('verification-failed');
+      expect(harness.events.at(-1)).toMatchObject({ detailType: 'BackupVerificationFailed', detail: { check: 'restore' } });
+    });
+  });
+});
