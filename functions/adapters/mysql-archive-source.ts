@@ -1,0 +1,522 @@
+import type { PoolConnection as CorePoolConnection } from 'mysql2';
+import type { Pool, PoolConnection, QueryValues, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { encodeRow, keyString, matchLockedRows, type CursorValues, type SourceRow, type SourceValue } from '../core/archive-batch';
+import { filterSql, type FilterCondition } from '../core/archive-filter';
+import { boundLiteral, type Partition, type PartitionScheme } from '../core/archive-partitions';
+import type { Shard } from '../core/shard-map-types';
+import type {
+  ArchiveSource,
+  BatchQuery,
+  ColumnInfo,
+  DeleteOutcome,
+  DeleteRequest,
+  IndexInfo,
+  RangeQuery,
+  ServerVersion,
+  TableDescription,
+} from '../ports/archive-source';
+import type { NodeCredentials } from '../ports/node-credentials';
+import { ConflictError, NodeUnreachableError, NotFoundError } from '../shared/errors';
+import { quoteIdentifier } from '../shared/identifiers';
+import { createMysqlPool, type MysqlPoolOptions } from './mysql-executor';
+
+const BINARY_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'bit']);
+const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint']);
+/** Keys per IN list: statements stay small and each lock/delete round trip stays short. */
+const KEYS_PER_STATEMENT = 1_000;
+const LOCK_WAIT_SECONDS = 10;
+
+export interface MysqlArchiveSourceOptions {
+  /** `auto`: MariaDB ≥ 10.7 converts a partition to a table in one statement; others exchange it under a write lock. */
+  detachStrategy?: 'auto' | 'exchange';
+  /** `auto`: MariaDB deletes and reads a batch in one DELETE … RETURNING; others lock and read the range, then delete. */
+  deleteStrategy?: 'auto' | 'lock-then-delete';
+}
+
+/**
+ * A pool for one shard database whose sessions read times in UTC, take no gap locks (READ
+ * COMMITTED) and give up on a row lock after a few seconds instead of queueing behind the game.
+ */
+export function createArchivePool(options: MysqlPoolOptions): Pool {
+  const pool = createMysqlPool(options);
+  // The event hands over the callback-style connection, whatever the promise typings say.
+  pool.on('connection', (promised) => {
+    const connection = promised as unknown as CorePoolConnection;
+    const report = (error: unknown) => {
+      // A session without these settings must not be used; destroying it makes the pool open another.
+      if (error) connection.destroy();
+    };
+    connection.query(`SET time_zone = '+00:00', innodb_lock_wait_timeout = ${LOCK_WAIT_SECONDS}`, report);
+    connection.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', report);
+  });
+  return pool;
+}
+
+/** Integer columns are compared as numbers (a string literal would compare BIGINTs as doubles); the value is checked first. */
+const numericLiteral = (value: string | number) => {
+  const text = String(value);
+  if (!/^-?\d{1,20}$/.test(text)) throw new RangeError(`${JSON.stringify(value)} is not an integer`);
+  return { toSqlString: () => text };
+};
+
+/** The ArchiveSource over a pool from createArchivePool, bound to the shard database `database`. */
+export function createMysqlArchiveSource(pool: Pool, database: string, options: MysqlArchiveSourceOptions = {}): ArchiveSource {
+  const db = quoteIdentifier(database, 'shard database');
+  const table = (name: string) => `${db}.${quoteIdentifier(name, 'table')}`;
+  const columnTypes = new Map<string, Map<string, ColumnInfo>>();
+  const indexCache = new Map<string, IndexInfo[]>();
+
+  async function rows(sql: string, values?: QueryValues, on: Pool | PoolConnection = pool): Promise<RowDataPacket[]> {
+    return unreachableOnConnectionLoss(database, (on as Pool).query<RowDataPacket[]>(sql, values).then(([result]) => result));
+  }
+  async function run(sql: string, values?: QueryValues, on: Pool | PoolConnection = pool): Promise<ResultSetHeader> {
+    return unreachableOnConnectionLoss(database, (on as Pool).query<ResultSetHeader>(sql, values).then(([result]) => result));
+  }
+
+  async function describeTable(name: string): Promise<TableDescription | undefined> {
+    const columns = await rows(
+      `SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, IS_NULLABLE AS nullable, EXTRA AS extra
+       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+      [database, name],
+    );
+    if (columns.length === 0) return undefined;
+    const statistics = await rows(
+      `SELECT INDEX_NAME AS name, NON_UNIQUE AS nonUnique, COLUMN_NAME AS columnName
+       FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX`,
+      [database, name],
+    );
+    const partitions = await rows(
+      `SELECT PARTITION_NAME AS name, PARTITION_METHOD AS method, PARTITION_EXPRESSION AS expression, PARTITION_DESCRIPTION AS description
+       FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND PARTITION_NAME IS NOT NULL ORDER BY PARTITION_ORDINAL_POSITION`,
+      [database, name],
+    );
+    const indexes = new Map<string, IndexInfo>();
+    for (const stat of statistics) {
+      const index = indexes.get(String(stat.name)) ?? { name: String(stat.name), unique: Number(stat.nonUnique) === 0, columns: [] };
+      index.columns.push(String(stat.columnName));
+      indexes.set(index.name, index);
+    }
+    const described: TableDescription = {
+      name,
+      columns: columns.map((column) => ({
+        name: String(column.name),
+        dataType: String(column.dataType).toLowerCase(),
+        nullable: String(column.nullable) === 'YES',
+        binary: BINARY_TYPES.has(String(column.dataType).toLowerCase()),
+        generated: /GENERATED/i.test(String(column.extra ?? '')),
+      })),
+      indexes: [...indexes.values()],
+      partitions: partitions.map((partition) => ({
+        name: String(partition.name),
+        method: String(partition.method),
+        expression: String(partition.expression),
+        description: String(partition.description),
+      })),
+    };
+    columnTypes.set(name, new Map(described.columns.map((column) => [column.name, column])));
+    indexCache.set(name, described.indexes);
+    return described;
+  }
+
+  async function serverVersion(): Promise<ServerVersion> {
+    const [row] = await rows('SELECT VERSION() AS version');
+    const version = String(row?.version ?? '');
+    return { flavor: /mariadb/i.test(version) ? 'mariadb' : 'mysql', version };
+  }
+
+  let server: Promise<ServerVersion> | undefined;
+  /** DELETE … RETURNING exists in MariaDB (10.0+), not in MySQL. */
+  async function supportsDeleteReturning(): Promise<boolean> {
+    if (options.deleteStrategy === 'lock-then-delete') return false;
+    server ??= serverVersion().catch((error: unknown) => {
+      server = undefined;
+      throw error;
+    });
+    return (await server).flavor === 'mariadb';
+  }
+
+  async function typesOf(name: string): Promise<Map<string, ColumnInfo>> {
+    const known = columnTypes.get(name);
+    if (known) return known;
+    if (!(await describeTable(name))) throw new NotFoundError(`table ${database}.${name} does not exist`);
+    return columnTypes.get(name)!;
+  }
+
+  /**
+   * `FORCE INDEX` for the index that leads with the scan's time column and matches most of its
+   * order: on a wide range the optimizer may otherwise scan (and, when locking, lock) the whole table.
+   */
+  function scanIndex(name: string, orderColumns: readonly string[]): string {
+    const matching = (index: IndexInfo) => {
+      let length = 0;
+      while (length < index.columns.length && index.columns[length] === orderColumns[length]) length++;
+      return length;
+    };
+    const best = (indexCache.get(name) ?? []).filter((index) => matching(index) > 0).sort((a, b) => matching(b) - matching(a))[0];
+    return best ? ` FORCE INDEX (${quoteIdentifier(best.name, 'index')})` : '';
+  }
+
+  /** A value bound against `column`: integers as checked numeric literals, everything else escaped by mysql2. */
+  const bindFor = (types: Map<string, ColumnInfo>, column: string) => (value: string | number) =>
+    INTEGER_TYPES.has(types.get(column)?.dataType ?? '') ? numericLiteral(value) : value;
+
+  /** `(c1, c2) > (v1, v2)` written out so the leading column bounds an index range scan. */
+  function keysetAfter(types: Map<string, ColumnInfo>, orderColumns: readonly string[], cursor: CursorValues, inclusive: boolean): { sql: string; values: unknown[] } {
+    const values: unknown[] = [];
+    const bound = orderColumns.map((column, index) => bindFor(types, column)(cursor[index]!));
+    const disjuncts = orderColumns.map((column, index) => {
+      const equalities = orderColumns.slice(0, index).map((previous, position) => {
+        values.push(bound[position]);
+        return `${quoteIdentifier(previous)} = ?`;
+      });
+      const last = index === orderColumns.length - 1;
+      values.push(bound[index]);
+      return [...equalities, `${quoteIdentifier(column)} ${last && inclusive ? '>=' : '>'} ?`].join(' AND ');
+    });
+    return { sql: `${quoteIdentifier(orderColumns[0]!)} >= ? AND ((${disjuncts.join(') OR (')}))`, values: [bound[0], ...values] };
+  }
+
+  function keysetUpTo(types: Map<string, ColumnInfo>, orderColumns: readonly string[], cursor: CursorValues): { sql: string; values: unknown[] } {
+    const values: unknown[] = [];
+    const bound = orderColumns.map((column, index) => bindFor(types, column)(cursor[index]!));
+    const disjuncts = orderColumns.map((column, index) => {
+      const equalities = orderColumns.slice(0, index).map((previous, position) => {
+        values.push(bound[position]);
+        return `${quoteIdentifier(previous)} = ?`;
+      });
+      values.push(bound[index]);
+      return [...equalities, `${quoteIdentifier(column)} ${index === orderColumns.length - 1 ? '<=' : '<'} ?`].join(' AND ');
+    });
+    return { sql: `${quoteIdentifier(orderColumns[0]!)} <= ? AND ((${disjuncts.join(') OR (')}))`, values: [bound[0], ...values] };
+  }
+
+  /** Rows of a batch range: the cutoff, the filter and (time, key) between the batch's first and last row. */
+  function rangeWhere(types: Map<string, ColumnInfo>, range: Omit<RangeQuery, 'table'>): { sql: string; values: unknown[] } {
+    const where = conditions(range.orderColumns[0]!, range.before, range.filter);
+    const from = keysetAfter(types, range.orderColumns, range.from, true);
+    const to = keysetUpTo(types, range.orderColumns, range.to);
+    return { sql: [...where.sql, from.sql, to.sql].join(' AND '), values: [...where.values, ...from.values, ...to.values] };
+  }
+
+  /** Filter and cutoff as positional SQL; filter parameters are named in the core, so they are rebound here in order. */
+  function conditions(timeColumn: string, before: string | null, filter: readonly FilterCondition[]): { sql: string[]; values: unknown[] } {
+    const sql: string[] = [];
+    const values: unknown[] = [];
+    if (before !== null) {
+      sql.push(`${quoteIdentifier(timeColumn)} < ?`);
+      values.push(before);
+    }
+    if (filter.length > 0) {
+      const fragment = filterSql(filter);
+      sql.push(fragment.sql.replace(/:(filter_[0-9_]+)/g, (_, name: string) => {
+        values.push(fragment.params[name]);
+        return '?';
+      }));
+    }
+    return { sql, values };
+  }
+
+  function keyTuples(types: Map<string, ColumnInfo>, keyColumns: readonly string[], keys: readonly string[]): unknown[] {
+    return keys.map((key) => {
+      const values = JSON.parse(key) as string[];
+      const bound = keyColumns.map((column, index) => bindFor(types, column)(values[index]!));
+      return keyColumns.length === 1 ? bound[0] : bound;
+    });
+  }
+
+  const keyList = (keyColumns: readonly string[]) =>
+    keyColumns.length === 1 ? `${quoteIdentifier(keyColumns[0]!)} IN (?)` : `(${keyColumns.map((column) => quoteIdentifier(column)).join(', ')}) IN (?)`;
+
+  return {
+    database,
+
+    serverVersion,
+
+    describeTable,
+
+    async listTables(prefix: string): Promise<string[]> {
+      const escaped = prefix.replace(/[\\_%]/g, (char) => `\\${char}`);
+      const found = await rows(
+        `SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME LIKE ? ORDER BY TABLE_NAME`,
+        [database, `${escaped}%`],
+      );
+      return found.map((row) => String(row.name));
+    },
+
+    async selectBatch(query: BatchQuery): Promise<SourceRow[]> {
+      const types = await typesOf(query.table);
+      const where = conditions(query.orderColumns[0]!, query.before, query.filter);
+      if (query.after) {
+        const keyset = keysetAfter(types, query.orderColumns, query.after, false);
+        where.sql.push(keyset.sql);
+        where.values.push(...keyset.values);
+      }
+      const limit = Math.max(1, Math.floor(query.limit));
+      const sql = `SELECT ${query.columns.map((column) => quoteIdentifier(column)).join(', ')} FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)}
+        ${where.sql.length > 0 ? `WHERE ${where.sql.join(' AND ')}` : ''}
+        ORDER BY ${query.orderColumns.map((column) => quoteIdentifier(column)).join(', ')} LIMIT ${limit}`;
+      return (await rows(sql, where.values)) as SourceRow[];
+    },
+
+    async countRange(query: RangeQuery): Promise<number> {
+      const where = rangeWhere(await typesOf(query.table), query);
+      const [row] = await rows(`SELECT COUNT(*) AS n FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)} WHERE ${where.sql}`, where.values);
+      return Number(row?.n ?? 0);
+    },
+
+    async countEligible(name: string, timeColumn: string, before: string | null, filter: readonly FilterCondition[]): Promise<number> {
+      const where = conditions(timeColumn, before, filter);
+      const [row] = await rows(`SELECT COUNT(*) AS n FROM ${table(name)}${where.sql.length > 0 ? ` WHERE ${where.sql.join(' AND ')}` : ''}`, where.values);
+      return Number(row?.n ?? 0);
+    },
+
+    async countRows(name: string): Promise<number> {
+      const [row] = await rows(`SELECT COUNT(*) AS n FROM ${table(name)}`);
+      return Number(row?.n ?? 0);
+    },
+
+    async deleteArchived(request: DeleteRequest): Promise<DeleteOutcome> {
+      const types = await typesOf(request.table);
+      const where = rangeWhere(types, request.range);
+      const columns = request.columns.map((column) => quoteIdentifier(column)).join(', ');
+      const order = request.range.orderColumns.map((column) => quoteIdentifier(column)).join(', ');
+      const source = `${table(request.table)}`;
+      const inTransaction = async <T>(isolation: 'READ COMMITTED' | 'REPEATABLE READ', work: (connection: PoolConnection) => Promise<T>): Promise<T> => {
+        const connection = await unreachableOnConnectionLoss(database, pool.getConnection());
+        try {
+          await run(`SET TRANSACTION ISOLATION LEVEL ${isolation}`, undefined, connection);
+          await unreachableOnConnectionLoss(database, connection.beginTransaction());
+          const result = await work(connection);
+          connection.release();
+          return result;
+        } catch (error) {
+          // A session that cannot roll back is closed; the server rolls back on disconnect.
+          await connection.rollback().then(
+            () => connection.release(),
+            () => connection.destroy(),
+          );
+          throw error;
+        }
+      };
+      const commit = async (connection: PoolConnection) => unreachableOnConnectionLoss(database, connection.commit());
+
+      if (await supportsDeleteReturning()) {
+        // MariaDB: delete the range and read what went in one statement. Anything unexpected (a changed
+        // row, a row inserted into the range) is seen in what the delete returns and rolled back, so
+        // no gap locks are needed and batches next to each other can be deleted at once.
+        const fast = await inTransaction('READ COMMITTED', async (connection) => {
+          const returned = await rows(`DELETE FROM ${source} WHERE ${where.sql} ORDER BY ${order} LIMIT ${request.archived.size + 1} RETURNING ${columns}`, where.values, connection);
+          const onShard = new Map(returned.map((row) => [keyString(row, request.keyColumns), encodeRow(row as SourceRow, request.columns)]));
+          const match = matchLockedRows(request.archived, onShard);
+          if (match.changed.length === 0 && onShard.size === match.matching.length) {
+            await commit(connection);
+            return { deleted: returned.length, missing: match.missing, changed: [] } satisfies DeleteOutcome;
+          }
+          await connection.rollback();
+          return match.changed.length > 0 ? ({ deleted: 0, missing: match.missing, changed: match.changed } satisfies DeleteOutcome) : undefined;
+        });
+        if (fast) return fast;
+      }
+
+      // Next-key locks on the range keep new rows out of it until commit, so when the range holds
+      // exactly the archived rows, one range delete removes exactly those.
+      return inTransaction('REPEATABLE READ', async (connection) => {
+        const locked = await rows(`SELECT ${columns} FROM ${source}${scanIndex(request.table, request.range.orderColumns)} WHERE ${where.sql} ORDER BY ${order} FOR UPDATE`, where.values, connection);
+        const onShard = new Map(locked.map((row) => [keyString(row, request.keyColumns), encodeRow(row as SourceRow, request.columns)]));
+        const match = matchLockedRows(request.archived, onShard);
+        if (match.changed.length > 0) {
+          await connection.rollback();
+          return { deleted: 0, missing: match.missing, changed: match.changed };
+        }
+        let deleted = 0;
+        if (onShard.size === match.matching.length) {
+          // ORDER BY and LIMIT keep the delete on the index range the rows were locked through.
+          deleted = (await run(`DELETE FROM ${source} WHERE ${where.sql} ORDER BY ${order} LIMIT ${match.matching.length}`, where.values, connection)).affectedRows;
+          if (deleted !== match.matching.length) throw new ConflictError(`deleted ${deleted} rows of ${database}.${request.table} where ${match.matching.length} were locked; rolled back`);
+        } else {
+          // Rows inserted into the range since the batch was read stay: delete by key.
+          for (let start = 0; start < match.matching.length; start += KEYS_PER_STATEMENT) {
+            const chunk = keyTuples(types, request.keyColumns, match.matching.slice(start, start + KEYS_PER_STATEMENT));
+            deleted += (await run(`DELETE FROM ${source} WHERE ${keyList(request.keyColumns)}`, [chunk], connection)).affectedRows;
+          }
+        }
+        await commit(connection);
+        return { deleted, missing: match.missing, changed: [] };
+      });
+    },
+
+    async addPartitions(name: string, scheme: PartitionScheme, partitions: readonly Partition[], maxValuePartition: string | undefined): Promise<void> {
+      if (partitions.length === 0) return;
+      const definitions = partitions.map(
+        (partition) => `PARTITION ${quoteIdentifier(partition.name, 'partition')} VALUES LESS THAN (${boundLiteral(scheme, partition.lessThan!)})`,
+      );
+      if (maxValuePartition) {
+        const max = quoteIdentifier(maxValuePartition, 'partition');
+        await run(`ALTER TABLE ${table(name)} REORGANIZE PARTITION ${max} INTO (${definitions.join(', ')}, PARTITION ${max} VALUES LESS THAN (MAXVALUE))`);
+      } else {
+        await run(`ALTER TABLE ${table(name)} ADD PARTITION (${definitions.join(', ')})`);
+      }
+    },
+
+    async detachPartition(name: string, partition: string, detached: string): Promise<void> {
+      const source = table(name);
+      const target = table(detached);
+      const part = quoteIdentifier(partition, 'partition');
+      const existing = await describeTable(detached);
+      const sourceDescription = await describeTable(name);
+      const partitionPresent = sourceDescription?.partitions.some((candidate) => candidate.name === partition) ?? false;
+      if (!existing) {
+        if (!partitionPresent) throw new NotFoundError(`partition ${partition} of ${database}.${name} does not exist`);
+        const server = await serverVersion();
+        if (options.detachStrategy !== 'exchange' && server.flavor === 'mariadb' && versionAtLeast(server.version, [10, 7])) {
+          // One DDL: the partition's rows become the new table and the partition is gone, with no window in between.
+          await run(`ALTER TABLE ${source} CONVERT PARTITION ${part} TO TABLE ${target}`);
+          columnTypes.delete(detached);
+          return;
+        }
+        await run(`CREATE TABLE ${target} LIKE ${source}`);
+      }
+      if ((await describeTable(detached))!.partitions.length > 0) await run(`ALTER TABLE ${target} REMOVE PARTITIONING`);
+      if (!partitionPresent) return;
+      // Exchange and drop under one write lock, so no insert can land in the emptied partition before it is dropped.
+      const connection = await unreachableOnConnectionLoss(database, pool.getConnection());
+      try {
+        await run(`LOCK TABLES ${source} WRITE, ${target} WRITE`, undefined, connection);
+        const [detachedRow] = await rows(`SELECT COUNT(*) AS n FROM ${target}`, undefined, connection);
+        if (Number(detachedRow?.n ?? 0) === 0) await run(`ALTER TABLE ${source} EXCHANGE PARTITION ${part} WITH TABLE ${target}`, undefined, connection);
+        await run(`ALTER TABLE ${source} DROP PARTITION ${part}`, undefined, connection);
+        await run('UNLOCK TABLES', undefined, connection);
+        connection.release();
+      } catch (error) {
+        connection.destroy();
+        throw error;
+      }
+      columnTypes.delete(detached);
+    },
+
+    async createTableLike(name: string, template: string): Promise<void> {
+      await run(`CREATE TABLE IF NOT EXISTS ${table(name)} LIKE ${table(template)}`);
+    },
+
+    async renameTable(from: string, to: string): Promise<void> {
+      await run(`RENAME TABLE ${table(from)} TO ${table(to)}`);
+      columnTypes.delete(from);
+    },
+
+    async dropTable(name: string): Promise<void> {
+      await run(`DROP TABLE IF EXISTS ${table(name)}`);
+      columnTypes.delete(name);
+    },
+
+    async insertMissing(name: string, columns: readonly string[], restored: readonly SourceRow[]): Promise<number> {
+      if (restored.length === 0) return 0;
+      const description = await describeTable(name);
+      if (!description) throw new NotFoundError(`table ${database}.${name} does not exist`);
+      const types = new Map(description.columns.map((column) => [column.name, column]));
+      const key = primaryKey(description);
+      const writable = columns.filter((column) => types.has(column) && !types.get(column)!.generated);
+      const connection = await unreachableOnConnectionLoss(database, pool.getConnection());
+      try {
+        await connection.beginTransaction();
+        let inserted = 0;
+        for (let start = 0; start < restored.length; start += KEYS_PER_STATEMENT) {
+          const chunk = restored.slice(start, start + KEYS_PER_STATEMENT);
+          const keys = chunk.map((row) => keyString(row, key));
+          const present = new Set(
+            (await rows(`SELECT ${key.map((column) => quoteIdentifier(column)).join(', ')} FROM ${table(name)} WHERE ${keyList(key)} FOR UPDATE`, [keyTuples(types, key, keys)], connection)).map(
+              (row) => keyString(row, key),
+            ),
+          );
+          const missing = chunk.filter((_, index) => !present.has(keys[index]!));
+          if (missing.length === 0) continue;
+          const values = missing.map((row) => writable.map((column) => decodeValue(row[column] ?? null, types.get(column)!)));
+          inserted += (await run(`INSERT INTO ${table(name)} (${writable.map((column) => quoteIdentifier(column)).join(', ')}) VALUES ?`, [values], connection)).affectedRows;
+        }
+        await connection.commit();
+        connection.release();
+        return inserted;
+      } catch (error) {
+        await connection.rollback().then(
+          () => connection.release(),
+          () => connection.destroy(),
+        );
+        throw error;
+      }
+    },
+  };
+}
+
+function primaryKey(description: TableDescription): string[] {
+  const primary = description.indexes.find((index) => index.name === 'PRIMARY');
+  if (!primary) throw new NotFoundError(`table ${description.name} has no primary key to restore rows by`);
+  return primary.columns;
+}
+
+/** Archived values back to what the column takes: base64 to bytes for binary columns. */
+function decodeValue(value: SourceValue, column: ColumnInfo): SourceValue {
+  return column.binary && typeof value === 'string' ? Buffer.from(value, 'base64') : value;
+}
+
+function versionAtLeast(version: string, minimum: [number, number]): boolean {
+  const [major = 0, minor = 0] = version.split(/[.-]/).map(Number);
+  return major > minimum[0] || (major === minimum[0] && minor >= minimum[1]);
+}
+
+async function unreachableOnConnectionLoss<T>(database: string, promise: Promise<T>): Promise<T> {
+  try {
+    return await promise;
+  } catch (error) {
+    // mysql2 marks connection-level failures (refused, lost, timed out) as fatal; SQL errors are not.
+    if (error instanceof Error && 'fatal' in error && error.fatal === true) {
+      throw new NodeUnreachableError(`shard database ${database} unreachable: ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+export interface ShardSources {
+  /** The archive source on the shard's primary; one pool per shard, reused across calls. */
+  source(shard: Shard): Promise<ArchiveSource>;
+  close(): Promise<void>;
+}
+
+export interface ShardSourcesOptions extends MysqlArchiveSourceOptions {
+  credentials: NodeCredentials;
+  /** `required` verifies the server certificate (RDS and Aurora); `off` for local servers. */
+  tls: 'required' | 'off';
+  connectTimeoutMs?: number;
+}
+
+/** Archive sources for the shards of a map, through each shard's primary with its own credentials. */
+export function createShardSources(options: ShardSourcesOptions): ShardSources {
+  const pools = new Map<string, { pool: Pool; source: ArchiveSource }>();
+  return {
+    async source(shard: Shard): Promise<ArchiveSource> {
+      const primary = shard.nodes.find((node) => node.role === 'primary');
+      if (!primary) throw new NodeUnreachableError(`shard ${shard.name} has no primary in the shard map`);
+      const key = `${primary.id}@${primary.host}:${primary.port}/${shard.database}`;
+      const cached = pools.get(key);
+      if (cached) return cached.source;
+      const { user, password } = await options.credentials.credentialsFor(primary);
+      const pool = createArchivePool({
+        host: primary.host,
+        port: primary.port,
+        user,
+        password,
+        database: shard.database,
+        connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+        // Two batches being deleted and the next one being read.
+        connectionLimit: 3,
+        ...(options.tls === 'required' ? { ssl: { rejectUnauthorized: true, minVersion: 'TLSv1.2' } } : {}),
+      });
+      const source = createMysqlArchiveSource(pool, shard.database, options);
+      pools.set(key, { pool, source });
+      return source;
+    },
+    async close() {
+      const open = [...pools.values()];
+      pools.clear();
+      await Promise.all(open.map(({ pool }) => pool.end()));
+    },
+  };
+}

@@ -1,0 +1,298 @@
+import { gunzipSync } from 'node:zlib';
+import {
+  batchObjectKey,
+  buildBatchBody,
+  cursorOf,
+  dtOf,
+  keyString,
+  sha256Hex,
+  splitLines,
+  takeSameDay,
+  type CursorValues,
+  type SourceRow,
+} from '../core/archive-batch';
+import type { FilterCondition } from '../core/archive-filter';
+import { recoveryStep, type DeleteMode } from '../core/archive-manifest';
+import type { ArchiveSource, DeleteRequest } from '../ports/archive-source';
+import type { ArchiveBatchRecord, ArchiveStore } from '../ports/archive-store';
+import type { ObjectStore } from '../ports/object-store';
+import { AppError, ArchiveIntegrityError, ConflictError } from '../shared/errors';
+import type { ResolvedTable } from './resolve-table';
+
+/**
+ * The exactly-once batch: select → plan (manifest) → upload → verify → uploaded → delete the
+ * archived rows → deleted → checkpoint. Each step is recorded before the next side effect, so a
+ * re-run finds the batches a crash interrupted and finishes or abandons them (recoverBatch).
+ */
+
+/** Points between the side effects of a batch; `onStep` sees each (progress, and where tests inject crashes). */
+export type BatchStep = 'selected' | 'planned' | 'uploaded' | 'verified' | 'deleted' | 'marked-deleted' | 'checkpointed';
+
+export interface BatchContext {
+  table: ResolvedTable;
+  shard: string;
+  runId: string;
+  source: ArchiveSource;
+  store: ArchiveStore;
+  objects: ObjectStore;
+  onStep?: (step: BatchStep, detail: { objectKey: string; rows: number }) => Promise<void> | void;
+}
+
+/** Where a unit's rows are read from and how they leave. */
+export interface UnitScan {
+  /** Manifest unit name: the table, `table.partition`, or a date-named table. */
+  unit: string;
+  /** The table the rows are read from (the live table or a detached one). */
+  sourceTable: string;
+  deleteMode: DeleteMode;
+  /** Time bound (`YYYY-MM-DD HH:MM:SS`), or null to take every row (detached units). */
+  before: string | null;
+  filter: readonly FilterCondition[];
+}
+
+export type BatchOutcome =
+  | { kind: 'empty' }
+  /** `advanced`: the unit's cursor now stands after this batch. */
+  | { kind: 'archived'; batch: ArchiveBatchRecord; deleted: number; advanced: boolean }
+  /** Some rows changed between read and delete: nothing was deleted, the object was removed; select again. */
+  | { kind: 'changed'; rows: number }
+  /** The rows are exactly those of an earlier verified object (restored, then archived again): only deleted. */
+  | { kind: 'archived-before'; batch: ArchiveBatchRecord; deleted: number; advanced: boolean };
+
+/** A batch read, written and verified, waiting for its delete and checkpoint. */
+export type PreparedBatch =
+  | { kind: 'empty' }
+  | { kind: 'verified'; batch: ArchiveBatchRecord; archived: Map<string, string> }
+  | { kind: 'known'; owner: ArchiveBatchRecord; archived: Map<string, string>; lastCursor: CursorValues };
+
+const step = async (context: BatchContext, name: BatchStep, batch: { objectKey: string; rowCount: number }) =>
+  context.onStep?.(name, { objectKey: batch.objectKey, rows: batch.rowCount });
+
+/**
+ * The first half of a batch: select → plan → upload → verify → `uploaded`. Nothing is deleted, so
+ * it may run while the previous batch is being deleted (its rows lie after that batch's range).
+ */
+export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cursor: CursorValues | null): Promise<PreparedBatch> {
+  const { table, source, store } = context;
+  const selected = await source.selectBatch({
+    table: scan.sourceTable,
+    columns: table.columns,
+    orderColumns: table.orderColumns,
+    after: cursor,
+    before: scan.before,
+    filter: scan.filter,
+    limit: table.config.batchSize,
+  });
+  if (selected.length === 0) return { kind: 'empty' };
+  const rows = takeSameDay(selected, table.config.timeColumn);
+  const body = buildBatchBody(rows, table.columns);
+  const archived = new Map(rows.map((row, index) => [keyString(row, table.keyColumns), body.lines[index]!]));
+  const first = rows[0]!;
+  const last = rows.at(-1)!;
+  const dt = dtOf(first[table.config.timeColumn] ?? null);
+  const keyParts = { table: table.config.table, shard: context.shard, dt, unit: scan.unit, firstKey: cursorOf(first, table.keyColumns), lastKey: cursorOf(last, table.keyColumns) };
+  await step(context, 'selected', { objectKey: batchObjectKey(keyParts), rowCount: rows.length });
+  let batch: ArchiveBatchRecord | undefined;
+  // A finished batch may own the name already: the same rows restored and archived again, or other rows between the same keys.
+  for (let variant = 1; !batch; variant++) {
+    const objectKey = batchObjectKey(keyParts, variant);
+    try {
+      batch = await store.planBatch({
+        table: table.config.table,
+        shard: context.shard,
+        unit: scan.unit,
+        runId: context.runId,
+        objectKey,
+        dt,
+        deleteMode: scan.deleteMode,
+        rowCount: rows.length,
+        bytes: body.body.length,
+        rawBytes: body.rawBytes,
+        sha256: body.sha256,
+        firstCursor: cursorOf(first, table.orderColumns),
+        lastCursor: cursorOf(last, table.orderColumns),
+      });
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      const owner = await store.batchByObjectKey(objectKey);
+      if (owner && owner.sha256 === body.sha256 && owner.state === 'checkpointed' && (await storedObjectMatches(context.objects, owner))) {
+        return { kind: 'known', owner, archived, lastCursor: cursorOf(last, table.orderColumns) };
+      }
+    }
+  }
+  await step(context, 'planned', batch);
+
+  const { objectKey } = batch;
+  await context.objects.put(objectKey, body.body, {
+    contentType: 'application/x-ndjson',
+    metadata: { rows: String(rows.length), shard: context.shard, unit: scan.unit, 'sha256-hex': body.sha256 },
+  });
+  await step(context, 'uploaded', batch);
+  if (!(await storedObjectMatches(context.objects, batch))) {
+    // Still `planned`: nothing was deleted, and the next attempt abandons and rewrites the object.
+    throw new AppError(`archive object ${objectKey} did not verify after upload (size or SHA-256 differ)`);
+  }
+  await store.setBatchState(batch, 'planned', 'uploaded');
+  await step(context, 'verified', batch);
+  return { kind: 'verified', batch: { ...batch, state: 'uploaded' }, archived };
+}
+
+/**
+ * The second half: delete the archived rows (rows mode), then, once `mayAdvance` resolves (the
+ * previous batch has finished), mark them deleted and move the cursor if allowed, so a cursor
+ * never moves backwards nor past rows that must be read again.
+ */
+export async function finishPreparedBatch(context: BatchContext, scan: UnitScan, prepared: PreparedBatch, mayAdvance: Promise<boolean> = Promise.resolve(true)): Promise<BatchOutcome> {
+  if (prepared.kind === 'empty') return prepared;
+  if (prepared.kind === 'known') return finishArchivedBefore(context, scan, prepared.owner, prepared.archived, prepared.lastCursor, mayAdvance);
+  return finishVerifiedBatch(context, scan, prepared.batch, prepared.archived, mayAdvance);
+}
+
+/**
+ * Waits for the previous batch, whatever its outcome (its failure is reported where it is
+ * awaited), and says whether this one may move the cursor: not past a batch that changed or
+ * failed, whose rows must be read again.
+ */
+export async function mayAdvanceAfter(after: Promise<BatchOutcome> | undefined): Promise<boolean> {
+  if (!after) return true;
+  const previous = await after.then(
+    (outcome) => outcome,
+    () => undefined,
+  );
+  return previous !== undefined && (previous.kind === 'archived' || previous.kind === 'archived-before') && previous.advanced;
+}
+
+/** Gives up a prepared batch whose predecessor turned out changed: its object goes, its rows stay. */
+export async function abandonPrepared(context: BatchContext, prepared: PreparedBatch): Promise<void> {
+  if (prepared.kind === 'verified') await abandon(context, prepared.batch);
+}
+
+/** Deletes (rows mode) and checkpoints a verified batch whose archived lines are known. */
+async function finishVerifiedBatch(context: BatchContext, scan: UnitScan, batch: ArchiveBatchRecord, archived: Map<string, string>, mayAdvance: Promise<boolean>): Promise<BatchOutcome> {
+  let deleted = 0;
+  if (batch.deleteMode === 'rows') {
+    const outcome = await context.source.deleteArchived(deleteRequest(context, scan, batch, archived));
+    if (outcome.changed.length > 0) {
+      await abandon(context, batch);
+      return { kind: 'changed', rows: outcome.changed.length };
+    }
+    deleted = outcome.deleted;
+    await step(context, 'deleted', batch);
+    await context.store.setBatchState(batch, 'uploaded', 'deleted');
+    await step(context, 'marked-deleted', batch);
+  }
+  return { kind: 'archived', batch, deleted, advanced: await checkpoint(context, batch, await mayAdvance) };
+}
+
+/**
+ * Marks the batch checkpointed and moves the cursor past it when allowed. Detached units continue
+ * from the batch across runs; the live table is rescanned by each new run, so an older run's batch
+ * leaves the cursor alone. Returns whether the cursor moved.
+ */
+async function checkpoint(context: BatchContext, batch: ArchiveBatchRecord, mayAdvance: boolean): Promise<boolean> {
+  const advanceCursor = mayAdvance && (batch.deleteMode === 'none' || batch.runId === context.runId);
+  await context.store.checkpointBatch(batch, context.runId, { advanceCursor });
+  await step(context, 'checkpointed', batch);
+  return advanceCursor;
+}
+
+/** Rows identical to an already verified object's: delete them (rows mode) and move the cursor, without a new object. */
+async function finishArchivedBefore(
+  context: BatchContext,
+  scan: UnitScan,
+  owner: ArchiveBatchRecord,
+  archived: Map<string, string>,
+  lastCursor: CursorValues,
+  mayAdvance: Promise<boolean>,
+): Promise<BatchOutcome> {
+  let deleted = 0;
+  if (scan.deleteMode === 'rows') {
+    const outcome = await context.source.deleteArchived(deleteRequest(context, scan, owner, archived));
+    if (outcome.changed.length > 0) return { kind: 'changed', rows: outcome.changed.length };
+    deleted = outcome.deleted;
+  }
+  const advanced = await mayAdvance;
+  if (advanced) await context.store.moveCursor(context.table.config.table, context.shard, scan.unit, context.runId, lastCursor);
+  return { kind: 'archived-before', batch: owner, deleted, advanced };
+}
+
+function deleteRequest(context: BatchContext, scan: UnitScan, batch: ArchiveBatchRecord, archived: Map<string, string>): DeleteRequest {
+  return {
+    table: scan.sourceTable,
+    columns: context.table.columns,
+    keyColumns: context.table.keyColumns,
+    archived,
+    range: { orderColumns: context.table.orderColumns, from: batch.firstCursor, to: batch.lastCursor, before: scan.before, filter: scan.filter },
+  };
+}
+
+/** Removes the object first, then records the abandonment: a crash in between leaves a `planned` batch, abandoned again. */
+async function abandon(context: BatchContext, batch: ArchiveBatchRecord): Promise<void> {
+  await context.objects.delete([batch.objectKey]);
+  await context.store.setBatchState(batch, batch.state, 'abandoned');
+}
+
+/**
+ * Finishes or undoes a batch an interrupted run left behind:
+ * - planned: the object was never verified, so no row was deleted → remove the object, abandon.
+ * - uploaded (rows mode): re-verify the object, then delete exactly its keys that are still on the
+ *   shard with the archived content. If the object is gone or altered, abandon only when every
+ *   row of the batch is provably still on the shard; otherwise stop for an operator.
+ * - uploaded (detached unit) or deleted: re-verify if needed, then checkpoint.
+ */
+export async function recoverBatch(context: BatchContext, scan: UnitScan, batch: ArchiveBatchRecord, mayAdvance: boolean): Promise<BatchOutcome | { kind: 'abandoned' }> {
+  switch (recoveryStep(batch.state, batch.deleteMode)) {
+    case 'abandon':
+      await abandon(context, batch);
+      return { kind: 'abandoned' };
+    case 'checkpoint':
+      if (batch.state === 'uploaded' && !(await storedObjectMatches(context.objects, batch))) {
+        // A detached unit deletes nothing per batch: its rows are all still in the detached table.
+        await abandon(context, batch);
+        return { kind: 'abandoned' };
+      }
+      return { kind: 'archived', batch, deleted: 0, advanced: await checkpoint(context, batch, mayAdvance) };
+    case 'finish-delete': {
+      const body = await verifiedBody(context.objects, batch);
+      if (!body) {
+        const onShard = await context.source.countRange({
+          table: scan.sourceTable,
+          orderColumns: context.table.orderColumns,
+          from: batch.firstCursor,
+          to: batch.lastCursor,
+          before: scan.before,
+          filter: scan.filter,
+        });
+        if (onShard !== batch.rowCount) {
+          throw new ArchiveIntegrityError(
+            `archive object ${batch.objectKey} is missing or altered, and ${onShard} of its ${batch.rowCount} rows are on shard ${context.shard}: ` +
+              'some may have been deleted; restore the object from a previous version before archiving this table again',
+            { details: { batchId: batch.id, objectKey: batch.objectKey } },
+          );
+        }
+        await abandon(context, batch);
+        return { kind: 'abandoned' };
+      }
+      return finishVerifiedBatch(context, scan, batch, linesByKey(splitLines(gunzipSync(body)), context.table.keyColumns), Promise.resolve(mayAdvance));
+    }
+  }
+}
+
+function linesByKey(lines: readonly string[], keyColumns: readonly string[]): Map<string, string> {
+  return new Map(lines.map((line) => [keyString(JSON.parse(line) as SourceRow, keyColumns), line]));
+}
+
+/** Size and SHA-256 as recorded at planning: from S3's own checksum when it reports one, else by reading the object. */
+export async function storedObjectMatches(objects: ObjectStore, batch: Pick<ArchiveBatchRecord, 'objectKey' | 'bytes' | 'sha256'>): Promise<boolean> {
+  const head = await objects.head(batch.objectKey);
+  if (!head || head.size !== batch.bytes) return false;
+  if (head.checksumSha256) return Buffer.from(head.checksumSha256, 'base64').toString('hex') === batch.sha256;
+  return sha256Hex(await objects.getBuffer(batch.objectKey)) === batch.sha256;
+}
+
+/** The object's bytes if they are exactly what was recorded; undefined if missing or altered. */
+export async function verifiedBody(objects: ObjectStore, batch: Pick<ArchiveBatchRecord, 'objectKey' | 'bytes' | 'sha256'>): Promise<Buffer | undefined> {
+  if (!(await objects.head(batch.objectKey))) return undefined;
+  const body = await objects.getBuffer(batch.objectKey);
+  return body.length === batch.bytes && sha256Hex(body) === batch.sha256 ? body : undefined;
+}

@@ -1,0 +1,79 @@
+import { gunzipSync } from 'node:zlib';
+import { isoDate, sqlDateTime, splitLines, type SourceRow } from '../core/archive-batch';
+import { dailyTableDay } from '../core/archive-partitions';
+import type { ArchiveSource } from '../ports/archive-source';
+import type { ArchiveStore } from '../ports/archive-store';
+import type { ObjectStore } from '../ports/object-store';
+import { ArchiveIntegrityError, ValidationError } from '../shared/errors';
+import { assertIdentifier } from '../shared/identifiers';
+import type { ArchiveTableConfig } from './archive-config';
+import { verifiedBody } from './archive-batches';
+
+export interface RestoreRequest {
+  shard: string;
+  /** [from, to) in ms since the epoch, by the table's time column. */
+  from: number;
+  to: number;
+  /** Only this player's rows (matched on the table's playerColumn). */
+  player?: string;
+  /** Target table; default: the archived table itself (created LIKE it when missing). */
+  into?: string;
+}
+
+export interface RestoreResult {
+  target: string;
+  objects: number;
+  /** Rows in the range (and of the player) found in the archive. */
+  matched: number;
+  inserted: number;
+  /** Matching rows whose key was already in the target. */
+  skipped: number;
+}
+
+/**
+ * Copies archived rows back for a support case: every verified object of the shard in the date
+ * range is read, checked against its manifest checksum, filtered, and inserted with its original
+ * key; keys already present are skipped, so running it twice restores nothing twice.
+ */
+export async function restoreArchivedRows(
+  config: ArchiveTableConfig,
+  request: RestoreRequest,
+  deps: { source: ArchiveSource; store: ArchiveStore; objects: ObjectStore; onObject?: (done: number, total: number) => void },
+): Promise<RestoreResult> {
+  if (!(request.from < request.to)) throw new ValidationError('--from must be before --to');
+  if (config.layout === 'daily-tables' && !request.into) {
+    throw new ValidationError(`${config.table} is archived as date-named tables; name the table to restore into with --into`);
+  }
+  const target = assertIdentifier(request.into ?? config.table, '--into');
+  if (!(await deps.source.describeTable(target))) {
+    const template = config.layout === 'daily-tables' ? await newestDailyTable(deps.source, config.table) : config.table;
+    await deps.source.createTableLike(target, template);
+  }
+
+  const from = sqlDateTime(request.from);
+  const to = sqlDateTime(request.to);
+  const batches = await deps.store.verifiedBatches(config.table, request.shard, isoDate(request.from), isoDate(request.to - 1));
+  let matched = 0;
+  let inserted = 0;
+  for (const [index, batch] of batches.entries()) {
+    const body = await verifiedBody(deps.objects, batch);
+    if (!body) throw new ArchiveIntegrityError(`archive object ${batch.objectKey} is missing or does not match its manifest checksum`);
+    const rows = splitLines(gunzipSync(body))
+      .map((line) => JSON.parse(line) as SourceRow)
+      .filter((row) => {
+        const time = String(row[config.timeColumn]);
+        return time >= from && time < to && (request.player === undefined || String(row[config.playerColumn]) === request.player);
+      });
+    matched += rows.length;
+    const first = rows[0];
+    if (first) inserted += await deps.source.insertMissing(target, Object.keys(first), rows);
+    deps.onObject?.(index + 1, batches.length);
+  }
+  return { target, objects: batches.length, matched, inserted, skipped: matched - inserted };
+}
+
+async function newestDailyTable(source: ArchiveSource, base: string): Promise<string> {
+  const newest = (await source.listTables(`${base}_`)).filter((name) => dailyTableDay(base, name) !== undefined).sort().at(-1);
+  if (!newest) throw new ValidationError(`no ${base}_YYYYMMDD table exists to create the restore target like`);
+  return newest;
+}

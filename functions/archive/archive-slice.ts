@@ -1,0 +1,267 @@
+import { sqlDateTime, type CursorValues } from '../core/archive-batch';
+import { decideThrottle } from '../core/archive-throttle';
+import { activeBlackout, type BlackoutWindow } from '../core/archive-windows';
+import type { ArchiveSource, ShardLoadProbe } from '../ports/archive-source';
+import type { ArchiveRun, ArchiveStore, DetachedUnit } from '../ports/archive-store';
+import type { Clock } from '../ports/clock';
+import type { EventPublisher } from '../ports/event-publisher';
+import type { ObjectStore } from '../ports/object-store';
+import { ConflictError } from '../shared/errors';
+import { ArchiveCompleted, ArchiveStarted, buildEvent } from '../shared/events';
+import type { ArchiveTableConfig } from './archive-config';
+import { abandonPrepared, finishPreparedBatch, mayAdvanceAfter, prepareNextBatch, recoverBatch, type BatchContext, type BatchOutcome, type UnitScan } from './archive-batches';
+import { detachedScan, finishDetachedUnit, maintainLayout } from './partition-maintenance';
+import { resolveArchiveTable } from './resolve-table';
+
+/**
+ * One invocation's share of an archive run of one table on one shard: batches until the time
+ * budget is spent, then a cursor-bearing answer the workflow loops on. Pauses (load, blackout)
+ * are answered, not slept through, so the workflow's Wait states do the waiting.
+ */
+
+export interface SliceRequest {
+  table: string;
+  shard: string;
+  /** The workflow execution (or CLI run); also the lease owner, so a retried invocation re-enters. */
+  runId: string;
+  /** ms since the epoch; fixed for the whole run so every shard archives the same days. */
+  cutoff: number;
+}
+
+export type SliceStatus = 'done' | 'more' | 'throttled' | 'blackout' | 'busy';
+
+export interface SliceResult {
+  status: SliceStatus;
+  table: string;
+  shard: string;
+  runId: string;
+  /** Rows and batches archived by this invocation. */
+  rows: number;
+  batches: number;
+  /** The run's totals so far. */
+  runRows: number;
+  runBatches: number;
+  /** Where the live table's scan stands (null before the first batch and for whole-table layouts). */
+  cursor: CursorValues | null;
+  /** Throttled: wait this long, then call again. */
+  waitSeconds?: number;
+  /** Blackout: call again at this ISO time. */
+  resumeAt?: string;
+  reason?: string;
+  elapsedMs: number;
+}
+
+export interface SliceDependencies {
+  store: ArchiveStore;
+  objects: ObjectStore;
+  source: ArchiveSource;
+  /** Absent: no throttling (a shard with no replicas and no load limit to honour). */
+  load?: ShardLoadProbe;
+  events: EventPublisher;
+  clock: Clock;
+  sleep: (ms: number) => Promise<void>;
+  onStep?: BatchContext['onStep'];
+  /** After every checkpointed batch: progress for the CLI. */
+  onBatch?: (progress: { rows: number; runRows: number; unit: string }) => void;
+}
+
+export interface SliceOptions {
+  /** Stop starting batches after this instant (ms since the epoch). */
+  deadline: number;
+  /** Blackout windows that apply to every table, added to the table's own. */
+  blackouts?: readonly BlackoutWindow[];
+  leaseTtlMs?: number;
+}
+
+/** Batches being deleted at once: adjacent ranges do not block each other (see deleteArchived). */
+const MAX_FINISHING = 2;
+/** A batch whose rows keep changing under it is retried this often before the slice gives up. */
+const MAX_CONSECUTIVE_CHANGES = 3;
+const DEFAULT_LEASE_TTL_MS = 15 * 60_000;
+
+export async function runArchiveSlice(config: ArchiveTableConfig, request: SliceRequest, deps: SliceDependencies, options: SliceOptions): Promise<SliceResult> {
+  const { store, clock } = deps;
+  const started = clock.now();
+  const windows = [...(options.blackouts ?? []), ...config.blackouts];
+  let rows = 0;
+  let batches = 0;
+  let cursor: CursorValues | null = null;
+  let run: Pick<ArchiveRun, 'rows' | 'batches'> = { rows: 0, batches: 0 };
+  const answer = (status: SliceStatus, extra: Partial<SliceResult> = {}): SliceResult => ({
+    status,
+    table: request.table,
+    shard: request.shard,
+    runId: request.runId,
+    rows,
+    batches,
+    runRows: run.rows + rows,
+    runBatches: run.batches + batches,
+    cursor,
+    elapsedMs: clock.now() - started,
+    ...extra,
+  });
+
+  const blackout = activeBlackout(clock.now(), windows);
+  if (blackout) return answer('blackout', { resumeAt: new Date(blackout.until).toISOString(), reason: blackout.reason });
+
+  // Checked before the lease is taken: a config the live schema refuses fails without holding anything.
+  const table = await resolveArchiveTable(deps.source, config);
+  const leaseTtlMs = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+  const lease = await store.tryLease(request.table, request.shard, request.runId, leaseTtlMs);
+  if (!lease.acquired) return answer('busy', { reason: `run ${lease.heldBy} is archiving ${request.table} on ${request.shard}` });
+  let leaseRenewedAt = clock.now();
+
+  const begun = await store.startRun({ table: request.table, shard: request.shard, runId: request.runId, cutoff: request.cutoff });
+  if (begun.run.status === 'done') return answer('done', { runRows: begun.run.rows, runBatches: begun.run.batches });
+  run = begun.run;
+  if (begun.created) {
+    await deps.events.publish([
+      buildEvent(ArchiveStarted, { ...eventCommon(request, clock.now()), layout: config.layout }),
+    ]);
+  }
+
+  const context: BatchContext = { table, shard: request.shard, runId: request.runId, source: deps.source, store, objects: deps.objects, onStep: deps.onStep };
+  const before = sqlDateTime(request.cutoff);
+  const liveScan: UnitScan = { unit: config.table, sourceTable: config.table, deleteMode: 'rows', before, filter: config.filter };
+  const maintenance = { config, shard: request.shard, source: deps.source, store, now: clock.now(), cutoff: request.cutoff };
+
+  if (config.layout !== 'rows') await maintainLayout(maintenance);
+  const detached = new Map((await store.detachedUnits(config.table, request.shard)).map((unit) => [unit.unit, unit]));
+  const scanOf = (unit: string): UnitScan => {
+    const found = detached.get(unit);
+    return found ? detachedScan(found) : liveScan;
+  };
+
+  // A crash leaves the few batches that were in flight unfinished; finish or undo them, oldest
+  // first, before reading on. After one is undone, later ones of its unit leave the cursor alone.
+  const held = new Set<string>();
+  for (const batch of await store.unfinishedBatches(config.table, request.shard)) {
+    const outcome = await recoverBatch(context, scanOf(batch.unit), batch, !held.has(batch.unit));
+    if (outcome.kind === 'archived') {
+      rows += batch.rowCount;
+      batches += 1;
+    }
+    if (outcome.kind !== 'archived' || !outcome.advanced) held.add(batch.unit);
+  }
+
+  let changes = 0;
+  let unit: DetachedUnit | undefined = config.layout === 'rows' ? undefined : [...detached.values()][0];
+  // Batches overlap: up to MAX_FINISHING are being deleted while the next is read and uploaded.
+  // `position` is where the next batch starts; undefined means "read the stored cursor".
+  const finishing: Array<{ scan: UnitScan; outcome: Promise<BatchOutcome> }> = [];
+  let position: CursorValues | null | undefined;
+
+  /** Counts a finished batch; a changed one means re-reading from the stored cursor. */
+  const account = (scan: UnitScan, outcome: BatchOutcome): void => {
+    if (outcome.kind === 'changed') {
+      changes += 1;
+      position = undefined;
+      if (changes > MAX_CONSECUTIVE_CHANGES) {
+        throw new ConflictError(`rows of ${request.table} on ${request.shard} changed between read and delete ${changes} times in a row; archiving stops so as not to race the writer`);
+      }
+      return;
+    }
+    if (outcome.kind === 'empty') return;
+    changes = 0;
+    if (scan.deleteMode === 'rows') cursor = outcome.batch.lastCursor;
+    if (outcome.kind === 'archived-before') return;
+    rows += outcome.batch.rowCount;
+    batches += 1;
+    deps.onBatch?.({ rows: outcome.batch.rowCount, runRows: run.rows + rows, unit: scan.unit });
+  };
+  /** Waits for every batch in flight, in order; the first failure is thrown once all have settled. */
+  const drain = async (): Promise<void> => {
+    const pending = finishing.splice(0);
+    const outcomes = await Promise.allSettled(pending.map((batch) => batch.outcome));
+    let failure: { reason: unknown } | undefined;
+    outcomes.forEach((outcome, index) => {
+      if (outcome.status === 'rejected') failure ??= { reason: outcome.reason };
+      else if (!failure) account(pending[index]!.scan, outcome.value);
+    });
+    if (failure) throw failure.reason;
+  };
+
+  for (;;) {
+    // At least one batch per invocation, so even a late start makes progress.
+    if (batches > 0 && clock.now() >= options.deadline) {
+      await drain();
+      return answer('more');
+    }
+    const window = activeBlackout(clock.now(), windows);
+    if (window) {
+      await drain();
+      return answer('blackout', { resumeAt: new Date(window.until).toISOString(), reason: window.reason });
+    }
+    if (deps.load) {
+      const decision = decideThrottle(await deps.load.sample(), config.throttle);
+      if (!decision.proceed) {
+        await drain();
+        return answer('throttled', { waitSeconds: decision.waitSeconds, reason: decision.reason });
+      }
+    }
+    if (config.throttle.sleepBetweenBatchesMs > 0 && finishing.length > 0) {
+      await drain();
+      await deps.sleep(config.throttle.sleepBetweenBatchesMs);
+    }
+    if (clock.now() - leaseRenewedAt > leaseTtlMs / 3) {
+      await store.tryLease(request.table, request.shard, request.runId, leaseTtlMs);
+      leaseRenewedAt = clock.now();
+    }
+
+    if (config.layout !== 'rows' && !unit) break;
+    const scan = unit ? detachedScan(unit) : liveScan;
+    position ??= await store.cursor(config.table, request.shard, scan.unit, request.runId);
+    if (!unit && batches === 0) cursor = position;
+    const oldest = finishing.length >= MAX_FINISHING ? finishing[0] : undefined;
+    const [prepared, finished] = await Promise.allSettled([prepareNextBatch(context, scan, position), oldest?.outcome]);
+    if (finished.status === 'rejected' || prepared.status === 'rejected') {
+      // drain() throws a failed batch in flight; otherwise the failure is this batch's.
+      await drain();
+      throw (prepared as PromiseRejectedResult).reason;
+    }
+    if (oldest) account(finishing.shift()!.scan, finished.value!);
+    const next = prepared.value;
+    if (position === undefined) {
+      // A batch changed under us: this one was read past rows that must be read again, and the
+      // stored cursor is only right once every batch in flight has finished.
+      await abandonPrepared(context, next);
+      await drain();
+      continue;
+    }
+    if (next.kind === 'empty') {
+      await drain();
+      position = undefined;
+      if (!unit) break;
+      await finishDetachedUnit({ ...maintenance, objects: deps.objects }, unit);
+      detached.delete(unit.unit);
+      unit = [...detached.values()][0];
+      continue;
+    }
+    position = next.kind === 'verified' ? next.batch.lastCursor : next.lastCursor;
+    finishing.push({ scan, outcome: finishPreparedBatch(context, scan, next, mayAdvanceAfter(finishing.at(-1)?.outcome)) });
+  }
+
+  const finished = await store.finishRun(request.table, request.shard, request.runId, 'done');
+  await store.releaseLease(request.table, request.shard, request.runId);
+  await deps.events.publish([
+    buildEvent(ArchiveCompleted, {
+      ...eventCommon(request, clock.now()),
+      rows: finished.rows,
+      batches: finished.batches,
+      bytes: finished.bytes,
+      durationMs: Math.max(0, (finished.finishedAt ?? clock.now()) - finished.startedAt),
+    }),
+  ]);
+  return answer('done', { runRows: finished.rows, runBatches: finished.batches });
+}
+
+export function eventCommon(request: SliceRequest, now: number) {
+  return {
+    schemaVersion: 1 as const,
+    table: request.table,
+    shard: request.shard,
+    runId: request.runId,
+    cutoff: new Date(request.cutoff).toISOString(),
+    observedAt: new Date(now).toISOString(),
+  };
+}

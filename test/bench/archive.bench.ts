@@ -1,0 +1,206 @@
+/**
+ * `npm run bench:archive`: archives the old rows of a 1M-row game_logs table to a local S3 (exactly
+ * once: gzip JSON lines, verified objects, catalog manifest, checked deletes) and, in the same run,
+ * `pt-archiver --limit 10000 --bulk-delete --commit-each --file …` on an identical table. Reports
+ * rows/s of both and their ratio (target ≥ 1.5×), the compression ratio and the archiver's peak RSS
+ * (target ≤ 256 MB), measured in a child process running the esbuild bundle, as deployed, so
+ * neither the local S3 server nor the TypeScript loader is counted.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { migrate } from '../../functions/adapters/catalog-migrations';
+import { createArchivePool, createMysqlArchiveSource } from '../../functions/adapters/mysql-archive-source';
+import { createMysqlExecutor, createMysqlPool } from '../../functions/adapters/mysql-executor';
+import { createS3ObjectStore } from '../../functions/adapters/s3-object-store';
+import { SqlArchiveStore } from '../../functions/adapters/sql-archive-store';
+import { parseArchiveSettings } from '../../functions/archive/archive-config';
+import { runArchiveSlice } from '../../functions/archive/archive-slice';
+import { archiveCutoff, sqlDateTime } from '../../functions/core/archive-batch';
+import { systemClock } from '../../functions/ports/clock';
+import { quoteIdentifier } from '../../functions/shared/identifiers';
+import { S3Client } from '@aws-sdk/client-s3';
+import { build } from 'esbuild';
+import { report } from './report';
+
+const MYSQL = { host: '127.0.0.1', port: 3306, user: 'root', password: '' };
+const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const BATCH = 10_000;
+const DAY_MS = 86_400_000;
+const NOW = Date.UTC(2024, 6, 1, 12);
+const RETENTION_DAYS = 10;
+/** 40 days of logs, 10 kept: three quarters of the rows are old. */
+const SPAN_DAYS = 40;
+const BUCKET = 'bench-archive';
+
+interface WorkerResult {
+  rows: number;
+  batches: number;
+  bytes: number;
+  rawBytes: number;
+  elapsedMs: number;
+  maxRssMb: number;
+  cpuSeconds: number;
+}
+
+/** The archiver in its own process, so its peak RSS is its own. */
+async function worker(args: { database: string; catalog: string; endpoint: string }): Promise<void> {
+  const catalogPool = createMysqlPool({ ...MYSQL, database: args.catalog });
+  const shardPool = createArchivePool({ ...MYSQL, database: args.database });
+  const store = new SqlArchiveStore(createMysqlExecutor(catalogPool));
+  const client = new S3Client({ endpoint: args.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const [config] = parseArchiveSettings([{ table: 'game_logs', timeColumn: 'created_at', retentionDays: RETENTION_DAYS, batchSize: BATCH }], 'bench').tables;
+  const request = { table: 'game_logs', shard: '-', runId: 'bench', cutoff: archiveCutoff(NOW, RETENTION_DAYS) };
+  const started = performance.now();
+  let batches = 0;
+  for (;;) {
+    const result = await runArchiveSlice(
+      config!,
+      request,
+      {
+        store,
+        objects: createS3ObjectStore({ client, bucket: BUCKET }),
+        source: createMysqlArchiveSource(shardPool, args.database),
+        events: { publish: async () => {} },
+        clock: systemClock,
+        sleep: async () => {},
+      },
+      { deadline: systemClock.now() + 60_000 },
+    );
+    batches += result.batches;
+    if (result.status === 'done') break;
+    if (result.status !== 'more') throw new Error(`unexpected slice status ${result.status}: ${result.reason}`);
+  }
+  const elapsedMs = performance.now() - started;
+  const run = (await store.run('game_logs', '-', 'bench'))!;
+  const usage = process.resourceUsage();
+  const output: WorkerResult = { rows: run.rows, batches, bytes: run.bytes, rawBytes: run.rawBytes, elapsedMs, maxRssMb: usage.maxRSS / 1024, cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6 };
+  process.stdout.write(`${JSON.stringify(output)}\n`);
+  client.destroy();
+  await Promise.all([catalogPool.end(), shardPool.end()]);
+}
+
+/**
+ * Runs the archiver bundled by esbuild, as the deployed function runs it (no TypeScript loader in
+ * the process), so its peak RSS is the archiver's own.
+ */
+async function runWorker(args: { database: string; catalog: string; endpoint: string }, directory: string): Promise<WorkerResult> {
+  const bundle = join(directory, 'archiver.mjs');
+  await build({
+    entryPoints: [fileURLToPath(import.meta.url)],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    outfile: bundle,
+    logLevel: 'error',
+    banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+  });
+  return new Promise((resolve, reject) => {
+    // The young generation capped as in the deployed function (cdk/constructs/log-archiver.ts).
+    const child = spawn(process.execPath, ['--max-semi-space-size=8', bundle, '--worker', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1)!) as WorkerResult) : reject(new Error(`archiver process exited with ${code}`))));
+  });
+}
+
+/** Waits (up to two minutes) until InnoDB's history list is short again, i.e. deleted rows are purged. */
+async function waitForPurge(admin: ReturnType<typeof createMysqlPool>): Promise<void> {
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 1000))) {
+    const [[status]] = (await admin.query('SHOW ENGINE INNODB STATUS')) as unknown as [[{ Status: string }]];
+    const history = Number(/History list length (\d+)/.exec(status.Status)?.[1] ?? 0);
+    if (history < 5_000) return;
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--worker') return worker(JSON.parse(process.argv[3]!) as { database: string; catalog: string; endpoint: string });
+
+  if (spawnSync('pt-archiver', ['--version']).status !== 0) {
+    console.error('pt-archiver (Percona Toolkit) is needed as the peer of this benchmark: sudo apt-get install -y percona-toolkit');
+    process.exit(1);
+  }
+  const suffix = Math.random().toString(16).slice(2, 10);
+  const database = `sk_bench_archive_${suffix}`;
+  const peerDatabase = `sk_bench_ptarchiver_${suffix}`;
+  const catalog = `sk_bench_catalog_${suffix}`;
+  // Loaded here only, so the bundled archiver process never evaluates the local S3 server or the seeding code.
+  const { startLocalS3 } = await import('../../functions/local/local-s3');
+  const { createGameLogsTable, seedGameLogs } = await import('../../functions/local/game-logs');
+  const admin = createMysqlPool({ ...MYSQL, connectionLimit: 2 });
+  const directory = mkdtempSync(join(tmpdir(), 'sk-bench-archive-'));
+  const s3 = await startLocalS3({ directory: join(directory, 's3'), buckets: [BUCKET] });
+  try {
+    for (const name of [database, peerDatabase, catalog]) await admin.query(`CREATE DATABASE ${quoteIdentifier(name)}`);
+    const catalogPool = createMysqlPool({ ...MYSQL, database: catalog, connectionLimit: 1 });
+    await migrate(createMysqlExecutor(catalogPool));
+    await catalogPool.end();
+    const cutoff = archiveCutoff(NOW, RETENTION_DAYS);
+    const from = cutoff - (SPAN_DAYS - RETENTION_DAYS) * DAY_MS;
+    console.log(`seeding ${ROWS.toLocaleString('en-US')} game_logs rows over ${SPAN_DAYS} days (twice: ours and pt-archiver's)...`);
+    await createGameLogsTable(admin, database);
+    await seedGameLogs(admin, database, 'game_logs', { from, to: from + SPAN_DAYS * DAY_MS, rows: ROWS });
+    await admin.query(`CREATE TABLE ${quoteIdentifier(peerDatabase)}.game_logs LIKE ${quoteIdentifier(database)}.game_logs`);
+    await admin.query(`INSERT INTO ${quoteIdentifier(peerDatabase)}.game_logs SELECT * FROM ${quoteIdentifier(database)}.game_logs`);
+    const [[eligible]] = (await admin.query(`SELECT COUNT(*) AS n FROM ${quoteIdentifier(database)}.game_logs WHERE created_at < ?`, [sqlDateTime(cutoff)])) as unknown as [[{ n: number }]];
+    console.log(`${Number(eligible.n).toLocaleString('en-US')} rows are older than ${sqlDateTime(cutoff)}`);
+
+    const ours = await runWorker({ database, catalog, endpoint: s3.endpoint }, directory);
+    // InnoDB purges the deleted rows in the background; pt-archiver should not pay for our purge.
+    await waitForPurge(admin);
+
+    const outFile = join(directory, 'pt-archiver.txt');
+    const ptStarted = performance.now();
+    const pt = spawnSync(
+      'pt-archiver',
+      [
+        '--source',
+        `h=${MYSQL.host},P=${MYSQL.port},u=${MYSQL.user},D=${peerDatabase},t=game_logs`,
+        '--where',
+        `created_at < '${sqlDateTime(cutoff)}'`,
+        '--limit',
+        String(BATCH),
+        '--bulk-delete',
+        '--commit-each',
+        '--file',
+        outFile,
+        '--no-check-charset',
+      ],
+      { encoding: 'utf8' },
+    );
+    const ptMs = performance.now() - ptStarted;
+    if (pt.status !== 0) throw new Error(`pt-archiver failed (${pt.status}): ${pt.stderr || pt.stdout}`);
+    const [[left]] = (await admin.query(`SELECT COUNT(*) AS n FROM ${quoteIdentifier(peerDatabase)}.game_logs WHERE created_at < ?`, [sqlDateTime(cutoff)])) as unknown as [[{ n: number }]];
+    const [[oursLeft]] = (await admin.query(`SELECT COUNT(*) AS n FROM ${quoteIdentifier(database)}.game_logs WHERE created_at < ?`, [sqlDateTime(cutoff)])) as unknown as [[{ n: number }]];
+    const ptRows = Number(eligible.n) - Number(left.n);
+    const objects = readdirSync(join(directory, 's3', BUCKET), { recursive: true }).length;
+
+    const oursRate = (ours.rows * 1000) / ours.elapsedMs;
+    const ptRate = (ptRows * 1000) / ptMs;
+    report(
+      'archive',
+      [
+        { archiver: 'shardkeeper (gzip JSON lines → local S3, verified, manifest, checked deletes)', rows: ours.rows, seconds: ours.elapsedMs / 1000, 'rows/s': oursRate, 'left on shard': Number(oursLeft.n), 'output MB': ours.bytes / 1_048_576, 'peak RSS MB': ours.maxRssMb },
+        { archiver: 'pt-archiver --limit 10000 --bulk-delete --commit-each --file', rows: ptRows, seconds: ptMs / 1000, 'rows/s': ptRate, 'left on shard': Number(left.n), 'output MB': statSync(outFile).size / 1_048_576, 'peak RSS MB': null },
+      ],
+      {
+        ratio: `${(oursRate / ptRate).toFixed(2)}× pt-archiver (target ≥ 1.5×)`,
+        compression: `${(ours.rawBytes / ours.bytes).toFixed(2)}× (${(ours.rawBytes / 1_048_576).toFixed(1)} MB of JSON lines → ${(ours.bytes / 1_048_576).toFixed(1)} MB gzip in ${ours.batches} batches, ${objects} files in the local S3)`,
+        peakRss: `${ours.maxRssMb.toFixed(0)} MB (target ≤ 256 MB)`,
+        archiverCpu: `${ours.cpuSeconds.toFixed(1)} s of CPU in the archiver process over ${(ours.elapsedMs / 1000).toFixed(1)} s`,
+        table: `${ROWS} rows over ${SPAN_DAYS} days, ${RETENTION_DAYS} days kept, batches of ${BATCH}`,
+      },
+    );
+  } finally {
+    for (const name of [database, peerDatabase, catalog]) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
+    await admin.end();
+    await s3.stop();
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+await main();

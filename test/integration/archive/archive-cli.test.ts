@@ -1,0 +1,94 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqlCatalog } from '../../../functions/adapters/sql-catalog';
+import { bootstrapCatalog } from '../../../functions/catalog/bootstrap';
+import { demoShardMap } from '../../../functions/core/population';
+import { startLocalS3, type LocalS3 } from '../../../functions/local/local-s3';
+import { withDatabase } from '../../../functions/local/sandbox';
+import { quoteIdentifier } from '../../../functions/shared/identifiers';
+import { cli } from '../../unit/cli/run-cli';
+import { createScratchDatabase, mysqlUrl, type ScratchDatabase } from '../helpers/mariadb';
+
+const NOW = '2024-07-10T12:00:00Z';
+
+describe('shardkeeper archive against the sandbox fleet', () => {
+  let scratch: ScratchDatabase;
+  let s3: LocalS3;
+  let directory: string;
+  let shardDatabases: string[];
+  let args: string[];
+
+  beforeAll(async () => {
+    scratch = await createScratchDatabase();
+    const map = demoShardMap(2, { databasePrefix: `${scratch.database}_` });
+    await bootstrapCatalog(new SqlCatalog(scratch.executor), map);
+    shardDatabases = map.shards.map((shard) => shard.database);
+    for (const database of shardDatabases) await scratch.pool.query(`CREATE DATABASE ${quoteIdentifier(database)}`);
+    directory = mkdtempSync(join(tmpdir(), 'sk-archive-cli-'));
+    s3 = await startLocalS3({ directory: join(directory, 's3'), buckets: ['cli-archive'] });
+    const config = join(directory, 'archive.json');
+    writeFileSync(config, JSON.stringify({ tables: [{ table: 'game_logs', timeColumn: 'created_at', retentionDays: 5, batchSize: 300 }], blackouts: [] }));
+    args = ['--catalog', withDatabase(mysqlUrl(), scratch.database), '--config', config, '--bucket', 'cli-archive', '--s3-endpoint', s3.endpoint, '--now', NOW];
+  });
+  afterAll(async () => {
+    for (const database of shardDatabases) await scratch.pool.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`);
+    await s3.stop();
+    rmSync(directory, { recursive: true, force: true });
+    await scratch.drop();
+  });
+
+  it('seeds, plans, runs, reports and restores', async () => {
+    const seeded = await cli('archive', 'seed', '--days', '10', '--rows', '2000', '--json', ...args);
+    expect(seeded.code, seeded.err).toBe(0);
+    expect(JSON.parse(seeded.out)).toEqual([expect.objectContaining({ shard: '-80', rows: 1000 }), expect.objectContaining({ shard: '80-', rows: 1000 })]);
+
+    const plan = await cli('archive', 'plan', '--json', ...args);
+    expect(plan.code, plan.err).toBe(0);
+    const previews = JSON.parse(plan.out) as Array<{ shard: string; eligibleRows: number; cutoff: string }>;
+    expect(previews.map((preview) => preview.cutoff)).toEqual(['2024-07-05T00:00:00.000Z', '2024-07-05T00:00:00.000Z']);
+    const eligible = previews.reduce((sum, preview) => sum + preview.eligibleRows, 0);
+    expect(eligible).toBeGreaterThan(800);
+
+    const run = await cli('archive', 'run', '--json', ...args);
+    expect(run.code, run.err).toBe(0);
+    const outcome = JSON.parse(run.out) as { items: Array<{ status: string; runRows: number; rowsPerSecond: number }>; events: Array<{ detailType: string }> };
+    expect(outcome.items.map((item) => item.status)).toEqual(['done', 'done']);
+    expect(outcome.items.reduce((sum, item) => sum + item.runRows, 0)).toBe(eligible);
+    expect(outcome.items.every((item) => item.rowsPerSecond > 0)).toBe(true);
+    expect(outcome.events.map((event) => event.detailType)).toEqual(['ArchiveStarted', 'ArchiveCompleted', 'ArchiveStarted', 'ArchiveCompleted']);
+
+    const human = await cli('archive', 'status', ...args);
+    expect(human.code, human.err).toBe(0);
+    expect(human.out).toMatch(/game_logs\s+-80\s+cli-\S+\s+done/);
+
+    const replan = JSON.parse((await cli('archive', 'plan', '--json', ...args)).out) as Array<{ eligibleRows: number }>;
+    expect(replan.map((preview) => preview.eligibleRows)).toEqual([0, 0]);
+
+    const restoreArgs = ['archive', 'restore', '--table', 'game_logs', '--shard', '-80', '--from', '2024-06-30', '--to', '2024-07-05', '--json', ...args];
+    const restored = await cli(...restoreArgs);
+    expect(restored.code, restored.err).toBe(0);
+    const first = JSON.parse(restored.out) as { inserted: number; skipped: number; matched: number };
+    expect(first.inserted).toBe(previews[0]!.eligibleRows);
+    expect(JSON.parse((await cli(...restoreArgs)).out)).toMatchObject({ inserted: 0, skipped: first.matched });
+  });
+
+  it('prints a progress line with rows/s and a summary table', async () => {
+    const run = await cli('archive', 'run', ...args);
+    expect(run.code, run.err).toBe(0);
+    expect(run.out).toMatch(/table\s+shard\s+status\s+rows/);
+    expect(run.err).toMatch(/archive run cli-/);
+  });
+
+  it('rejects bad usage with exit code 2', async () => {
+    const missing = await cli('archive', 'restore', '--shard', '-80', '--from', '2024-01-01', '--to', '2024-01-02', ...args);
+    expect(missing.code).toBe(2);
+    const badDates = await cli('archive', 'restore', '--table', 'game_logs', '--shard', '-80', '--from', 'yesterday', '--to', '2024-01-02', ...args);
+    expect(badDates.code).toBe(2);
+    expect(badDates.err).toMatch(/ISO dates/);
+    const unknownTable = await cli('archive', 'plan', '--table', 'nope', ...args);
+    expect(unknownTable.code).toBe(2);
+    expect(unknownTable.err).toMatch(/not configured/);
+  });
+});

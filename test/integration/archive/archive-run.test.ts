@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { reportArchiveFailure } from '../../../functions/archive/archive-failure';
+import { restoreArchivedRows } from '../../../functions/archive/archive-restore';
+import { archiveCutoff, sqlDateTime } from '../../../functions/core/archive-batch';
+import type { LoadSample } from '../../../functions/core/archive-throttle';
+import { createGameLogsTable, seedGameLogs } from '../../../functions/local/game-logs';
+import { archiveLines, checksums, DAY_MS, runToCompletion, startArchiveHarness, tableConfig, tableLines, type ArchiveHarness } from './harness';
+
+const NOW = Date.UTC(2024, 6, 1, 12);
+const CUTOFF = archiveCutoff(NOW, 30);
+
+class Killed extends Error {}
+
+describe('archive runs: throttles, blackouts, leases, events and restore', () => {
+  let harness: ArchiveHarness;
+  let original: string[];
+  let run = 0;
+
+  beforeAll(async () => {
+    harness = await startArchiveHarness();
+  });
+  afterAll(async () => harness.close());
+  beforeEach(async () => {
+    await harness.reset();
+    await harness.shard.pool.query('DROP TABLE IF EXISTS game_logs');
+    await harness.shard.pool.query('DROP TABLE IF EXISTS support_copy');
+    await createGameLogsTable(harness.shard.pool, harness.shard.database);
+    await seedGameLogs(harness.shard.pool, harness.shard.database, 'game_logs', { from: CUTOFF - 2 * DAY_MS, to: CUTOFF + DAY_MS, rows: 900, players: 20 });
+    original = await tableLines(harness.shard.pool, harness.shard.database, 'game_logs');
+  });
+
+  const request = () => ({ table: 'game_logs', shard: '-80', runId: `run-${++run}`, cutoff: CUTOFF });
+  const config = tableConfig({ table: 'game_logs', timeColumn: 'created_at', retentionDays: 30, batchSize: 200 });
+  const archivedRows = () => original.filter((line) => (JSON.parse(line) as { created_at: string }).created_at < sqlDateTime(CUTOFF));
+
+  it('pauses while a replica lags or the primary is busy, and resumes where it stopped', async () => {
+    const samples: LoadSample[] = [
+      { threadsRunning: 3, replicas: [{ node: 'r1', lagSeconds: 0 }] },
+      { threadsRunning: 3, replicas: [{ node: 'r1', lagSeconds: 4 }] },
+      { threadsRunning: 40, replicas: [{ node: 'r1', lagSeconds: 0 }] },
+    ];
+    const load = { sample: async () => samples.shift() ?? { threadsRunning: 1, replicas: [{ node: 'r1', lagSeconds: 0 }] } };
+    const results = await runToCompletion(harness, harness.process(), config, request(), { now: NOW, load });
+    expect(results.map((result) => result.status)).toEqual(['throttled', 'throttled', 'done']);
+    expect(results[0]).toMatchObject({ rows: 200, waitSeconds: 30, reason: 'replica r1 lag 4s > 1s' });
+    expect(results[1]).toMatchObject({ rows: 0, reason: 'Threads_running 40 > 25', runRows: 200 });
+    expect(results[2]!.runRows).toBe(archivedRows().length);
+    expect(checksums((await archiveLines(harness.objects)).map(({ line }) => line))).toEqual(checksums(archivedRows()));
+  });
+
+  it('does nothing during a blackout window and says when to resume', async () => {
+    const blackout = tableConfig({
+      table: 'game_logs',
+      timeColumn: 'created_at',
+      retentionDays: 30,
+      blackouts: [{ start: new Date(NOW - 3_600_000).toISOString(), end: new Date(NOW + 3_600_000).toISOString(), reason: 'summer event' }],
+    });
+    const results = await runToCompletion(harness, harness.process(), blackout, request(), { now: NOW });
+    expect(results).toEqual([expect.objectContaining({ status: 'blackout', resumeAt: new Date(NOW + 3_600_000).toISOString(), reason: 'summer event', rows: 0 })]);
+    expect(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs')).toHaveLength(original.length);
+    expect(harness.events).toEqual([]);
+  });
+
+  it('stops when its time budget is spent and continues from the cursor in the next invocation', async () => {
+    const results = await runToCompletion(harness, harness.process(), config, request(), { now: NOW, budgetMs: 0 });
+    expect(results.slice(0, -1).every((result) => result.status === 'more')).toBe(true);
+    expect(results.at(-1)?.status).toBe('done');
+    expect(results.filter((result) => result.status === 'more').map((result) => result.cursor)).not.toContain(null);
+    expect(checksums((await archiveLines(harness.objects)).map(({ line }) => line))).toEqual(checksums(archivedRows()));
+  });
+
+  it('answers "busy" to a second run while the first holds the lease, and lets a later run finish a dead run\'s batch', async () => {
+    const first = request();
+    let deleted = 0;
+    await expect(
+      runToCompletion(harness, harness.process(), config, first, {
+        now: NOW,
+        onStep: (step) => {
+          if (step === 'deleted' && ++deleted === 2) throw new Killed();
+        },
+      }),
+    ).rejects.toThrow(Killed);
+    const second = request();
+    expect((await runToCompletion(harness, harness.process(), config, second, { now: NOW }))[0]).toMatchObject({ status: 'busy', reason: expect.stringContaining(first.runId) });
+
+    // The dead run's lease expires; the next run recovers its batch (rows already deleted) and archives the rest once.
+    await harness.catalog.pool.query('UPDATE sk_archive_leases SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 SECOND');
+    const results = await runToCompletion(harness, harness.process(), config, second, { now: NOW });
+    expect(results.at(-1)?.status).toBe('done');
+    const onShard = await tableLines(harness.shard.pool, harness.shard.database, 'game_logs');
+    expect(checksums([...onShard, ...(await archiveLines(harness.objects)).map(({ line }) => line)])).toEqual(checksums(original));
+    expect(onShard).toHaveLength(original.length - archivedRows().length);
+  });
+
+  it('publishes ArchiveFailed with the rows archived before the failure and frees the lease', async () => {
+    const failing = request();
+    let planned = 0;
+    const process = harness.process();
+    await expect(
+      runToCompletion(harness, process, config, failing, {
+        now: NOW,
+        onStep: (step) => {
+          if (step === 'planned' && ++planned === 3) throw new Killed('disk full');
+        },
+      }),
+    ).rejects.toThrow(Killed);
+    await reportArchiveFailure(failing, { errorCode: 'Killed', error: 'disk full' }, { store: process.store, events: { publish: async (events) => void harness.events.push(...events) }, clock: { now: () => NOW } });
+    expect(harness.events.map((event) => event.detailType)).toEqual(['ArchiveStarted', 'ArchiveFailed']);
+    // 300 rows a day in batches of 200: the first day is two batches, 200 + 100 rows.
+    expect(harness.events[1]!.detail).toMatchObject({ rows: 300, batches: 2, errorCode: 'Killed', error: 'disk full', runId: failing.runId });
+    expect((await runToCompletion(harness, harness.process(), config, request(), { now: NOW })).at(-1)?.status).toBe('done');
+  });
+
+  it('restores one player\'s archived rows with their original keys, once, into the table or a copy', async () => {
+    const process = harness.process();
+    await runToCompletion(harness, process, config, request(), { now: NOW });
+    const player = (JSON.parse(archivedRows()[0]!) as { player_id: string }).player_id;
+    const wanted = archivedRows().filter((line) => (JSON.parse(line) as { player_id: string }).player_id === player);
+    const range = { shard: '-80', from: CUTOFF - 2 * DAY_MS, to: CUTOFF, player };
+    const deps = { source: process.source, store: process.store, objects: harness.objects };
+
+    const restored = await restoreArchivedRows(config, range, deps);
+    expect(restored).toMatchObject({ target: 'game_logs', matched: wanted.length, inserted: wanted.length, skipped: 0 });
+    const back = await tableLines(harness.shard.pool, harness.shard.database, 'game_logs');
+    expect(checksums(back.filter((line) => wanted.includes(line)))).toEqual(checksums(wanted));
+
+    expect(await restoreArchivedRows(config, range, deps)).toMatchObject({ inserted: 0, skipped: wanted.length });
+
+    const copy = await restoreArchivedRows(config, { ...range, player: undefined, into: 'support_copy', from: CUTOFF - DAY_MS }, deps);
+    const dayBefore = archivedRows().filter((line) => (JSON.parse(line) as { created_at: string }).created_at >= sqlDateTime(CUTOFF - DAY_MS));
+    expect(copy).toMatchObject({ target: 'support_copy', inserted: dayBefore.length });
+    expect(checksums(await tableLines(harness.shard.pool, harness.shard.database, 'support_copy'))).toEqual(checksums(dayBefore));
+  });
+
+  it('deletes rows restored in full again on the next run without writing them to the archive a second time', async () => {
+    const process = harness.process();
+    await runToCompletion(harness, process, config, request(), { now: NOW });
+    const before = await archiveLines(harness.objects);
+    await restoreArchivedRows(config, { shard: '-80', from: CUTOFF - 2 * DAY_MS, to: CUTOFF }, { source: process.source, store: process.store, objects: harness.objects });
+    expect(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs')).toHaveLength(original.length);
+
+    const results = await runToCompletion(harness, process, config, request(), { now: NOW });
+    expect(results.at(-1)).toMatchObject({ status: 'done', runRows: 0 });
+    expect(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs')).toHaveLength(original.length - archivedRows().length);
+    expect(await archiveLines(harness.objects)).toEqual(before);
+  });
+});

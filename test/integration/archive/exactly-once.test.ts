@@ -1,0 +1,297 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { BatchStep } from '../../../functions/archive/archive-batches';
+import { archiveCutoff, sqlDateTime } from '../../../functions/core/archive-batch';
+import { VERIFIED_STATES } from '../../../functions/core/archive-manifest';
+import { createGameLogsTable, seedGameLogs } from '../../../functions/local/game-logs';
+import type { ArchiveSource } from '../../../functions/ports/archive-source';
+import type { ObjectStore } from '../../../functions/ports/object-store';
+import { NodeUnreachableError } from '../../../functions/shared/errors';
+import {
+  archiveLines,
+  checksums,
+  DAY_MS,
+  runToCompletion,
+  startArchiveHarness,
+  tableConfig,
+  tableLines,
+  type ArchiveHarness,
+} from './harness';
+
+const NOW = Date.UTC(2024, 6, 1, 12);
+const RETENTION_DAYS = 30;
+const CUTOFF = archiveCutoff(NOW, RETENTION_DAYS);
+const config = tableConfig({ table: 'game_logs', timeColumn: 'created_at', retentionDays: RETENTION_DAYS, batchSize: 400 });
+
+class Killed extends Error {}
+
+describe('archiving a batch exactly once, whatever fails', () => {
+  let harness: ArchiveHarness;
+  let original: string[];
+  let run = 0;
+
+  beforeAll(async () => {
+    harness = await startArchiveHarness();
+  });
+  afterAll(async () => harness.close());
+
+  beforeEach(async () => {
+    await harness.reset();
+    await harness.shard.pool.query('DROP TABLE IF EXISTS game_logs');
+    await createGameLogsTable(harness.shard.pool, harness.shard.database);
+    // Three old days (archived) and two recent ones (kept): 1,500 rows, about 4 batches a day.
+    await seedGameLogs(harness.shard.pool, harness.shard.database, 'game_logs', { from: CUTOFF - 3 * DAY_MS, to: CUTOFF + 2 * DAY_MS, rows: 1_500, players: 50 });
+    original = await tableLines(harness.shard.pool, harness.shard.database, 'game_logs');
+  });
+
+  const request = () => ({ table: 'game_logs', shard: '-80', runId: `run-${++run}`, cutoff: CUTOFF });
+  const kept = () => original.filter((line) => (JSON.parse(line) as { created_at: string }).created_at >= sqlDateTime(CUTOFF));
+
+  /** Every original row is on the shard or in the archive, never both, never neither; the shard keeps exactly the recent rows. */
+  async function expectExactlyOnce(): Promise<void> {
+    const onShard = await tableLines(harness.shard.pool, harness.shard.database, 'game_logs');
+    const archived = (await archiveLines(harness.objects)).map(({ line }) => line);
+    expect(checksums([...onShard, ...archived])).toEqual(checksums(original));
+    const shardSet = new Set(onShard);
+    expect(archived.filter((line) => shardSet.has(line))).toEqual([]);
+    expect(checksums(onShard)).toEqual(checksums(kept()));
+    const [open] = (await harness.catalog.pool.query("SELECT COUNT(*) AS n FROM sk_archive_batches WHERE state NOT IN ('checkpointed', 'abandoned')")) as unknown as [[{ n: number }]];
+    expect(Number(open[0].n)).toBe(0);
+  }
+
+  /** No row may leave the shard before its object is verified: checked at every step of a run. */
+  async function expectNoRowLost(): Promise<void> {
+    const onShard = new Set(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs'));
+    const [verified] = (await harness.catalog.pool.query(
+      `SELECT object_key FROM sk_archive_batches WHERE state IN (${VERIFIED_STATES.map((state) => `'${state}'`).join(', ')})`,
+    )) as unknown as [Array<{ object_key: string }>];
+    const verifiedKeys = new Set(verified.map((row) => row.object_key));
+    const safe = new Set((await archiveLines(harness.objects)).filter(({ key }) => verifiedKeys.has(key)).map(({ line }) => line));
+    expect(original.filter((line) => !onShard.has(line) && !safe.has(line))).toEqual([]);
+  }
+
+  it('archives every old row once, deletes it from the shard and records every batch as checkpointed', async () => {
+    const process = harness.process();
+    const results = await runToCompletion(harness, process, config, request(), { now: NOW, onStep: expectNoRowLost });
+    expect(results.at(-1)).toMatchObject({ status: 'done', runRows: original.length - kept().length });
+    await expectExactlyOnce();
+    const objects = await archiveLines(harness.objects);
+    expect(new Set(objects.map(({ key }) => key.split('/')[2])).size).toBe(3);
+    expect(objects[0]!.key).toMatch(/^table=game_logs\/shard=-80\/dt=\d{4}-\d{2}-\d{2}\/game_logs\.\d+-\d+\.jsonl\.gz$/);
+    expect(harness.events.map((event) => event.detailType)).toEqual(['ArchiveStarted', 'ArchiveCompleted']);
+    expect(harness.events[1]!.detail).toMatchObject({ rows: original.length - kept().length, table: 'game_logs', shard: '-80' });
+  });
+
+  const killSteps: BatchStep[] = ['selected', 'planned', 'uploaded', 'verified', 'deleted', 'marked-deleted', 'checkpointed'];
+  for (const step of killSteps) {
+    it(`recovers from a process killed at "${step}" of the second batch`, async () => {
+      const first = harness.process();
+      const retried = request();
+      let seen = 0;
+      const killed = runToCompletion(harness, first, config, retried, {
+        now: NOW,
+        onStep: async (at) => {
+          if (at === step && ++seen === 2) throw new Killed(step);
+        },
+      });
+      await expect(killed).rejects.toThrow(Killed);
+      await first.stop();
+      await expectNoRowLost();
+
+      // The workflow retries the same run in a new process; the lease belongs to the run, so it re-enters.
+      const results = await runToCompletion(harness, harness.process(), config, retried, { now: NOW, onStep: expectNoRowLost });
+      expect(results.at(-1)?.status).toBe('done');
+      await expectExactlyOnce();
+    });
+  }
+
+  /** S3 that fails: `before` refuses the request, `after` stores the object and loses the answer (a timeout). */
+  function failingObjects(inner: ObjectStore, mode: 'before' | 'after', onCall: number): ObjectStore {
+    let calls = 0;
+    return {
+      ...inner,
+      async put(key, body, options) {
+        if (++calls === onCall) {
+          if (mode === 'after') await inner.put(key, body, options);
+          throw Object.assign(new Error(mode === 'before' ? 'InternalError: We encountered an internal error' : 'socket timeout'), {
+            name: mode === 'before' ? 'InternalError' : 'TimeoutError',
+            $metadata: { httpStatusCode: mode === 'before' ? 500 : undefined },
+          });
+        }
+        return inner.put(key, body, options);
+      },
+    };
+  }
+
+  for (const mode of ['before', 'after'] as const) {
+    it(`recovers when S3 fails ${mode === 'before' ? 'with a 5xx before storing' : 'with a timeout after storing'} the third object`, async () => {
+      const first = harness.process();
+      const retried = request();
+      await expect(runToCompletion(harness, first, config, retried, { now: NOW, objects: failingObjects(harness.objects, mode, 3) })).rejects.toThrow();
+      await expectNoRowLost();
+      const results = await runToCompletion(harness, first, config, retried, { now: NOW });
+      expect(results.at(-1)?.status).toBe('done');
+      await expectExactlyOnce();
+    });
+  }
+
+  it('recovers when S3 answers HEAD with errors during verification', async () => {
+    const process = harness.process();
+    let heads = 0;
+    const flaky: ObjectStore = {
+      ...harness.objects,
+      async head(key) {
+        if (++heads % 3 === 0) throw Object.assign(new Error('SlowDown'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } });
+        return harness.objects.head(key);
+      },
+    };
+    const retried = request();
+    let attempts = 0;
+    for (;;) {
+      attempts += 1;
+      try {
+        const results = await runToCompletion(harness, process, config, retried, { now: NOW, objects: flaky });
+        if (results.at(-1)?.status === 'done') break;
+      } catch {
+        await expectNoRowLost();
+      }
+      expect(attempts).toBeLessThan(30);
+    }
+    await expectExactlyOnce();
+  });
+
+  it('recovers when the shard connection is dropped while the delete waits for a row lock', async () => {
+    const process = harness.process();
+    const retried = request();
+    // Another session holds a lock on a row of the first batch, so the archiver's delete waits on it; then its connection is killed.
+    const blocker = await harness.shard.pool.getConnection();
+    await blocker.beginTransaction();
+    await blocker.query("SELECT log_id FROM game_logs ORDER BY created_at, log_id LIMIT 1 OFFSET 300 FOR UPDATE");
+    const killer = setInterval(async () => {
+      const [waiting] = (await harness.shard.pool.query(
+        "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND (INFO LIKE '%FOR UPDATE%' OR INFO LIKE 'DELETE FROM%') AND ID <> CONNECTION_ID()",
+        [harness.shard.database],
+      )) as unknown as [Array<{ id: number }>];
+      for (const { id } of waiting) await harness.shard.pool.query(`KILL ${Number(id)}`).catch(() => {});
+    }, 100);
+    try {
+      await expect(runToCompletion(harness, process, config, retried, { now: NOW })).rejects.toThrow();
+    } finally {
+      clearInterval(killer);
+      await blocker.rollback();
+      blocker.release();
+    }
+    await expectNoRowLost();
+    const [open] = (await harness.catalog.pool.query("SELECT state FROM sk_archive_batches WHERE state NOT IN ('checkpointed', 'abandoned')")) as unknown as [Array<{ state: string }>];
+    // The blocked batch, and the next one read and uploaded while it waited: verified, nothing deleted.
+    expect(new Set(open.map((row) => row.state))).toEqual(new Set(['uploaded']));
+
+    const results = await runToCompletion(harness, harness.process(), config, retried, { now: NOW });
+    expect(results.at(-1)?.status).toBe('done');
+    await expectExactlyOnce();
+  });
+
+  it('recovers when the delete commits but its answer is lost with the connection', async () => {
+    const first = harness.process();
+    const retried = request();
+    let deletes = 0;
+    const lossy: ArchiveSource = {
+      ...first.source,
+      async deleteArchived(deleteRequest) {
+        const outcome = await first.source.deleteArchived(deleteRequest);
+        if (++deletes === 2) throw new NodeUnreachableError('connection lost after COMMIT was sent');
+        return outcome;
+      },
+    };
+    await expect(runToCompletion(harness, first, config, retried, { now: NOW, source: lossy })).rejects.toThrow(NodeUnreachableError);
+    await expectNoRowLost();
+    const results = await runToCompletion(harness, harness.process(), config, retried, { now: NOW });
+    expect(results.at(-1)?.status).toBe('done');
+    await expectExactlyOnce();
+  });
+
+  it('recovers when the catalog connection drops before a batch is marked deleted', async () => {
+    const first = harness.process();
+    const retried = request();
+    let marks = 0;
+    const store = Object.create(first.store) as typeof first.store;
+    store.setBatchState = async (batch, from, to) => {
+      if (to === 'deleted' && ++marks === 1) {
+        await first.catalogPool.end();
+        throw new NodeUnreachableError('catalog connection lost');
+      }
+      return first.store.setBatchState(batch, from, to);
+    };
+    await expect(runToCompletion(harness, first, config, retried, { now: NOW, store })).rejects.toThrow();
+    await expectNoRowLost();
+    const results = await runToCompletion(harness, harness.process(), config, retried, { now: NOW });
+    expect(results.at(-1)?.status).toBe('done');
+    await expectExactlyOnce();
+  });
+
+  it('leaves a row that changed between read and delete on the shard and archives its new version', async () => {
+    const process = harness.process();
+    let updated = false;
+    const results = await runToCompletion(harness, process, config, request(), {
+      now: NOW,
+      onStep: async (step) => {
+        if (step === 'verified' && !updated) {
+          updated = true;
+          await harness.shard.pool.query("UPDATE game_logs SET action_type = 'edited' ORDER BY created_at, log_id LIMIT 1");
+        }
+      },
+    });
+    expect(results.at(-1)?.status).toBe('done');
+    const archived = (await archiveLines(harness.objects)).map(({ line }) => line);
+    expect(archived.filter((line) => line.includes('"action_type":"edited"'))).toHaveLength(1);
+    expect(archived).toHaveLength(original.length - kept().length);
+    expect(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs')).toHaveLength(kept().length);
+  });
+
+  it('keeps a row inserted into a batch\'s range after the batch was read, with either delete strategy', async () => {
+    for (const deleteStrategy of ['auto', 'lock-then-delete'] as const) {
+      await harness.reset();
+      await harness.shard.pool.query('DELETE FROM game_logs');
+      await harness.shard.pool.query('INSERT INTO game_logs (log_id, player_id, action_type, action_data, created_at) VALUES ?', [
+        original.map((line) => {
+          const row = JSON.parse(line) as { log_id: string; player_id: string; action_type: string; action_data: string | null; created_at: string };
+          return [row.log_id, row.player_id, row.action_type, row.action_data, row.created_at];
+        }),
+      ]);
+      let inserted = false;
+      const late = `late-${deleteStrategy}`;
+      const results = await runToCompletion(harness, harness.process({ deleteStrategy }), config, request(), {
+        now: NOW,
+        onStep: async (step) => {
+          if (step !== 'verified' || inserted) return;
+          inserted = true;
+          // A late log with an old timestamp, right inside the first batch's range.
+          const [[first]] = (await harness.shard.pool.query('SELECT created_at FROM game_logs ORDER BY created_at, log_id LIMIT 1 OFFSET 10')) as unknown as [[{ created_at: string }]];
+          await harness.shard.pool.query("INSERT INTO game_logs (player_id, action_type, action_data, created_at) VALUES (1, ?, NULL, ?)", [late, first.created_at]);
+        },
+      });
+      expect(results.at(-1)?.status).toBe('done');
+      const onShard = await tableLines(harness.shard.pool, harness.shard.database, 'game_logs');
+      const archived = (await archiveLines(harness.objects)).map(({ line }) => line);
+      expect(onShard.filter((line) => line.includes(late))).toHaveLength(1);
+      expect(archived.filter((line) => line.includes(late))).toEqual([]);
+      expect(checksums([...onShard.filter((line) => !line.includes(late)), ...archived])).toEqual(checksums(original));
+    }
+  });
+
+  it('recovers a kill after the delete with the lock-then-delete strategy MySQL uses', async () => {
+    const retried = request();
+    let deleted = 0;
+    await expect(
+      runToCompletion(harness, harness.process({ deleteStrategy: 'lock-then-delete' }), config, retried, {
+        now: NOW,
+        onStep: (step) => {
+          if (step === 'deleted' && ++deleted === 2) throw new Killed(step);
+        },
+      }),
+    ).rejects.toThrow(Killed);
+    await expectNoRowLost();
+    const results = await runToCompletion(harness, harness.process({ deleteStrategy: 'lock-then-delete' }), config, retried, { now: NOW });
+    expect(results.at(-1)?.status).toBe('done');
+    await expectExactlyOnce();
+  });
+});

@@ -1,0 +1,102 @@
+import { gunzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import {
+  archiveCutoff,
+  batchObjectKey,
+  buildBatchBody,
+  cursorOf,
+  dtOf,
+  encodeRow,
+  keyString,
+  matchLockedRows,
+  splitLines,
+  sqlDateTime,
+  takeSameDay,
+} from '../../../functions/core/archive-batch';
+
+describe('archive cutoff', () => {
+  it('is the start of the UTC day retentionDays before now, so whole days are archived', () => {
+    const now = Date.UTC(2024, 6, 1, 13, 45);
+    expect(sqlDateTime(archiveCutoff(now, 180))).toBe('2024-01-03 00:00:00');
+    expect(sqlDateTime(archiveCutoff(Date.UTC(2024, 6, 1), 30))).toBe('2024-06-01 00:00:00');
+  });
+});
+
+describe('batch rows', () => {
+  const rows = [
+    { log_id: '1', created_at: '2024-01-01 23:59:59.999', data: Buffer.from([0, 255]) },
+    { log_id: '2', created_at: '2024-01-01 23:59:59.999', data: null },
+    { log_id: '3', created_at: '2024-01-02 00:00:00.000', data: null },
+  ];
+
+  it('cuts a batch where the day changes, so one object never spans two dt partitions', () => {
+    expect(takeSameDay(rows, 'created_at').map((row) => row.log_id)).toEqual(['1', '2']);
+    expect(takeSameDay(rows.slice(2), 'created_at')).toHaveLength(1);
+    expect(takeSameDay([], 'created_at')).toEqual([]);
+  });
+
+  it('encodes a row as JSON in column order with bytes as base64', () => {
+    expect(encodeRow(rows[0]!, ['log_id', 'created_at', 'data'])).toBe('{"log_id":"1","created_at":"2024-01-01 23:59:59.999","data":"AP8="}');
+    expect(encodeRow({ b: 2, a: 1 }, ['a', 'b'])).toBe('{"a":1,"b":2}');
+  });
+
+  it('reads the dt partition from DATE and DATETIME values and refuses anything else', () => {
+    expect(dtOf('2024-01-02')).toBe('2024-01-02');
+    expect(dtOf('2024-01-02 10:00:00')).toBe('2024-01-02');
+    expect(() => dtOf(1704153600)).toThrow(/not a DATE\/DATETIME/);
+  });
+
+  it('builds the same gzip bytes and checksum from the same rows, and gunzips to the lines', () => {
+    const first = buildBatchBody(rows, ['log_id', 'created_at']);
+    const again = buildBatchBody(rows.map((row) => ({ ...row })), ['log_id', 'created_at']);
+    expect(again.body.equals(first.body)).toBe(true);
+    expect(again.sha256).toBe(first.sha256);
+    expect(splitLines(gunzipSync(first.body))).toEqual(first.lines);
+    expect(first.rawBytes).toBe(Buffer.byteLength(`${first.lines.join('\n')}\n`));
+  });
+
+  it('takes the scan cursor from the order columns and refuses NULLs in them', () => {
+    expect(cursorOf(rows[0]!, ['created_at', 'log_id'])).toEqual(['2024-01-01 23:59:59.999', '1']);
+    expect(() => cursorOf(rows[1]!, ['data'])).toThrow(/NULL/);
+  });
+
+  it('identifies rows by their key values as text, whatever their JS type', () => {
+    expect(keyString({ id: 5, at: 'x' }, ['id'])).toBe(keyString({ id: '5' }, ['id']));
+    expect(keyString({ a: 1, b: 2 }, ['a', 'b'])).not.toBe(keyString({ a: 2, b: 1 }, ['a', 'b']));
+  });
+});
+
+describe('object keys', () => {
+  const parts = { table: 'game_logs', shard: '40-80', dt: '2024-01-01', unit: 'game_logs', firstKey: ['1001'], lastKey: ['1400'] };
+
+  it('are Hive-style and derived only from shard, unit and the first and last key', () => {
+    expect(batchObjectKey(parts)).toBe('table=game_logs/shard=40-80/dt=2024-01-01/game_logs.1001-1400.jsonl.gz');
+    expect(batchObjectKey({ ...parts })).toBe(batchObjectKey(parts));
+    expect(batchObjectKey({ ...parts, lastKey: ['1401'] })).not.toBe(batchObjectKey(parts));
+  });
+
+  it('hash keys that are not plain integers, differently per shard', () => {
+    const textual = { ...parts, firstKey: ['a/b'], lastKey: ['2024-01-01 00:00:00', '7'] };
+    expect(batchObjectKey(textual)).toMatch(/^table=game_logs\/shard=40-80\/dt=2024-01-01\/game_logs\.h[0-9a-f]{24}-h[0-9a-f]{24}\.jsonl\.gz$/);
+    expect(batchObjectKey({ ...textual, shard: '80-c0' }).split('/')[3]).not.toBe(batchObjectKey(textual).split('/')[3]);
+  });
+
+  it('refuse a dt that is not a date', () => {
+    expect(() => batchObjectKey({ ...parts, dt: '2024-1-1' })).toThrow(/YYYY-MM-DD/);
+  });
+});
+
+describe('matching locked rows to archived lines', () => {
+  it('deletes only rows whose content is what was archived and reports changed and missing ones', () => {
+    const archived = new Map([
+      ['["1"]', 'a'],
+      ['["2"]', 'b'],
+      ['["3"]', 'c'],
+    ]);
+    const onShard = new Map([
+      ['["1"]', 'a'],
+      ['["2"]', 'B'],
+    ]);
+    expect(matchLockedRows(archived, onShard)).toEqual({ matching: ['["1"]'], changed: ['["2"]'], missing: 1 });
+  });
+});
