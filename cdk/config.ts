@@ -6,6 +6,8 @@ import { validateShardMap } from '../functions/core/shard-map';
 import { ConfigError, ShardMapError } from '../functions/shared/errors';
 import { isIdentifier } from '../functions/shared/identifiers';
 import { shardMapDraftSchema } from '../functions/shared/shard-map-schema';
+import { archiveBlackoutsSchema, archiveTablesSchema } from '../functions/archive/archive-config';
+import { isTimeZone } from '../functions/core/backup-retention';
 
 export const CONFIG_CONTEXT_KEY = 'shardkeeper';
 export const CONFIG_FILE_CONTEXT_KEY = 'configFile';
@@ -72,6 +74,92 @@ const lookupSchema = z.strictObject({
     .default({ rate: 1000, burst: 2000 }),
 });
 
+const auroraClusterArn = z.string().regex(/^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:cluster:[A-Za-z][A-Za-z0-9-]{0,62}$/, 'must be an RDS cluster ARN');
+
+const healthSchema = z.strictObject({
+  /** Probe ticks inside one scheduled invocation; detection takes about failuresToDown ticks. */
+  probeIntervalMs: z.number().int().min(200).max(60_000).default(1000),
+  /** Scheduled monitor functions, each probing its share of the shards. */
+  partitions: z.number().int().min(1).max(256).default(1),
+  probeConcurrency: z.number().int().min(1).max(1024).default(64),
+  connectTimeoutMs: z.number().int().min(100).max(30_000).default(2000),
+  queryTimeoutMs: z.number().int().min(100).max(30_000).default(2000),
+  failuresToDown: z.number().int().min(1).max(100).default(3),
+  lagSecondsMax: z.number().positive().default(5),
+  perNodeMetrics: z.boolean().default(true),
+});
+
+const recoverySchema = z.strictObject({
+  /** Aurora shard name -> its cluster ARN: the only clusters the failover workflow may fail over. */
+  auroraClusters: z.record(z.string(), auroraClusterArn).default({}),
+  antiFlapMinutes: z.number().int().min(0).max(24 * 60).default(30),
+  maxCandidateLagSeconds: z.number().min(0).max(3600).default(5),
+});
+
+/** EventBridge Scheduler cron: `cron(minutes hours day-of-month month day-of-week year)`, read in backup.timeZone. */
+const scheduleCron = z.string().regex(/^cron\(\S+( \S+){5}\)$/, 'must be an EventBridge Scheduler cron expression like cron(0 2 ? * SUN *)');
+const awsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be a region name like eu-west-1');
+
+const backupSchema = z.strictObject({
+  /** Chapter defaults: full weekly Sunday 02:00, incremental daily 02:00, cleanup 06:00; restore test weekly. */
+  schedules: z
+    .strictObject({
+      full: scheduleCron.default('cron(0 2 ? * SUN *)'),
+      incremental: scheduleCron.default('cron(0 2 * * ? *)'),
+      cleanup: scheduleCron.default('cron(0 6 * * ? *)'),
+      restoreTest: scheduleCron.default('cron(0 8 ? * SUN *)'),
+    })
+    .default({ full: 'cron(0 2 ? * SUN *)', incremental: 'cron(0 2 * * ? *)', cleanup: 'cron(0 6 * * ? *)', restoreTest: 'cron(0 8 ? * SUN *)' }),
+  timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone like Europe/Berlin').default('UTC'),
+  retention: z
+    .strictObject({ dailies: z.number().int().min(0).max(366).default(7), weeklies: z.number().int().min(0).max(520).default(4), monthlies: z.number().int().min(0).max(1200).default(12) })
+    .default({ dailies: 7, weeklies: 4, monthlies: 12 }),
+  /** Shards backed up at once. */
+  concurrency: z.number().int().min(1).max(1000).default(4),
+  /** A Distributed Map (child executions per shard) instead of an inline Map, for large fleets. */
+  distributedMap: z.boolean().default(false),
+  dumpMode: z.enum(['auto', 'paused-replica', 'snapshot']).default('auto'),
+  compressionLevel: z.number().int().min(1).max(9).default(6),
+  /** Storage class monthlies move to after 90 days; Instant Retrieval keeps them restorable without a thaw. */
+  coldStorageClass: z.enum(['GLACIER_IR', 'GLACIER', 'DEEP_ARCHIVE']).default('GLACIER_IR'),
+  objectLock: z.strictObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), days: z.number().int().min(1).max(36_500) }).optional(),
+  /** Copy every cluster snapshot to this region (and KMS key there). */
+  copyRegion: awsRegion.optional(),
+  copyKmsKeyArn: z.string().regex(/^arn:aws[a-z-]*:kms:/, 'must be a KMS key ARN').optional(),
+  /** Where restore tests load backups: a MySQL server the tasks function reaches, with its credentials secret. */
+  restoreTarget: z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65_535).default(3306), secretRef: z.string().min(1) }).optional(),
+  /** A Lambda layer with /opt/bin/mariadb-binlog for binary log archiving in AWS. */
+  binlogToolLayerArn: z.string().regex(/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$/, 'must be a Lambda layer version ARN').optional(),
+});
+
+const archiveLifecycleSchema = z
+  .strictObject({
+    /** Days after upload an archive object moves to Standard-IA, then Glacier Instant Retrieval, then Deep Archive. */
+    infrequentAccessDays: z.number().int().min(30).default(30),
+    glacierInstantRetrievalDays: z.number().int().min(31).default(90),
+    deepArchiveDays: z.number().int().min(32).default(365),
+    /** Delete archived rows for good this many days after upload; default: keep them. */
+    expireDays: z.number().int().min(1).optional(),
+  })
+  .superRefine((tiers, ctx) => {
+    if (tiers.glacierInstantRetrievalDays <= tiers.infrequentAccessDays) ctx.addIssue({ code: 'custom', path: ['glacierInstantRetrievalDays'], message: 'must be after infrequentAccessDays' });
+    if (tiers.deepArchiveDays <= tiers.glacierInstantRetrievalDays) ctx.addIssue({ code: 'custom', path: ['deepArchiveDays'], message: 'must be after glacierInstantRetrievalDays' });
+    if (tiers.expireDays !== undefined && tiers.expireDays <= tiers.deepArchiveDays) ctx.addIssue({ code: 'custom', path: ['expireDays'], message: 'must be after deepArchiveDays' });
+  });
+
+const archiveSchema = z.strictObject({
+  /** What gets archived (functions/archive/archive-config.ts); none: the bucket, Glue table and workflow exist, nothing is scheduled. */
+  tables: archiveTablesSchema,
+  blackouts: archiveBlackoutsSchema,
+  /** (table, shard) items archived at once. */
+  concurrency: z.number().int().min(1).max(1000).default(4),
+  /** A Distributed Map (a child execution per item) instead of an inline Map: for fleets whose loops would outgrow one execution's history. */
+  distributedMap: z.boolean().default(false),
+  lifecycle: archiveLifecycleSchema.default(archiveLifecycleSchema.parse({})),
+  /** Time budget of one archive invocation; the workflow loops until a table is done. */
+  sliceMinutes: z.number().int().min(2).max(15).default(10),
+});
+
 const retentionDays = new Set<number>(Object.values(RetentionDays).filter((value): value is number => typeof value === 'number'));
 
 /** Structure first; the core's semantic checks (gaps, overlaps, unknown shards) only on a well-formed draft. */
@@ -100,6 +188,10 @@ export const shardkeeperConfigSchema = z
     lookup: lookupSchema.default(lookupSchema.parse({})),
     /** The initial shard map, committed by the catalog bootstrap only while the catalog holds none. */
     fleet: fleetSchema.optional(),
+    health: healthSchema.default(healthSchema.parse({})),
+    recovery: recoverySchema.default(recoverySchema.parse({})),
+    backup: backupSchema.default(backupSchema.parse({})),
+    archive: archiveSchema.default(archiveSchema.parse({ tables: [] })),
     alarmEmail: z.email().optional(),
     logRetentionDays: z
       .number()
@@ -109,6 +201,10 @@ export const shardkeeperConfigSchema = z
   .superRefine((config, ctx) => {
     if (config.catalog.minCapacity > config.catalog.maxCapacity) {
       ctx.addIssue({ code: 'custom', path: ['catalog', 'minCapacity'], message: 'must not exceed catalog.maxCapacity' });
+    }
+    const auroraShards = new Set(config.fleet?.shards.filter((shard) => shard.kind === 'aurora').map((shard) => shard.name) ?? []);
+    for (const shard of Object.keys(config.recovery.auroraClusters)) {
+      if (!auroraShards.has(shard)) ctx.addIssue({ code: 'custom', path: ['recovery', 'auroraClusters', shard], message: 'names no Aurora shard of the fleet' });
     }
     if (config.lookup.endpoint === 'private' && 'vpcId' in config.vpc && !config.vpc.vpcCidrBlock) {
       ctx.addIssue({ code: 'custom', path: ['vpc', 'vpcCidrBlock'], message: 'is required for a private lookup endpoint in an imported VPC' });
@@ -120,6 +216,10 @@ export type ShardkeeperConfigInput = z.input<typeof shardkeeperConfigSchema>;
 export type VpcConfig = ShardkeeperConfig['vpc'];
 export type CatalogConfig = ShardkeeperConfig['catalog'];
 export type LookupConfig = ShardkeeperConfig['lookup'];
+export type HealthConfig = ShardkeeperConfig['health'];
+export type RecoveryConfig = ShardkeeperConfig['recovery'];
+export type BackupConfig = ShardkeeperConfig['backup'];
+export type ArchiveConfig = ShardkeeperConfig['archive'];
 
 /**
  * The zones the stack spans, from config alone: a stack with a concrete account and region would

@@ -72,6 +72,252 @@ export const catalogMigrations: Migration[] = [
       ) ${TABLE_OPTIONS}`,
     ],
   },
+  {
+    version: 2,
+    name: 'node-health',
+    statements: [
+      // No foreign keys to the map tables: every map commit rewrites them, and health must outlive that.
+      `CREATE TABLE IF NOT EXISTS sk_node_health (
+        shard_name VARCHAR(64) NOT NULL,
+        node_id VARCHAR(128) NOT NULL,
+        state VARCHAR(16) NOT NULL,
+        consecutive_failures INT UNSIGNED NOT NULL,
+        consecutive_successes INT UNSIGNED NOT NULL,
+        last_uptime_seconds BIGINT UNSIGNED NULL,
+        changed_at DATETIME(3) NOT NULL,
+        last_probe JSON NULL,
+        last_probe_at DATETIME(3) NULL,
+        PRIMARY KEY (shard_name, node_id)
+      ) ${TABLE_OPTIONS}`,
+      `CREATE TABLE IF NOT EXISTS sk_shard_health (
+        shard_name VARCHAR(64) NOT NULL,
+        verdict VARCHAR(32) NOT NULL,
+        findings JSON NOT NULL,
+        since DATETIME(3) NOT NULL,
+        updated_at DATETIME(3) NOT NULL,
+        PRIMARY KEY (shard_name)
+      ) ${TABLE_OPTIONS}`,
+      // One row per monitored partition of the fleet; an expired row may be taken over.
+      `CREATE TABLE IF NOT EXISTS sk_monitor_leases (
+        name VARCHAR(128) NOT NULL,
+        owner VARCHAR(255) NOT NULL,
+        acquired_at DATETIME(3) NOT NULL,
+        expires_at DATETIME(3) NOT NULL,
+        PRIMARY KEY (name)
+      ) ${TABLE_OPTIONS}`,
+    ],
+  },
+  {
+    version: 3,
+    name: 'recovery',
+    statements: [
+      // A shard without a row has recovery enabled and no failover on record.
+      `CREATE TABLE IF NOT EXISTS sk_recovery_settings (
+        shard_name VARCHAR(64) NOT NULL,
+        enabled BOOLEAN NOT NULL DEFAULT TRUE,
+        last_failover_at DATETIME(3) NULL,
+        acknowledged_at DATETIME(3) NULL,
+        updated_by VARCHAR(255) NULL,
+        updated_at DATETIME(3) NOT NULL,
+        PRIMARY KEY (shard_name)
+      ) ${TABLE_OPTIONS}`,
+      // One row per shard under recovery; an expired row may be taken over.
+      `CREATE TABLE IF NOT EXISTS sk_recovery_locks (
+        shard_name VARCHAR(64) NOT NULL,
+        recovery_id VARCHAR(128) NOT NULL,
+        acquired_at DATETIME(3) NOT NULL,
+        expires_at DATETIME(3) NOT NULL,
+        PRIMARY KEY (shard_name)
+      ) ${TABLE_OPTIONS}`,
+      `CREATE TABLE IF NOT EXISTS sk_recovery_audit (
+        audit_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        recovery_id VARCHAR(128) NOT NULL,
+        shard_name VARCHAR(64) NOT NULL,
+        step VARCHAR(64) NOT NULL,
+        outcome VARCHAR(16) NOT NULL,
+        detail JSON NOT NULL,
+        recorded_at DATETIME(3) NOT NULL,
+        PRIMARY KEY (audit_id),
+        KEY sk_recovery_audit_shard (shard_name, audit_id),
+        KEY sk_recovery_audit_recovery (recovery_id, audit_id)
+      ) ${TABLE_OPTIONS}`,
+      `CREATE TABLE IF NOT EXISTS sk_recovery_approvals (
+        recovery_id VARCHAR(128) NOT NULL,
+        shard_name VARCHAR(64) NOT NULL,
+        kind VARCHAR(32) NOT NULL,
+        task_token TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        requested_at DATETIME(3) NOT NULL,
+        decision VARCHAR(16) NULL,
+        decided_by VARCHAR(255) NULL,
+        decided_at DATETIME(3) NULL,
+        PRIMARY KEY (recovery_id),
+        KEY sk_recovery_approvals_requested (requested_at)
+      ) ${TABLE_OPTIONS}`,
+      // Nodes a recovery took out of the map, kept whole so they can be put back.
+      `CREATE TABLE IF NOT EXISTS sk_recovery_removed_nodes (
+        shard_name VARCHAR(64) NOT NULL,
+        node_id VARCHAR(128) NOT NULL,
+        node JSON NOT NULL,
+        reason VARCHAR(32) NOT NULL,
+        recovery_id VARCHAR(128) NOT NULL,
+        removed_at DATETIME(3) NOT NULL,
+        PRIMARY KEY (shard_name, node_id)
+      ) ${TABLE_OPTIONS}`,
+    ],
+  },
+  {
+    version: 4,
+    name: 'archive',
+    statements: [
+      // One row per archive batch, written before each side effect (see core/archive-manifest.ts).
+      `CREATE TABLE IF NOT EXISTS sk_archive_batches (
+        batch_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+        table_name VARCHAR(64) NOT NULL,
+        shard_name VARCHAR(64) NOT NULL,
+        unit_name VARCHAR(130) NOT NULL,
+        run_id VARCHAR(128) NOT NULL,
+        object_key VARCHAR(700) NOT NULL,
+        dt CHAR(10) NOT NULL,
+        state VARCHAR(16) NOT NULL,
+        delete_mode VARCHAR(8) NOT NULL,
+        row_count INT UNSIGNED NOT NULL,
+        bytes BIGINT UNSIGNED NOT NULL,
+        raw_bytes BIGINT UNSIGNED NOT NULL,
+        sha256 CHAR(64) NOT NULL,
+        first_cursor JSON NOT NULL,
+        last_cursor JSON NOT NULL,
+        created_at DATETIME(3) NOT NULL,
+        updated_at DATETIME(3) NOT NULL,
+        PRIMARY KEY (batch_id),
+        UNIQUE KEY sk_archive_batches_object (object_key),
+        KEY sk_archive_batches_state (table_name, shard_name, state, batch_id),
+        KEY sk_archive_batches_unit (table_name, shard_name, unit_name, batch_id),
+        KEY sk_archive_batches_dt (table_name, shard_name, dt)
+      ) ${TABLE_OPTIONS}`,
+      // Scan position per unit within a run; a new run of the live table starts from the oldest row again.
+      `CREATE TABLE IF NOT EXISTS sk_archive_cursors (
+        table_name VARCHAR(64) NOT NULL,
+        shard_name VARCHAR(64) NOT NULL,
+        unit_name VARCHAR(130) NOT NULL,
+        run_id VARCHAR(128) NOT NULL,
+        cursor_values JSON NOT NULL,
+        updated_at DATETIME(3) NOT NULL,
+        PRIMARY KEY (table_name, shard_name, unit_name)
+      ) ${TABLE_OPTIONS}`,
+      `CREATE TABLE IF NOT EXISTS sk_archive_runs (
+        table_name VARCHAR(64) NOT NULL,
+        shard_name VARCHAR(64) NOT NULL,
+        run_id VARCHAR(128) NOT NULL,
+        cutoff DATETIME(3) NOT NULL,
+        status VARCHAR(16) NOT NULL,
+        row_count BIGINT UNSIGNED NOT NULL DEFAULT 0,
+        batch_count INT UNSIGNED NOT NULL DEFAULT 0,
+        bytes BIGINT UNSIGNED NOT NULL DEFAULT 0,
+        raw_bytes BIGINT UNSIGNED NOT NULL DEFAULT 0,
+        started_at DATETIME(3) NOT NULL,
+        finished_at DATETIME(3) NULL,
+        error TEXT NULL,
+        PRIMARY KEY (table_name, shard_name, run_id),
+        KEY sk_archive_runs_started (started_at)
+      ) ${TABLE_OPTIONS}`,
+      // Partitions and date-named tables taken out of service to be archived whole, then dropped.
+      `CREATE TABLE IF NOT EXISTS sk_archive_units (
+        table_name VARCHAR(64) NOT NULL,
+        shard_name VARCHAR(64) NOT NULL,
+        unit_name VARCHAR(130) NOT NULL,
+        kind VARCHAR(16) NOT NULL,
+        source_table VARCHAR(64) NOT NULL,
+        partition_name VARCHAR(64) NULL,
+        detached_table VARCHAR(64) NOT NULL,
+        state VARCHAR(16) NOT NULL,
+        row_count BIGINT UNSIGNED NULL,
+        created_at DATETIME(3) NOT NULL,
+        dropped_at DATETIME(3) NULL,
+        PRIMARY KEY (table_name, shard_name, unit_name)
+      ) ${TABLE_OPTIONS}`,
+      // One archiver per table and shard at a time; an expired lease may be taken over.
+      `CREATE TABLE IF NOT EXISTS sk_archive_leases (
+        table_name VARCHAR(64) NOT NULL,
+        shard_name VARCHAR(64) NOT NULL,
+        owner VARCHAR(128) NOT NULL,
+        expires_at DATETIME(3) NOT NULL,
+        PRIMARY KEY (table_name, shard_name)
+      ) ${TABLE_OPTIONS}`,
+    ],
+  },
+  {
+    version: 5,
+    name: 'backups',
+    statements: [
+      // One row per backup run; every shard's backup of the run shares its id and map version.
+      `CREATE TABLE IF NOT EXISTS sk_backup_epochs (
+        epoch_id VARCHAR(64) NOT NULL,
+        kind VARCHAR(16) NOT NULL,
+        map_version INT UNSIGNED NOT NULL,
+        shards JSON NOT NULL,
+        requested_by VARCHAR(255) NOT NULL,
+        status VARCHAR(16) NOT NULL,
+        started_at DATETIME(3) NOT NULL,
+        finished_at DATETIME(3) NULL,
+        PRIMARY KEY (epoch_id),
+        KEY sk_backup_epochs_started (started_at)
+      ) ${TABLE_OPTIONS}`,
+      `CREATE TABLE IF NOT EXISTS sk_backups (
+        backup_id VARCHAR(64) NOT NULL,
+        epoch_id VARCHAR(64) NOT NULL,
+        shard_name VARCHAR(64) NOT NULL,
+        database_name VARCHAR(64) NOT NULL,
+        kind VARCHAR(16) NOT NULL,
+        status VARCHAR(24) NOT NULL,
+        retention_class VARCHAR(8) NOT NULL,
+        source_node VARCHAR(128) NULL,
+        dump_mode VARCHAR(16) NULL,
+        binlog_file VARCHAR(255) NULL,
+        binlog_position BIGINT UNSIGNED NULL,
+        gtid TEXT NULL,
+        started_at DATETIME(3) NOT NULL,
+        consistent_at DATETIME(3) NULL,
+        finished_at DATETIME(3) NULL,
+        expires_at DATETIME(3) NOT NULL,
+        bytes BIGINT UNSIGNED NOT NULL DEFAULT 0,
+        row_count BIGINT UNSIGNED NOT NULL DEFAULT 0,
+        manifest_key VARCHAR(1024) NULL,
+        manifest_sha256 VARCHAR(64) NULL,
+        snapshot_id VARCHAR(255) NULL,
+        snapshot_arn VARCHAR(2048) NULL,
+        base_backup_id VARCHAR(64) NULL,
+        progress JSON NULL,
+        error TEXT NULL,
+        verified_at DATETIME(3) NULL,
+        restore_seconds DOUBLE NULL,
+        detail JSON NOT NULL,
+        PRIMARY KEY (backup_id),
+        KEY sk_backups_shard (shard_name, kind, started_at),
+        KEY sk_backups_epoch (epoch_id),
+        KEY sk_backups_expiry (status, expires_at)
+      ) ${TABLE_OPTIONS}`,
+      // Every object a backup wrote, with what verification and recovery planning need to know of it.
+      `CREATE TABLE IF NOT EXISTS sk_backup_objects (
+        backup_id VARCHAR(64) NOT NULL,
+        seq INT UNSIGNED NOT NULL,
+        role VARCHAR(16) NOT NULL,
+        object_key VARCHAR(1024) NOT NULL,
+        bytes BIGINT UNSIGNED NOT NULL,
+        sha256 VARCHAR(64) NOT NULL,
+        table_name VARCHAR(64) NULL,
+        chunk_index INT UNSIGNED NULL,
+        row_count BIGINT UNSIGNED NULL,
+        rows_sha256 CHAR(64) NULL,
+        last_key JSON NULL,
+        binlog_file VARCHAR(255) NULL,
+        first_event_at DATETIME(3) NULL,
+        last_event_at DATETIME(3) NULL,
+        covered_until DATETIME(3) NULL,
+        PRIMARY KEY (backup_id, seq)
+      ) ${TABLE_OPTIONS}`,
+    ],
+  },
 ];
 
 const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS sk_schema_migrations (

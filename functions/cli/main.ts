@@ -1,8 +1,14 @@
 import { Command, CommanderError, Option } from 'commander';
 import { AppError, ValidationError } from '../shared/errors';
 import { analyzeCommand } from './analyze-command';
+import { registerChaosCommands } from './chaos-command';
+import { registerArchiveCommands } from './archive-command';
+import { registerBackupCommands } from './backup-command';
 import type { CliContext } from './context';
+import { healthCommand } from './health-command';
 import { mapHistoryCommand, mapShowCommand, mapSplitCommand, routeCommand } from './map-commands';
+import { registerRecoveryCommands } from './recovery-command';
+import { registerRestoreCommands } from './restore-command';
 import { sandboxCommand } from './sandbox-command';
 
 const integer = (name: string) => (value: string) => {
@@ -56,6 +62,22 @@ export function buildProgram(context: CliContext): Command {
     .action((_options, command: Command) => analyzeCommand(context, command.optsWithGlobals()));
 
   program
+    .command('health')
+    .description('probe every node of the fleet and show node states and shard verdicts')
+    .option('--watch', 'probe again every interval until Ctrl-C')
+    .option('--interval <ms>', 'time between probes with --watch', integer('--interval'), 1000)
+    .option('--concurrency <n>', 'probes in flight at once', integer('--concurrency'), 64)
+    .option('--connect-timeout <ms>', 'connect and query timeout per probe', integer('--connect-timeout'), 2000)
+    .addOption(new Option('--tls <mode>', 'TLS to the nodes (default: off for loopback nodes, else required)').choices(['required', 'off']))
+    .action((_options, command: Command) => healthCommand(context, command.optsWithGlobals()));
+
+  registerBackupCommands(program, context, integer);
+  registerArchiveCommands(program, context, integer);
+  registerRestoreCommands(program, context);
+  registerRecoveryCommands(program, context, integer);
+  registerChaosCommands(program, context, integer);
+
+  program
     .command('sandbox')
     .description('start the local sandbox (same as npm start)')
     .option('--port <n>', 'lookup API port', integer('--port'), 3000)
@@ -64,6 +86,7 @@ export function buildProgram(context: CliContext): Command {
     .option('--mysql-url <url>', 'MySQL to use (default: $MYSQL_URL, then root@127.0.0.1:3306, then a private server)')
     .option('--reset', 'drop and rebuild the sandbox databases')
     .option('--database-prefix <prefix>', 'prefix of the catalog and shard databases', 'sk_')
+    .option('--replicas <n>', 'run every shard as a primary with this many GTID replicas (private servers)', integer('--replicas'), 0)
     .action((_options, command: Command) => sandboxCommand(context, command.optsWithGlobals()));
 
   return program;

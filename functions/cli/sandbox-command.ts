@@ -26,7 +26,7 @@ export async function sandboxCommand(context: CliContext, options: SandboxFlags)
   });
   // Lets other shardkeeper commands in this folder find the sandbox's catalog.
   mkdirSync(SANDBOX_DIR, { recursive: true });
-  writeFileSync(SANDBOX_STATE_FILE, JSON.stringify({ catalogUrl: sandbox.catalogUrl, lookupUrl: sandbox.server.url, replicatedDir: sandbox.replicatedDir, pid: process.pid }, null, 2));
+  writeFileSync(SANDBOX_STATE_FILE, JSON.stringify({ catalogUrl: sandbox.catalogUrl, lookupUrl: sandbox.server.url, replicatedDir: sandbox.replicatedDir, recovery: sandbox.replicatedShards.length > 0, pid: process.pid }, null, 2));
   context.out(
     options.json
       ? `${JSON.stringify({ lookupUrl: sandbox.server.url, catalogUrl: sandbox.catalogUrl, mapVersion: sandbox.map.version, shards: sandbox.map.shards.map((s) => s.name) })}\n`

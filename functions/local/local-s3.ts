@@ -1,11 +1,18 @@
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { join } from 'node:path';
 import S3rver from 's3rver';
+import { SANDBOX_DIR } from './sandbox-paths';
 
 export interface LocalS3 {
   endpoint: string;
   client: S3Client;
   stop(): Promise<void>;
 }
+
+/** Where the sandbox's local S3 keeps its buckets, shared by every command run in this folder. */
+export const SANDBOX_S3_DIR = join(SANDBOX_DIR, 's3');
+export const SANDBOX_BACKUP_BUCKET = 'shardkeeper-backups';
+export const SANDBOX_ARCHIVE_BUCKET = 'shardkeeper-archive';
 
 /** Fixed credentials s3rver accepts; the local S3 listens on 127.0.0.1 only. */
 const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };

@@ -1,4 +1,7 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { SANDBOX_DIR } from './sandbox-paths';
+import { SANDBOX_ARCHIVE_BUCKET, SANDBOX_BACKUP_BUCKET, SANDBOX_S3_DIR, startLocalS3 } from './local-s3';
+import { gameLogsDdl, seedGameLogs } from './game-logs';
 import mysql, { type Pool } from 'mysql2/promise';
 import { createMysqlExecutor, createMysqlPool } from '../adapters/mysql-executor';
 import { SqlCatalog } from '../adapters/sql-catalog';
@@ -15,9 +18,20 @@ import { startLocalHttpServer, type LocalHttpServer } from './http-server';
 import { findServerBinaries, INSTALL_HINT, startPrivateMysqld, type PrivateMysqld } from './private-mysqld';
 import { dropSandboxDatabases, provisionShardDatabases, seedPlayers } from './demo-fleet';
 import { startReplicatedShard, type ReplicatedShard } from './replicated-shard';
+import { LocalEventBus } from '../adapters/local-event-bus';
+import { createMysqlProber } from '../adapters/mysql-prober';
+import { SqlHealthStore } from '../adapters/sql-health-store';
+import { HealthMonitor } from '../health/monitor';
+import type { AppEvent } from '../ports/event-publisher';
+import { staticCredentials } from '../ports/node-credentials';
+import type { SqlExecutor } from '../ports/sql';
+import { createMysqlReplicationAdmin } from '../adapters/mysql-replication-admin';
+import { SqlRecoveryStore } from '../adapters/sql-recovery-store';
+import { DEFAULT_RECOVERY_POLICY, type RecoveryDeps } from '../recovery/context';
+import type { RecoveryDefinitions } from '../recovery/local-workflows';
+import { ShardNodeDown, ShardNodeRecovered, ShardPrimaryDown } from '../shared/events';
 
-export const SANDBOX_DIR = resolve('.sandbox');
-export const SANDBOX_STATE_FILE = join(SANDBOX_DIR, 'sandbox.json');
+export { SANDBOX_DIR, SANDBOX_STATE_FILE } from './sandbox-paths';
 export const DEFAULT_DATABASE_PREFIX = 'sk_';
 const DEFAULT_MYSQL_URL = 'mysql://root@127.0.0.1:3306';
 const PRIVATE_MYSQL_PORT = 3307;
@@ -34,6 +48,10 @@ export interface SandboxOptions {
   replicas?: number;
   /** First port of the replicated shards; each shard takes 20. */
   replicaBasePort?: number;
+  /** game_logs rows seeded into each shard (the chapter's table), spread over the last 9 months. */
+  gameLogsPerShard?: number;
+  /** Health probe interval; the monitor runs for as long as the sandbox. */
+  probeIntervalMs?: number;
   log: (line: string) => void;
 }
 
@@ -47,6 +65,10 @@ export interface Sandbox {
   replicatedShards: ReplicatedShard[];
   /** Where replicated shards keep their data directories (`<dir>/<node id>`). */
   replicatedDir: string;
+  /** The in-process event bus: health transitions land here, recovery workflows subscribe. */
+  bus: LocalEventBus;
+  /** The local S3 holding backups and archives (buckets shardkeeper-backups, shardkeeper-archive). */
+  s3Endpoint: string;
   stop(): Promise<void>;
 }
 
@@ -156,11 +178,21 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await provisionShardDatabases(poolFor, map);
     const seed = await seedPlayers(poolFor, map, options.players);
     log(`players: ${options.players} across ${map.shards.length} shards (${seed.inserted} inserted now)`);
+    const logs = await seedSandboxGameLogs(poolFor, map, options.gameLogsPerShard ?? DEFAULT_GAME_LOGS_PER_SHARD, Math.max(1, options.players));
+    log(`game_logs: ${logs.perShard} rows per shard over the last ${GAME_LOG_MONTHS} months (${logs.inserted} inserted now)`);
 
     const cache = new ShardMapCache({ catalog, clock: systemClock, revalidateMs: 1000, onRevalidateError: (error) => log(`catalog unreachable, serving the last good map: ${String(error)}`) });
     const api = new LookupApi(cache, (error) => log(`lookup error: ${String(error)}`));
     await cache.current();
     const server = await startLocalHttpServer({ handle: (request) => api.handle(request), port: options.port, maxBodyBytes: MAX_BODY_BYTES });
+    const s3 = await startLocalS3({ directory: SANDBOX_S3_DIR, buckets: [SANDBOX_BACKUP_BUCKET, SANDBOX_ARCHIVE_BUCKET] });
+    const monitoring = startHealthAndRecovery(
+      catalog,
+      createMysqlExecutor(catalogPool),
+      endpoint,
+      { intervalMs: options.probeIntervalMs ?? 1000, recovery: replicatedShards.length > 0 },
+      log,
+    );
 
     const pool = catalogPool;
     await admin.end();
@@ -173,7 +205,11 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       privateServer,
       replicatedShards,
       replicatedDir: REPLICATED_DIR,
+      bus: monitoring.bus,
+      s3Endpoint: s3.endpoint,
       async stop() {
+        await monitoring.stop();
+        await s3.stop();
         await server.close();
         await pool.end();
         await Promise.all(replicatedShards.map((replicated) => replicated.stop()));
@@ -190,6 +226,88 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   }
 }
 
+const DEFAULT_GAME_LOGS_PER_SHARD = 20_000;
+const GAME_LOG_MONTHS = 9;
+
+/** Months of game logs in every shard, so the archiver has old rows to move; only into empty tables. */
+async function seedSandboxGameLogs(poolFor: (shard: Shard) => Pool, map: ShardMap, perShard: number, players: number) {
+  const now = Date.now();
+  let inserted = 0;
+  for (const shard of map.shards) {
+    const pool = poolFor(shard);
+    await pool.query(gameLogsDdl(shard.database, 'game_logs'));
+    const [[existing]] = (await pool.query(`SELECT EXISTS (SELECT 1 FROM ${quoteIdentifier(shard.database)}.game_logs) AS seeded`)) as unknown as [[{ seeded: number }]];
+    if (Number(existing.seeded) === 1 || perShard === 0) continue;
+    inserted += await seedGameLogs(pool, shard.database, 'game_logs', { from: now - GAME_LOG_MONTHS * 30 * 86_400_000, to: now, rows: perShard, players });
+  }
+  return { perShard, inserted };
+}
+
+function describeEvent(event: AppEvent): string {
+  const detail = event.detail as { shard?: string; node?: string; reason?: string };
+  return `${event.detailType}: shard ${detail.shard ?? '-'}${detail.node ? ` node ${detail.node}` : ''}${detail.reason ? ` — ${detail.reason}` : ''}`;
+}
+
+/**
+ * Health checks on a timer, as the scheduled monitor runs them in AWS; transitions go to the local
+ * bus and the log. With replicated shards the bus also starts the recovery workflows, the state
+ * machines synthesized from the CDK app and run by the local interpreter, as the EventBridge rules do.
+ */
+function startHealthAndRecovery(catalog: SqlCatalog, executor: SqlExecutor, mysqlEndpoint: URL, options: { intervalMs: number; recovery: boolean }, log: (line: string) => void) {
+  const bus = new LocalEventBus({ onHandlerError: (error, event) => log(`event handler for ${event.detailType} failed: ${String(error)}`) });
+  bus.subscribe('*', (event) => log(`event ${describeEvent(event)}`));
+  const credentials = staticCredentials(decodeURIComponent(mysqlEndpoint.username) || 'root', decodeURIComponent(mysqlEndpoint.password));
+  const prober = createMysqlProber({ credentials, tls: 'off' });
+  const workflows = new Set<Promise<unknown>>();
+  if (options.recovery) {
+    const deps: RecoveryDeps = {
+      catalog,
+      store: new SqlRecoveryStore(executor),
+      prober,
+      admin: createMysqlReplicationAdmin({ credentials, tls: 'off' }),
+      events: bus,
+      clock: systemClock,
+      policy: { ...DEFAULT_RECOVERY_POLICY },
+      auroraClusters: {},
+    };
+    let definitions: Promise<RecoveryDefinitions> | undefined;
+    const start = (pick: (all: RecoveryDefinitions) => RecoveryDefinitions[keyof RecoveryDefinitions], event: AppEvent) => {
+      // Synthesizing the app takes seconds, so it happens at the first recovery, once.
+      definitions ??= import('../recovery/local-workflows').then((module) => module.synthesizeRecoveryDefinitions());
+      const detail = event.detail as Record<string, unknown>;
+      const run = definitions
+        .then(async (all) => {
+          const { runLocalWorkflow } = await import('../recovery/local-workflows');
+          return runLocalWorkflow(pick(all), deps, { 'detail-type': event.detailType, source: event.source, detail }, { executionName: `sandbox-${String(detail.shard)}-${Date.now()}` });
+        })
+        .then((result) => log(`workflow for ${event.detailType} ${result.status}: ${result.states.join(' > ')}${result.error ? ` (${result.error.name}: ${result.error.message})` : ''}`))
+        .catch((error: unknown) => log(`workflow for ${event.detailType} could not run: ${String(error)}`))
+        .finally(() => workflows.delete(run));
+      workflows.add(run);
+    };
+    bus.subscribe(ShardPrimaryDown, (event) => start((all) => all.failover, event));
+    bus.subscribe(ShardNodeDown, (event) => {
+      if ((event.detail as { role?: string }).role === 'replica') start((all) => all.replica, event);
+    });
+    bus.subscribe(ShardNodeRecovered, (event) => start((all) => all.replica, event));
+  }
+  const monitor = new HealthMonitor(
+    { catalog, prober, store: new SqlHealthStore(executor), publisher: bus, clock: systemClock, onError: (error, context) => log(`health monitor: ${context}: ${String(error)}`) },
+    { ownerId: `sandbox-${process.pid}` },
+  );
+  const abort = new AbortController();
+  const running = monitor.run({ until: Number.POSITIVE_INFINITY, intervalMs: options.intervalMs, signal: abort.signal });
+  return {
+    bus,
+    async stop() {
+      abort.abort();
+      await running.catch((error: unknown) => log(`health monitor stopped: ${String(error)}`));
+      await Promise.all(workflows);
+      await prober.close();
+    },
+  };
+}
+
 export function describeSandbox(sandbox: Sandbox): string {
   const url = sandbox.server.url;
   const masked = new URL(sandbox.catalogUrl);
@@ -204,6 +322,8 @@ export function describeSandbox(sandbox: Sandbox): string {
       ? [`  replication    ${sandbox.replicatedShards.map((shard) => `${shard.shard}: ${shard.nodes.map((node) => `${node.role} :${node.port}`).join(', ')}`).join('; ')}`]
       : []),
     `  lookup API     ${url}`,
+    `  local S3       ${sandbox.s3Endpoint} (buckets ${SANDBOX_BACKUP_BUCKET}, ${SANDBOX_ARCHIVE_BUCKET}; files in ${SANDBOX_S3_DIR})`,
+    `  health         every node probed every second; transitions are printed as events${sandbox.replicatedShards.length > 0 ? '; primary and replica failures start the recovery workflows' : ''}`,
     '',
     'Try:',
     `  curl -s ${url}/v1/route/12345`,
@@ -213,6 +333,9 @@ export function describeSandbox(sandbox: Sandbox): string {
     '  npx shardkeeper map show',
     '  npx shardkeeper map split 40-80',
     '  npx shardkeeper analyze --preset chapter --strategy all --shards 8',
+    '  npx shardkeeper health',
+    '  npx shardkeeper backup run && npx shardkeeper backup list',
+    '  npx shardkeeper archive plan',
     '',
     'Ctrl-C stops the sandbox.',
   ].join('\n');

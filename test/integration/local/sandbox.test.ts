@@ -62,7 +62,7 @@ describe('local sandbox', () => {
     expect(rows).toEqual([{ n: 8 }]);
   });
 
-  it('runs every shard as a replicated primary when asked for replicas', async () => {
+  it('runs every shard as a replicated primary when asked for replicas', { timeout: 90_000 }, async () => {
     await sandbox?.stop();
     sandbox = await startSandbox({ ...options, shards: 2, reset: true, players: 400, replicas: 1, replicaBasePort: 40000 + Math.floor(Math.random() * 450) * 20 });
     expect(sandbox.map.shards.map((shard) => shard.nodes.map((node) => node.role))).toEqual([
@@ -76,6 +76,22 @@ describe('local sandbox', () => {
     await replicated.waitForReplicas();
     const rows = await replicated.query(1, `SELECT player_name FROM \`${route.database}\`.players WHERE player_id = 7`);
     expect(rows.map((row) => row.player_name)).toEqual(['player_7']);
+
+    const primaryDown = new Promise<{ shard: string }>((resolve) => sandbox!.bus.subscribe('ShardPrimaryDown', (event) => resolve(event.detail as { shard: string })));
+    await replicated.killPrimary();
+    expect(await primaryDown).toMatchObject({ shard: route.shard });
+    await sandbox.bus.settled();
+    expect(lines.some((line) => line.startsWith(`event ShardPrimaryDown: shard ${route.shard}`))).toBe(true);
+
+    // The sandbox's failover workflow promotes the replica and the lookup API follows the new map.
+    let rerouted = route;
+    for (let attempt = 0; attempt < 300 && rerouted.writer.port === route.writer.port; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      rerouted = (await (await fetch(`${sandbox.server.url}/v1/route/7`)).json()) as typeof route;
+    }
+    expect(rerouted.writer.port).toBe(replicated.nodes[1]!.port);
+    expect(rerouted.readers).toEqual([]);
+    expect(lines.some((line) => line.startsWith('workflow for ShardPrimaryDown succeeded'))).toBe(true);
     await sandbox.stop();
     sandbox = undefined;
   });
