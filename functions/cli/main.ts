@@ -86,6 +86,7 @@ export function buildProgram(context: CliContext): Command {
     .option('--mysql-url <url>', 'MySQL to use (default: $MYSQL_URL, then root@127.0.0.1:3306, then a private server)')
     .option('--reset', 'drop and rebuild the sandbox databases')
     .option('--database-prefix <prefix>', 'prefix of the catalog and shard databases', 'sk_')
+    .option('--game-logs <n>', 'game_logs rows seeded per shard over the last 9 months', integer('--game-logs'), 20_000)
     .option('--replicas <n>', 'run every shard as a primary with this many GTID replicas (private servers)', integer('--replicas'), 0)
     .action((_options, command: Command) => sandboxCommand(context, command.optsWithGlobals()));
 

@@ -10,6 +10,7 @@ interface SandboxFlags extends GlobalOptions {
   reset?: boolean;
   databasePrefix: string;
   replicas: number;
+  gameLogs: number;
 }
 
 export async function sandboxCommand(context: CliContext, options: SandboxFlags): Promise<void> {
@@ -22,6 +23,7 @@ export async function sandboxCommand(context: CliContext, options: SandboxFlags)
     reset: options.reset === true,
     databasePrefix: options.databasePrefix,
     replicas: options.replicas,
+    gameLogsPerShard: options.gameLogs,
     log,
   });
   // Lets other shardkeeper commands in this folder find the sandbox's catalog.

@@ -24,7 +24,7 @@ describe('shardkeeper sandbox as a process', () => {
   });
 
   it('serves the lookup API until Ctrl-C, then stops cleanly with exit code 0', async () => {
-    const child = spawn(process.execPath, [BIN, 'sandbox', '--json', '--port', '0', '--players', '500', '--database-prefix', databasePrefix, '--mysql-url', mysqlUrl()], {
+    const child = spawn(process.execPath, [BIN, 'sandbox', '--json', '--port', '0', '--players', '500', '--game-logs', '100', '--database-prefix', databasePrefix, '--mysql-url', mysqlUrl()], {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -7,7 +7,7 @@ import { mysqlUrl } from '../helpers/mariadb';
 describe('local sandbox', () => {
   const databasePrefix = `sk_t${randomBytes(3).toString('hex')}_`;
   const lines: string[] = [];
-  const options: SandboxOptions = { port: 0, shards: 4, players: 3000, mysqlUrl: mysqlUrl(), reset: false, databasePrefix, log: (line) => lines.push(line) };
+  const options: SandboxOptions = { port: 0, shards: 4, players: 3000, gameLogsPerShard: 300, mysqlUrl: mysqlUrl(), reset: false, databasePrefix, log: (line) => lines.push(line) };
   let sandbox: Sandbox | undefined;
 
   afterAll(async () => {
