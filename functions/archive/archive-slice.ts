@@ -238,7 +238,10 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
       continue;
     }
     position = next.kind === 'verified' ? next.batch.lastCursor : next.lastCursor;
-    finishing.push({ scan, outcome: finishPreparedBatch(context, scan, next, mayAdvanceAfter(finishing.at(-1)?.outcome)) });
+    const outcome = finishPreparedBatch(context, scan, next, mayAdvanceAfter(finishing.at(-1)?.outcome));
+    // Observed here so a batch failing while the loop is elsewhere is not an unhandled rejection; drain() reports it.
+    outcome.catch(() => {});
+    finishing.push({ scan, outcome });
   }
 
   const finished = await store.finishRun(request.table, request.shard, request.runId, 'done');
