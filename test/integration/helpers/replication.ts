@@ -7,14 +7,15 @@ export interface TestShardOptions {
   shard?: string;
   database?: string;
   replicas?: number;
+  /** Where the servers' data directories go (`<baseDir>/<node id>`); default: a new temporary folder. */
+  baseDir?: string;
 }
 
 /**
  * A replicated shard of private mariadbd servers in a temporary folder on random ports in
  * 40000-49999; stop() also removes the folder. A start that loses a port race is retried.
  */
-export async function startTestShard({ shard = '-80', database = 'sk_shard', replicas = 2 }: TestShardOptions = {}): Promise<ReplicatedShard> {
-  const baseDir = mkdtempSync(join(tmpdir(), 'sk-replication-'));
+export async function startTestShard({ shard = '-80', database = 'sk_shard', replicas = 2, baseDir = mkdtempSync(join(tmpdir(), 'sk-replication-')) }: TestShardOptions = {}): Promise<ReplicatedShard> {
   for (let attempt = 1; ; attempt++) {
     const basePort = 40_000 + 2 * (replicas + 1) * Math.floor(Math.random() * (9_990 / (2 * (replicas + 1))));
     try {

@@ -64,7 +64,15 @@ describe('local sandbox', () => {
 
   it('runs every shard as a replicated primary when asked for replicas', { timeout: 90_000 }, async () => {
     await sandbox?.stop();
-    sandbox = await startSandbox({ ...options, shards: 2, reset: true, players: 400, replicas: 1, replicaBasePort: 40000 + Math.floor(Math.random() * 450) * 20 });
+    sandbox = undefined;
+    // Random ports can lose a race with another test's servers: a start that fails is retried.
+    for (let attempt = 1; !sandbox; attempt++) {
+      const replicaBasePort = 40000 + Math.floor(Math.random() * 450) * 20;
+      sandbox = await startSandbox({ ...options, shards: 2, reset: true, players: 400, replicas: 1, replicaBasePort }).catch((error: unknown) => {
+        if (attempt === 3) throw error;
+        return undefined;
+      });
+    }
     expect(sandbox.map.shards.map((shard) => shard.nodes.map((node) => node.role))).toEqual([
       ['primary', 'replica'],
       ['primary', 'replica'],

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqlCatalog } from '../../../functions/adapters/sql-catalog';
 import { SqlRecoveryStore } from '../../../functions/adapters/sql-recovery-store';
 import { runCli } from '../../../functions/cli/main';
-import { startReplicatedShard, type ReplicatedShard } from '../../../functions/local/replicated-shard';
+import type { ReplicatedShard } from '../../../functions/local/replicated-shard';
+import { startTestShard } from '../helpers/replication';
 import { createScratchDatabase, mysqlUrl, type ScratchDatabase } from '../helpers/mariadb';
 
 /** The sandbox's `chaos kill-primary` against a real replicated shard laid out as the sandbox lays it out. */
@@ -17,7 +18,7 @@ describe('shardkeeper chaos kill-primary', () => {
 
   beforeAll(async () => {
     baseDir = mkdtempSync(join(tmpdir(), 'sk-chaos-'));
-    shard = await startReplicatedShard({ baseDir, basePort: 40_000 + 6 * Math.floor(Math.random() * 1_660), shard: '-', database: 'sk_chaos', replicas: 2 });
+    shard = await startTestShard({ baseDir, shard: '-', database: 'sk_chaos', replicas: 2 });
     scratch = await createScratchDatabase();
     const catalog = new SqlCatalog(scratch.executor);
     await catalog.migrate();
