@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
@@ -8,6 +7,7 @@ import type { ShardNode } from '../core/shard-map-types';
 import type { ArchivedFile, BinlogFile, BinlogReplayer, BinlogSource, ReplayRequest } from '../ports/backup-binlog';
 import type { NodeCredentials } from '../ports/node-credentials';
 import { AppError, ConfigError, ValidationError } from '../shared/errors';
+import { findExecutable } from '../shared/executables';
 import { quoteIdentifier } from '../shared/identifiers';
 import { openBackupConnection, type TlsMode } from './mysql-dumper';
 
@@ -20,16 +20,6 @@ import { openBackupConnection, type TlsMode } from './mysql-dumper';
  * Passwords reach the tools through MYSQL_PWD, never the command line.
  */
 
-const SEARCH_PATH = ['/usr/bin', '/usr/local/bin', '/usr/local/mysql/bin', '/opt/bin', ...(process.env.PATH ?? '').split(':')];
-
-function findTool(names: readonly string[]): string | undefined {
-  for (const name of names) {
-    const found = SEARCH_PATH.map((dir) => join(dir, name)).find((candidate) => existsSync(candidate));
-    if (found) return found;
-  }
-  return undefined;
-}
-
 export const BINLOG_TOOL_HINT =
   'binary log archiving and replay need mariadb-binlog (or mysqlbinlog) and the mariadb (or mysql) client: ' +
   '`apt-get install mariadb-client` (Debian/Ubuntu) or `brew install mariadb`; in Lambda, a layer providing /opt/bin/mariadb-binlog';
@@ -41,10 +31,12 @@ export interface BinlogToolOptions {
   binlogTool?: string;
   /** Default: mariadb, else mysql. */
   clientTool?: string;
+  /** A PATH to search after the standard folders (the CLI passes its own). */
+  searchPath?: string;
 }
 
-function tool(explicit: string | undefined, names: readonly string[]): string {
-  const found = explicit ?? findTool(names);
+function tool(explicit: string | undefined, names: readonly string[], searchPath: string | undefined): string {
+  const found = explicit ?? findExecutable(names, searchPath);
   if (!found) throw new ConfigError(BINLOG_TOOL_HINT);
   return found;
 }
@@ -104,7 +96,7 @@ export function createBinlogSource(options: BinlogToolOptions): BinlogSource {
 
     async fetch(node: ShardNode, file: string, directory: string) {
       const { user, password } = await options.credentials.credentialsFor(node);
-      const binlogTool = tool(options.binlogTool, ['mariadb-binlog', 'mysqlbinlog']);
+      const binlogTool = tool(options.binlogTool, ['mariadb-binlog', 'mysqlbinlog'], options.searchPath);
       const child = spawn(
         binlogTool,
         ['--read-from-remote-server', '--raw', `--host=${node.host}`, `--port=${node.port}`, `--user=${user}`, ...tlsArgs(options.tls), `--result-file=${directory}/`, file],
@@ -128,8 +120,8 @@ export function createBinlogReplayer(options: BinlogReplayerOptions): BinlogRepl
       quoteIdentifier(request.sourceDatabase, 'source database');
       quoteIdentifier(request.targetDatabase, 'target database');
       const { user, password } = await options.credentials.credentialsFor(options.target);
-      const binlogTool = tool(options.binlogTool, ['mariadb-binlog', 'mysqlbinlog']);
-      const clientTool = tool(options.clientTool, ['mariadb', 'mysql']);
+      const binlogTool = tool(options.binlogTool, ['mariadb-binlog', 'mysqlbinlog'], options.searchPath);
+      const clientTool = tool(options.clientTool, ['mariadb', 'mysql'], options.searchPath);
       // --stop-datetime is read in the tool's local zone; event times are UTC.
       const decoder = spawn(
         binlogTool,

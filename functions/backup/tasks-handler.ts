@@ -1,6 +1,5 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { RDSClient } from '@aws-sdk/client-rds';
-import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -10,7 +9,6 @@ import { createBinlogSource } from '../adapters/binlog-archiver';
 import { createEventBridgePublisher } from '../adapters/eventbridge-publisher';
 import { createMysqlDumpConnector } from '../adapters/mysql-dumper';
 import { createMysqlRestoreConnector } from '../adapters/mysql-restorer';
-import { createRdsDataExecutor } from '../adapters/rds-data-executor';
 import { createRdsSnapshots } from '../adapters/rds-snapshots';
 import { createS3ObjectStore } from '../adapters/s3-object-store';
 import { createSecretsManagerCredentials } from '../adapters/secrets-credentials';
@@ -18,12 +16,14 @@ import { SqlBackupStore } from '../adapters/sql-backup-store';
 import { SqlCatalog } from '../adapters/sql-catalog';
 import type { ShardNode } from '../core/shard-map-types';
 import { systemClock } from '../ports/clock';
-import { backupTasksEnvSchema, parseEnv } from '../shared/env';
+import { backupTasksEnvSchema, lambdaRuntimeEnvSchema, parseEnv } from '../shared/env';
 import { ConfigError } from '../shared/errors';
 import { DEFAULT_BACKUP_SETTINGS } from './backup-deps';
 import { runBackupTask, type BackupTaskDeps } from './tasks';
+import { createDataApiExecutor } from '../shared/services';
 
 const env = parseEnv(backupTasksEnvSchema);
+const runtime = parseEnv(lambdaRuntimeEnvSchema);
 const logger = new Logger({ serviceName: 'backup-tasks' });
 const metrics = new Metrics({ serviceName: 'backup-tasks' });
 
@@ -40,7 +40,7 @@ function restoreTarget(json: string): ShardNode | undefined {
   }
 }
 
-const catalogSql = createRdsDataExecutor({ client: new RDSDataClient({}), resourceArn: env.CATALOG_CLUSTER_ARN, secretArn: env.CATALOG_SECRET_ARN, database: env.CATALOG_DATABASE });
+const catalogSql = createDataApiExecutor(env);
 const credentials = createSecretsManagerCredentials(new SecretsManagerClient({}));
 const target = restoreTarget(env.RESTORE_TARGET);
 const deps: BackupTaskDeps = {
@@ -49,7 +49,7 @@ const deps: BackupTaskDeps = {
   objects: createS3ObjectStore({ client: new S3Client({}), bucket: env.BACKUP_BUCKET, kmsKeyId: env.BACKUP_KMS_KEY_ARN }),
   dumper: createMysqlDumpConnector({ credentials, tls: env.NODE_TLS }),
   binlogs: createBinlogSource({ credentials, tls: env.NODE_TLS, binlogTool: env.BINLOG_TOOL || undefined }),
-  snapshots: createRdsSnapshots({ clientFor: (region) => new RDSClient(region ? { region } : {}), homeRegion: process.env.AWS_REGION ?? 'us-east-1' }),
+  snapshots: createRdsSnapshots({ clientFor: (region) => new RDSClient(region ? { region } : {}), homeRegion: runtime.AWS_REGION }),
   restorer: target && createMysqlRestoreConnector({ credentials, tls: env.NODE_TLS, target }),
   events: createEventBridgePublisher({ client: new EventBridgeClient({}), eventBusName: env.EVENT_BUS_NAME }),
   clock: systemClock,

@@ -51,6 +51,8 @@ export interface BackupServices {
   restoreTarget: ShardNode;
   restoreCredentials: NodeCredentials;
   region: string | undefined;
+  /** The CLI's PATH, where the binary log tools are looked for after the standard folders. */
+  searchPath: string | undefined;
 }
 
 const DEFAULT_RESTORE_TARGET = 'mysql://root@127.0.0.1:3306';
@@ -104,6 +106,7 @@ export async function withBackupServices<T>(context: CliContext, options: Backup
       restoreTarget: target.node,
       restoreCredentials: target.credentials,
       region: context.env.AWS_REGION,
+      searchPath: context.env.PATH,
     });
   } finally {
     client.destroy();
@@ -123,7 +126,7 @@ export function restorerFor(services: BackupServices) {
 }
 
 export function replayerFor(services: BackupServices) {
-  return createBinlogReplayer({ credentials: services.restoreCredentials, tls: services.tls, target: services.restoreTarget });
+  return createBinlogReplayer({ credentials: services.restoreCredentials, tls: services.tls, target: services.restoreTarget, searchPath: services.searchPath });
 }
 
 interface ShardOutcome {
@@ -147,7 +150,7 @@ async function backupShard(services: BackupServices, task: ShardTask, mode: Dump
   };
   if (shard.kind === 'self-managed') {
     if (task.kind === 'incremental') {
-      const backup = await archiveBinlogs({ ...common, objects: services.objects, binlogs: createBinlogSource({ credentials: services.credentials, tls: services.tls }) }, { ...task, shard });
+      const backup = await archiveBinlogs({ ...common, objects: services.objects, binlogs: createBinlogSource({ credentials: services.credentials, tls: services.tls, searchPath: services.searchPath }) }, { ...task, shard });
       return done(backup.backupId);
     }
     const manifest = await runLogicalBackup(

@@ -20,6 +20,7 @@ export async function sandboxCommand(context: CliContext, options: SandboxFlags)
     shards: options.shards,
     players: options.players,
     mysqlUrl: options.mysqlUrl ?? context.env.MYSQL_URL,
+    searchPath: context.env.PATH,
     reset: options.reset === true,
     databasePrefix: options.databasePrefix,
     replicas: options.replicas,

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { AppError } from '../shared/errors';
+import { findExecutable } from '../shared/executables';
 
 /** A MySQL-compatible server binary found on this machine. */
 export interface ServerBinaries {
@@ -11,16 +12,11 @@ export interface ServerBinaries {
   installDb?: string;
 }
 
-const SEARCH_PATH = ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin', '/usr/local/mysql/bin', ...(process.env.PATH ?? '').split(':')];
-
-function findExecutable(name: string): string | undefined {
-  return SEARCH_PATH.map((dir) => join(dir, name)).find((candidate) => existsSync(candidate));
-}
-
-export function findServerBinaries(): ServerBinaries | undefined {
-  const mariadbd = findExecutable('mariadbd');
-  if (mariadbd) return { flavor: 'mariadb', server: mariadbd, installDb: findExecutable('mariadb-install-db') ?? findExecutable('mysql_install_db') };
-  const mysqld = findExecutable('mysqld');
+/** The server binaries in the standard folders, then in `pathVariable` (the caller's PATH). */
+export function findServerBinaries(pathVariable?: string): ServerBinaries | undefined {
+  const mariadbd = findExecutable(['mariadbd'], pathVariable);
+  if (mariadbd) return { flavor: 'mariadb', server: mariadbd, installDb: findExecutable(['mariadb-install-db', 'mysql_install_db'], pathVariable) };
+  const mysqld = findExecutable(['mysqld'], pathVariable);
   if (mysqld) return { flavor: 'mysql', server: mysqld };
   return undefined;
 }

@@ -41,6 +41,8 @@ export interface SandboxOptions {
   shards: number;
   players: number;
   mysqlUrl?: string;
+  /** PATH to search for server binaries after the standard folders (the CLI passes its own). */
+  searchPath?: string;
   reset: boolean;
   /** Prefix of the catalog (`<prefix>catalog`) and shard databases; default `sk_`. */
   databasePrefix?: string;
@@ -89,13 +91,13 @@ export function withDatabase(url: string, database: string): string {
 }
 
 /** MYSQL_URL, else root@127.0.0.1:3306, else a private server from the machine's binaries. */
-async function findMysql(explicitUrl: string | undefined, log: (line: string) => void): Promise<{ url: string; privateServer?: PrivateMysqld }> {
+async function findMysql(explicitUrl: string | undefined, searchPath: string | undefined, log: (line: string) => void): Promise<{ url: string; privateServer?: PrivateMysqld }> {
   if (explicitUrl) {
     if (!(await reachable(explicitUrl))) throw new AppError(`cannot connect to MySQL at ${new URL(explicitUrl).host} (from MYSQL_URL / --mysql-url)`);
     return { url: explicitUrl };
   }
   if (await reachable(DEFAULT_MYSQL_URL)) return { url: DEFAULT_MYSQL_URL };
-  const binaries = findServerBinaries();
+  const binaries = findServerBinaries(searchPath);
   if (!binaries) throw new AppError(INSTALL_HINT);
   log(`no MySQL on 127.0.0.1:3306; starting a private ${binaries.flavor} server on port ${PRIVATE_MYSQL_PORT} in ${join(SANDBOX_DIR, 'mysql')}`);
   const privateServer = await startPrivateMysqld({ datadir: join(SANDBOX_DIR, 'mysql'), port: PRIVATE_MYSQL_PORT, binaries });
@@ -133,7 +135,7 @@ async function startReplicatedFleet(draft: ShardMapDraft, replicas: number, base
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   if (!Number.isInteger(options.shards) || options.shards < 1 || options.shards > 256) throw new ValidationError('--shards must be an integer between 1 and 256');
   const { log } = options;
-  const { url: mysqlUrl, privateServer } = await findMysql(options.mysqlUrl, log);
+  const { url: mysqlUrl, privateServer } = await findMysql(options.mysqlUrl, options.searchPath, log);
   const endpoint = new URL(mysqlUrl);
   const databasePrefix = options.databasePrefix ?? DEFAULT_DATABASE_PREFIX;
   const catalogDatabase = quoteIdentifier(`${databasePrefix}catalog`, 'catalog database');

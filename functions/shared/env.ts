@@ -146,3 +146,8 @@ export function parseEnv<S extends $ZodObject>(schema: S, env: Record<string, st
   }
   return result.data;
 }
+
+/** Variables the Lambda runtime sets itself (reserved: constructs cannot and need not pass them). */
+export const lambdaRuntimeEnvSchema = z.object({
+  AWS_REGION: z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be a region name like eu-west-1')),
+});
