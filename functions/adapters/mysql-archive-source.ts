@@ -73,6 +73,27 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
     return unreachableOnConnectionLoss(database, (on as Pool).query<ResultSetHeader>(sql, values).then(([result]) => result));
   }
 
+  const commit = async (connection: PoolConnection) => unreachableOnConnectionLoss(database, connection.commit());
+
+  /** Runs `work` in a transaction on its own connection; `work` commits (or rolls back) itself. */
+  async function inTransaction<T>(isolation: 'READ COMMITTED' | 'REPEATABLE READ' | undefined, work: (connection: PoolConnection) => Promise<T>): Promise<T> {
+    const connection = await unreachableOnConnectionLoss(database, pool.getConnection());
+    try {
+      if (isolation) await run(`SET TRANSACTION ISOLATION LEVEL ${isolation}`, undefined, connection);
+      await unreachableOnConnectionLoss(database, connection.beginTransaction());
+      const result = await work(connection);
+      connection.release();
+      return result;
+    } catch (error) {
+      // A session that cannot roll back is closed; the server rolls back on disconnect.
+      await connection.rollback().then(
+        () => connection.release(),
+        () => connection.destroy(),
+      );
+      throw error;
+    }
+  }
+
   async function describeTable(name: string): Promise<TableDescription | undefined> {
     const columns = await rows(
       `SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, IS_NULLABLE AS nullable, EXTRA AS extra
@@ -280,25 +301,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
       const where = rangeWhere(types, request.range);
       const columns = request.columns.map((column) => quoteIdentifier(column)).join(', ');
       const order = request.range.orderColumns.map((column) => quoteIdentifier(column)).join(', ');
-      const source = `${table(request.table)}`;
-      const inTransaction = async <T>(isolation: 'READ COMMITTED' | 'REPEATABLE READ', work: (connection: PoolConnection) => Promise<T>): Promise<T> => {
-        const connection = await unreachableOnConnectionLoss(database, pool.getConnection());
-        try {
-          await run(`SET TRANSACTION ISOLATION LEVEL ${isolation}`, undefined, connection);
-          await unreachableOnConnectionLoss(database, connection.beginTransaction());
-          const result = await work(connection);
-          connection.release();
-          return result;
-        } catch (error) {
-          // A session that cannot roll back is closed; the server rolls back on disconnect.
-          await connection.rollback().then(
-            () => connection.release(),
-            () => connection.destroy(),
-          );
-          throw error;
-        }
-      };
-      const commit = async (connection: PoolConnection) => unreachableOnConnectionLoss(database, connection.commit());
+      const source = table(request.table);
 
       if (await supportsDeleteReturning()) {
         // MariaDB: delete the range and read what went in one statement. Anything unexpected (a changed
@@ -415,9 +418,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
       const types = new Map(description.columns.map((column) => [column.name, column]));
       const key = primaryKey(description);
       const writable = columns.filter((column) => types.has(column) && !types.get(column)!.generated);
-      const connection = await unreachableOnConnectionLoss(database, pool.getConnection());
-      try {
-        await connection.beginTransaction();
+      return inTransaction(undefined, async (connection) => {
         let inserted = 0;
         for (let start = 0; start < restored.length; start += KEYS_PER_STATEMENT) {
           const chunk = restored.slice(start, start + KEYS_PER_STATEMENT);
@@ -432,16 +433,9 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
           const values = missing.map((row) => writable.map((column) => decodeValue(row[column] ?? null, types.get(column)!)));
           inserted += (await run(`INSERT INTO ${table(name)} (${writable.map((column) => quoteIdentifier(column)).join(', ')}) VALUES ?`, [values], connection)).affectedRows;
         }
-        await connection.commit();
-        connection.release();
+        await commit(connection);
         return inserted;
-      } catch (error) {
-        await connection.rollback().then(
-          () => connection.release(),
-          () => connection.destroy(),
-        );
-        throw error;
-      }
+      });
     },
   };
 }

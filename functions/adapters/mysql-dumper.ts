@@ -5,10 +5,11 @@ import { quoteSchemaName, type DumpValue } from '../core/backup-sql-values';
 import type { ShardNode } from '../core/shard-map-types';
 import type { DumpConnection, DumpConnector, RowFilter, SchemaSnapshot, TableShape } from '../ports/backup-mysql';
 import type { NodeCredentials } from '../ports/node-credentials';
+import type { TlsMode } from './mysql-prober';
 import { SnapshotLostError, ValidationError } from '../shared/errors';
 import { quoteIdentifier } from '../shared/identifiers';
 
-export type TlsMode = 'required' | 'off';
+export type { TlsMode } from './mysql-prober';
 
 export interface MysqlConnectionOptions {
   credentials: NodeCredentials;
@@ -57,6 +58,11 @@ export async function openBackupConnection(node: ShardNode, { credentials, tls, 
     credentials.invalidate(node);
     return connect();
   }
+}
+
+/** Ends a backup connection, destroying it if the polite close fails. */
+export async function closeBackupConnection(connection: Connection): Promise<void> {
+  await connection.end().catch(() => connection.destroy());
 }
 
 const isMariaDb = (version: string) => /mariadb/i.test(version);
@@ -360,7 +366,7 @@ class MysqlDumpConnection implements DumpConnection {
   }
 
   async close(): Promise<void> {
-    await this.connection.end().catch(() => this.connection.destroy());
+    await closeBackupConnection(this.connection);
   }
 }
 

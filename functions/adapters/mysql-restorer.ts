@@ -4,7 +4,7 @@ import type { ShardNode } from '../core/shard-map-types';
 import type { RestoreConnection, RestoreConnector, RowFilter, TableShape } from '../ports/backup-mysql';
 import { ValidationError } from '../shared/errors';
 import { quoteIdentifier } from '../shared/identifiers';
-import { openBackupConnection, readTableRows, type MysqlConnectionOptions } from './mysql-dumper';
+import { closeBackupConnection, openBackupConnection, readTableRows, type MysqlConnectionOptions } from './mysql-dumper';
 
 /**
  * What mysqldump sets for a load: no FK or unique checks (tables arrive in any order and rows are
@@ -62,7 +62,7 @@ class MysqlRestoreConnection implements RestoreConnection {
   }
 
   async close(): Promise<void> {
-    await this.connection.end().catch(() => this.connection.destroy());
+    await closeBackupConnection(this.connection);
   }
 }
 

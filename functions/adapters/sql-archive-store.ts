@@ -14,6 +14,7 @@ import type {
 import { systemClock, type Clock } from '../ports/clock';
 import type { SqlExecutor, SqlRow } from '../ports/sql';
 import { ConflictError, ValidationError } from '../shared/errors';
+import { sqlTime } from './sql-time';
 
 /** The ArchiveStore over the catalog's SqlExecutor (mysql2 locally, the Data API in AWS); tables from migration 4. */
 export class SqlArchiveStore implements ArchiveStore {
@@ -248,17 +249,15 @@ function limitOf(limit: number): number {
   return limit;
 }
 
-/** DATETIME(3) text in UTC, as both executors bind and return it. */
-export function sqlTime(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
-}
 
 function parseTime(value: unknown): number {
   const text = String(value);
   return Date.parse(`${text.replace(' ', 'T')}${text.endsWith('Z') ? '' : 'Z'}`);
 }
 
-const optionalTime = (value: unknown) => (value === null || value === undefined ? null : parseTime(value));
+/** `convert(value)`, or null for a NULL column. */
+const optional = <T>(value: unknown, convert: (value: unknown) => T): T | null => (value === null || value === undefined ? null : convert(value));
+const optionalTime = (value: unknown) => optional(value, parseTime);
 const parseJson = (value: unknown): unknown => (typeof value === 'string' ? JSON.parse(value) : value);
 
 function toRun(row: SqlRow): ArchiveRun {
@@ -274,7 +273,7 @@ function toRun(row: SqlRow): ArchiveRun {
     rawBytes: Number(row.raw_bytes),
     startedAt: parseTime(row.started_at),
     finishedAt: optionalTime(row.finished_at),
-    error: row.error === null || row.error === undefined ? null : String(row.error),
+    error: optional(row.error, String),
   };
 }
 
@@ -307,10 +306,10 @@ function toUnit(row: SqlRow): DetachedUnit {
     unit: String(row.unit_name),
     kind: String(row.kind) as DetachedKind,
     sourceTable: String(row.source_table),
-    partition: row.partition_name === null || row.partition_name === undefined ? null : String(row.partition_name),
+    partition: optional(row.partition_name, String),
     detachedTable: String(row.detached_table),
     state: String(row.state) as DetachedState,
-    rowCount: row.row_count === null || row.row_count === undefined ? null : Number(row.row_count),
+    rowCount: optional(row.row_count, Number),
     createdAt: parseTime(row.created_at),
     droppedAt: optionalTime(row.dropped_at),
   };

@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../ports/clock';
 import type { SqlExecutor, SqlParams, SqlRow, SqlValue } from '../ports/sql';
 import { StaleMapVersionError, ValidationError } from '../shared/errors';
 import { migrate } from './catalog-migrations';
+import { sqlTime } from './sql-time';
 
 /** Rows per multi-row INSERT or DELETE: few round trips, statements well inside Data API limits. */
 const BATCH_ROWS = 100;
@@ -82,7 +83,7 @@ export class SqlCatalog implements Catalog {
       const bumped = await tx.execute(
         `UPDATE sk_shard_map_state SET version = version + 1, key_type = :keyType, strategy = :strategy, updated_at = :updatedAt
          WHERE id = 1 AND version = :expectedVersion`,
-        { keyType: map.keyType, strategy: JSON.stringify(map.strategy), updatedAt: sqlFromIso(updatedAt), expectedVersion },
+        { keyType: map.keyType, strategy: JSON.stringify(map.strategy), updatedAt: sqlTime(Date.parse(updatedAt)), expectedVersion },
       );
       if (bumped.affectedRows !== 1) {
         const [state] = await tx.query('SELECT version FROM sk_shard_map_state WHERE id = 1');
@@ -105,7 +106,7 @@ export class SqlCatalog implements Catalog {
       await replaceOverrides(tx, map.overrides);
       await tx.execute(
         'INSERT INTO sk_shard_map_versions (version, summary, snapshot, changed_at) VALUES (:version, :summary, :snapshot, :changedAt)',
-        { version: map.version, summary, snapshot: JSON.stringify(map), changedAt: sqlFromIso(updatedAt) },
+        { version: map.version, summary, snapshot: JSON.stringify(map), changedAt: sqlTime(Date.parse(updatedAt)) },
       );
     });
     return map;
@@ -198,11 +199,6 @@ function toNode(row: SqlRow): ShardNode {
 function toOverride(row: SqlRow): KeyOverride {
   // BOOLEAN is TINYINT(1): mysql2 returns 0/1, the Data API a long or a boolean.
   return { key: String(row.key_text), shard: String(row.shard_name), moving: row.moving === true || Number(row.moving) === 1 };
-}
-
-/** DATETIME(3) columns hold UTC as `YYYY-MM-DD hh:mm:ss.fff`. */
-function sqlFromIso(iso: string): string {
-  return iso.replace('T', ' ').replace('Z', '');
 }
 
 function isoFromSql(value: string): string {

@@ -4,6 +4,7 @@ import type { HealthChanges, HealthStore, LeaseAttempt, MonitorLease, NodeKey, S
 import type { ProbeResult } from '../ports/node-prober';
 import type { SqlExecutor, SqlParams, SqlRow, SqlValue } from '../ports/sql';
 import { LeaseLostError } from '../shared/errors';
+import { sqlTime } from './sql-time';
 
 /** Rows per multi-row statement: probe JSON makes rows ~1 KB, so requests stay far inside Data API limits. */
 const BATCH_ROWS = 50;
@@ -162,11 +163,6 @@ async function deleteKeys(tx: SqlExecutor, table: string, keys: NodeKey[]): Prom
 
 function chunks<T>(items: T[]): T[][] {
   return Array.from({ length: Math.ceil(items.length / BATCH_ROWS) }, (_, index) => items.slice(index * BATCH_ROWS, (index + 1) * BATCH_ROWS));
-}
-
-/** DATETIME(3) columns hold UTC as `YYYY-MM-DD hh:mm:ss.fff`. */
-function sqlTime(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 }
 
 function msFromSql(value: unknown): number {

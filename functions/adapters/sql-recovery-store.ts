@@ -14,6 +14,7 @@ import type {
 } from '../ports/recovery-store';
 import type { SqlExecutor, SqlParams, SqlRow, SqlValue } from '../ports/sql';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors';
+import { sqlTime } from './sql-time';
 
 /** The RecoveryStore over the catalog's SqlExecutor (mysql2 locally, the Data API in AWS); tables from migration 3. */
 export class SqlRecoveryStore implements RecoveryStore {
@@ -233,11 +234,6 @@ function assertLimit(limit: number): void {
 
 const optionalString = (value: unknown) => (value === null || value === undefined ? null : String(value));
 const optionalEpoch = (value: unknown) => (value === null || value === undefined ? null : epochFromSql(value));
-
-/** DATETIME(3) columns hold UTC as `YYYY-MM-DD hh:mm:ss.fff`. */
-function sqlTime(epochMs: number): string {
-  return new Date(epochMs).toISOString().replace('T', ' ').replace('Z', '');
-}
 
 function epochFromSql(value: unknown): number {
   return Date.parse(`${String(value).replace(' ', 'T')}Z`);

@@ -1,19 +1,18 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { createEventBridgePublisher } from '../adapters/eventbridge-publisher';
-import { createRdsDataExecutor } from '../adapters/rds-data-executor';
 import { SqlArchiveStore } from '../adapters/sql-archive-store';
 import { systemClock } from '../ports/clock';
 import { archiveFailureEnvSchema, parseEnv } from '../shared/env';
 import { asStepFunctionsError, createFailureTask } from './task-handlers';
+import { createDataApiExecutor } from '../shared/services';
 
 const env = parseEnv(archiveFailureEnvSchema);
 const logger = new Logger();
 const metrics = new Metrics();
 const store = new SqlArchiveStore(
-  createRdsDataExecutor({ client: new RDSDataClient({}), resourceArn: env.CATALOG_CLUSTER_ARN, secretArn: env.CATALOG_SECRET_ARN, database: env.CATALOG_DATABASE }),
+  createDataApiExecutor(env),
 );
 const report = createFailureTask({ store, events: createEventBridgePublisher({ client: new EventBridgeClient({}), eventBusName: env.EVENT_BUS_NAME }), clock: systemClock });
 

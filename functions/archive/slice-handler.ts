@@ -1,5 +1,4 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -8,7 +7,6 @@ import type { Context } from 'aws-lambda';
 import { createEventBridgePublisher } from '../adapters/eventbridge-publisher';
 import { createShardSources } from '../adapters/mysql-archive-source';
 import { createMysqlProber } from '../adapters/mysql-prober';
-import { createRdsDataExecutor } from '../adapters/rds-data-executor';
 import { createS3ObjectStore } from '../adapters/s3-object-store';
 import { createSecretsManagerCredentials } from '../adapters/secrets-credentials';
 import { SqlArchiveStore } from '../adapters/sql-archive-store';
@@ -17,11 +15,12 @@ import { systemClock } from '../ports/clock';
 import { archiveWorkerEnvSchema, parseEnv } from '../shared/env';
 import { shardLoadFromProber } from './shard-load';
 import { asStepFunctionsError, createSliceTask } from './task-handlers';
+import { createDataApiExecutor } from '../shared/services';
 
 const env = parseEnv(archiveWorkerEnvSchema);
 const logger = new Logger();
 const metrics = new Metrics();
-const catalogSql = createRdsDataExecutor({ client: new RDSDataClient({}), resourceArn: env.CATALOG_CLUSTER_ARN, secretArn: env.CATALOG_SECRET_ARN, database: env.CATALOG_DATABASE });
+const catalogSql = createDataApiExecutor(env);
 const credentials = createSecretsManagerCredentials(new SecretsManagerClient({}));
 const objects = createS3ObjectStore({ client: new S3Client({}), bucket: env.ARCHIVE_BUCKET });
 const events = createEventBridgePublisher({ client: new EventBridgeClient({}), eventBusName: env.EVENT_BUS_NAME });

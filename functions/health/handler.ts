@@ -1,12 +1,10 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { createEventBridgePublisher } from '../adapters/eventbridge-publisher';
 import { createMysqlProber } from '../adapters/mysql-prober';
-import { createRdsDataExecutor } from '../adapters/rds-data-executor';
 import { createSecretsManagerCredentials } from '../adapters/secrets-credentials';
 import { SqlCatalog } from '../adapters/sql-catalog';
 import { SqlHealthStore } from '../adapters/sql-health-store';
@@ -16,6 +14,7 @@ import { healthMonitorEnvSchema, parseEnv } from '../shared/env';
 import { HealthMonitor } from './monitor';
 import { createPowertoolsMonitorMetrics } from './monitor-metrics';
 import { monitorDeadline } from './schedule';
+import { createDataApiExecutor } from '../shared/services';
 
 /** The EventBridge schedule's period. */
 const SCHEDULE_PERIOD_MS = 60_000;
@@ -25,12 +24,7 @@ const HANDOVER_RESERVE_MS = 5_000;
 const env = parseEnv(healthMonitorEnvSchema);
 // The service name (also the metrics' service dimension) comes from POWERTOOLS_SERVICE_NAME, set by AppFunction.
 const logger = new Logger();
-const catalogSql = createRdsDataExecutor({
-  client: new RDSDataClient({}),
-  resourceArn: env.CATALOG_CLUSTER_ARN,
-  secretArn: env.CATALOG_SECRET_ARN,
-  database: env.CATALOG_DATABASE,
-});
+const catalogSql = createDataApiExecutor(env);
 const catalog = new SqlCatalog(catalogSql);
 const store = new SqlHealthStore(catalogSql);
 const publisher = createEventBridgePublisher({ client: new EventBridgeClient({}), eventBusName: env.EVENT_BUS_NAME });

@@ -1,13 +1,11 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { RDSClient } from '@aws-sdk/client-rds';
-import { RDSDataClient } from '@aws-sdk/client-rds-data';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { AuroraClusterFailover, clusterIdFromArn } from '../adapters/aurora-cluster-failover';
 import { createEventBridgePublisher } from '../adapters/eventbridge-publisher';
 import { createMysqlProber } from '../adapters/mysql-prober';
 import { createMysqlReplicationAdmin } from '../adapters/mysql-replication-admin';
-import { createRdsDataExecutor } from '../adapters/rds-data-executor';
 import { createSecretsManagerCredentials } from '../adapters/secrets-credentials';
 import { SqlCatalog } from '../adapters/sql-catalog';
 import { SqlRecoveryStore } from '../adapters/sql-recovery-store';
@@ -16,6 +14,7 @@ import { parseEnv, recoveryTasksEnvSchema } from '../shared/env';
 import { ConfigError } from '../shared/errors';
 import { DEFAULT_RECOVERY_POLICY, type RecoveryDeps } from './context';
 import { runRecoveryTask } from './tasks';
+import { createDataApiExecutor } from '../shared/services';
 
 const env = parseEnv(recoveryTasksEnvSchema);
 const logger = new Logger({ serviceName: 'recovery-tasks' });
@@ -32,12 +31,7 @@ function auroraClusters(json: string): Record<string, string> {
   return Object.fromEntries(Object.entries(parsed).map(([shard, arn]) => [shard, clusterIdFromArn(String(arn))]));
 }
 
-const catalogSql = createRdsDataExecutor({
-  client: new RDSDataClient({}),
-  resourceArn: env.CATALOG_CLUSTER_ARN,
-  secretArn: env.CATALOG_SECRET_ARN,
-  database: env.CATALOG_DATABASE,
-});
+const catalogSql = createDataApiExecutor(env);
 const credentials = createSecretsManagerCredentials(new SecretsManagerClient({}));
 const connection = { credentials, connectTimeoutMs: env.CONNECT_TIMEOUT_MS, queryTimeoutMs: env.QUERY_TIMEOUT_MS, tls: env.NODE_TLS };
 const deps: Omit<RecoveryDeps, 'prober'> = {

@@ -3,8 +3,7 @@ import { reportArchiveFailure } from '../../../functions/archive/archive-failure
 import { restoreArchivedRows } from '../../../functions/archive/archive-restore';
 import { archiveCutoff, sqlDateTime } from '../../../functions/core/archive-batch';
 import type { LoadSample } from '../../../functions/core/archive-throttle';
-import { createGameLogsTable, seedGameLogs } from '../../../functions/local/game-logs';
-import { archiveLines, checksums, DAY_MS, runToCompletion, startArchiveHarness, tableConfig, tableLines, type ArchiveHarness } from './harness';
+import { archiveLines, checksums, DAY_MS, freshGameLogs, runToCompletion, startArchiveHarness, tableConfig, tableLines, type ArchiveHarness } from './harness';
 
 const NOW = Date.UTC(2024, 6, 1, 12);
 const CUTOFF = archiveCutoff(NOW, 30);
@@ -21,12 +20,7 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
   });
   afterAll(async () => harness.close());
   beforeEach(async () => {
-    await harness.reset();
-    await harness.shard.pool.query('DROP TABLE IF EXISTS game_logs');
-    await harness.shard.pool.query('DROP TABLE IF EXISTS support_copy');
-    await createGameLogsTable(harness.shard.pool, harness.shard.database);
-    await seedGameLogs(harness.shard.pool, harness.shard.database, 'game_logs', { from: CUTOFF - 2 * DAY_MS, to: CUTOFF + DAY_MS, rows: 900, players: 20 });
-    original = await tableLines(harness.shard.pool, harness.shard.database, 'game_logs');
+    original = await freshGameLogs(harness, { from: CUTOFF - 2 * DAY_MS, to: CUTOFF + DAY_MS, rows: 900, players: 20 }, ['support_copy']);
   });
 
   const request = () => ({ table: 'game_logs', shard: '-80', runId: `run-${++run}`, cutoff: CUTOFF });

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { BatchStep } from '../../../functions/archive/archive-batches';
 import { archiveCutoff, sqlDateTime } from '../../../functions/core/archive-batch';
 import { VERIFIED_STATES } from '../../../functions/core/archive-manifest';
-import { createGameLogsTable, seedGameLogs } from '../../../functions/local/game-logs';
 import type { ArchiveSource } from '../../../functions/ports/archive-source';
 import type { ObjectStore } from '../../../functions/ports/object-store';
 import { NodeUnreachableError } from '../../../functions/shared/errors';
@@ -10,6 +9,7 @@ import {
   archiveLines,
   checksums,
   DAY_MS,
+  freshGameLogs,
   runToCompletion,
   startArchiveHarness,
   tableConfig,
@@ -35,12 +35,8 @@ describe('archiving a batch exactly once, whatever fails', () => {
   afterAll(async () => harness.close());
 
   beforeEach(async () => {
-    await harness.reset();
-    await harness.shard.pool.query('DROP TABLE IF EXISTS game_logs');
-    await createGameLogsTable(harness.shard.pool, harness.shard.database);
     // Three old days (archived) and two recent ones (kept): 1,500 rows, about 4 batches a day.
-    await seedGameLogs(harness.shard.pool, harness.shard.database, 'game_logs', { from: CUTOFF - 3 * DAY_MS, to: CUTOFF + 2 * DAY_MS, rows: 1_500, players: 50 });
-    original = await tableLines(harness.shard.pool, harness.shard.database, 'game_logs');
+    original = await freshGameLogs(harness, { from: CUTOFF - 3 * DAY_MS, to: CUTOFF + 2 * DAY_MS, rows: 1_500, players: 50 });
   });
 
   const request = () => ({ table: 'game_logs', shard: '-80', runId: `run-${++run}`, cutoff: CUTOFF });

@@ -12,6 +12,7 @@ import { SqlArchiveStore } from '../../../functions/adapters/sql-archive-store';
 import { parseArchiveTables, type ArchiveTableConfig, type ArchiveTableInput } from '../../../functions/archive/archive-config';
 import { runArchiveSlice, type SliceDependencies, type SliceRequest, type SliceResult } from '../../../functions/archive/archive-slice';
 import { encodeRow, splitLines, type SourceRow } from '../../../functions/core/archive-batch';
+import { createGameLogsTable, seedGameLogs } from '../../../functions/local/game-logs';
 import { startLocalS3, type LocalS3 } from '../../../functions/local/local-s3';
 import type { ArchiveSource } from '../../../functions/ports/archive-source';
 import type { AppEvent } from '../../../functions/ports/event-publisher';
@@ -137,6 +138,16 @@ export async function runToCompletion(harness: ArchiveHarness, process: Archiver
     if (result.status === 'done' || result.status === 'busy' || result.status === 'blackout') return results;
   }
   return results;
+}
+
+/** Resets the harness, recreates a seeded `game_logs` (dropping `alsoDrop` too) and returns its rows as lines. */
+export async function freshGameLogs(harness: ArchiveHarness, seed: Parameters<typeof seedGameLogs>[3], alsoDrop: readonly string[] = []): Promise<string[]> {
+  const { pool, database } = harness.shard;
+  await harness.reset();
+  for (const table of ['game_logs', ...alsoDrop]) await pool.query(`DROP TABLE IF EXISTS ${table}`);
+  await createGameLogsTable(pool, database);
+  await seedGameLogs(pool, database, 'game_logs', seed);
+  return tableLines(pool, database, 'game_logs');
 }
 
 /** Every row of a table as its canonical archived line. */
