@@ -100,7 +100,7 @@ async function runWorker(args: { database: string; catalog: string; endpoint: st
   });
   return new Promise((resolve, reject) => {
     // The young generation capped as in the deployed function (cdk/constructs/log-archiver.ts).
-    const child = spawn(process.execPath, ['--max-semi-space-size=8', bundle, '--worker', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--max-semi-space-size=8', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : []), bundle, '--worker', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('error', reject);
@@ -108,13 +108,23 @@ async function runWorker(args: { database: string; catalog: string; endpoint: st
   });
 }
 
-/** Waits (up to two minutes) until InnoDB's history list is short again, i.e. deleted rows are purged. */
-async function waitForPurge(admin: ReturnType<typeof createMysqlPool>): Promise<void> {
+/**
+ * Gives both archivers the same start: InnoDB has purged earlier deletes and flushed the seeding's
+ * dirty pages (up to two minutes), and the table to archive has just been read, so it holds as
+ * much of the buffer pool as it can.
+ */
+async function settle(admin: ReturnType<typeof createMysqlPool>, database: string): Promise<void> {
   for (const deadline = Date.now() + 120_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 1000))) {
     const [[status]] = (await admin.query('SHOW ENGINE INNODB STATUS')) as unknown as [[{ Status: string }]];
     const history = Number(/History list length (\d+)/.exec(status.Status)?.[1] ?? 0);
-    if (history < 5_000) return;
+    const [[dirty]] = (await admin.query("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'")) as unknown as [[{ Value: string }]];
+    if (history < 5_000 && Number(dirty.Value) < 200) break;
   }
+  const table = `${quoteIdentifier(database)}.game_logs`;
+  for (const index of ['PRIMARY', 'idx_created', 'idx_player_time', 'idx_action_time']) {
+    await admin.query(`SELECT COUNT(*) FROM ${table} FORCE INDEX (${quoteIdentifier(index)})`);
+  }
+  await admin.query(`SELECT COUNT(*) FROM ${table} FORCE INDEX (idx_created) WHERE created_at < '2100-01-01' AND LENGTH(action_data) >= 0`);
 }
 
 async function main(): Promise<void> {
@@ -127,6 +137,7 @@ async function main(): Promise<void> {
   const suffix = Math.random().toString(16).slice(2, 10);
   const database = `sk_bench_archive_${suffix}`;
   const peerDatabase = `sk_bench_ptarchiver_${suffix}`;
+  const floorDatabase = `sk_bench_floor_${suffix}`;
   const catalog = `sk_bench_catalog_${suffix}`;
   // Loaded here only, so the bundled archiver process never evaluates the local S3 server or the seeding code.
   const { startLocalS3 } = await import('../../functions/local/local-s3');
@@ -135,7 +146,7 @@ async function main(): Promise<void> {
   const directory = mkdtempSync(join(tmpdir(), 'sk-bench-archive-'));
   const s3 = await startLocalS3({ directory: join(directory, 's3'), buckets: [BUCKET] });
   try {
-    for (const name of [database, peerDatabase, catalog]) await admin.query(`CREATE DATABASE ${quoteIdentifier(name)}`);
+    for (const name of [database, peerDatabase, floorDatabase, catalog]) await admin.query(`CREATE DATABASE ${quoteIdentifier(name)}`);
     const catalogPool = createMysqlPool({ ...MYSQL, database: catalog, connectionLimit: 1 });
     await migrate(createMysqlExecutor(catalogPool));
     await catalogPool.end();
@@ -146,12 +157,14 @@ async function main(): Promise<void> {
     await seedGameLogs(admin, database, 'game_logs', { from, to: from + SPAN_DAYS * DAY_MS, rows: ROWS });
     await admin.query(`CREATE TABLE ${quoteIdentifier(peerDatabase)}.game_logs LIKE ${quoteIdentifier(database)}.game_logs`);
     await admin.query(`INSERT INTO ${quoteIdentifier(peerDatabase)}.game_logs SELECT * FROM ${quoteIdentifier(database)}.game_logs`);
+    await admin.query(`CREATE TABLE ${quoteIdentifier(floorDatabase)}.game_logs LIKE ${quoteIdentifier(database)}.game_logs`);
+    await admin.query(`INSERT INTO ${quoteIdentifier(floorDatabase)}.game_logs SELECT * FROM ${quoteIdentifier(database)}.game_logs`);
     const [[eligible]] = (await admin.query(`SELECT COUNT(*) AS n FROM ${quoteIdentifier(database)}.game_logs WHERE created_at < ?`, [sqlDateTime(cutoff)])) as unknown as [[{ n: number }]];
     console.log(`${Number(eligible.n).toLocaleString('en-US')} rows are older than ${sqlDateTime(cutoff)}`);
 
+    await settle(admin, database);
     const ours = await runWorker({ database, catalog, endpoint: s3.endpoint }, directory);
-    // InnoDB purges the deleted rows in the background; pt-archiver should not pay for our purge.
-    await waitForPurge(admin);
+    await settle(admin, peerDatabase);
 
     const outFile = join(directory, 'pt-archiver.txt');
     const ptStarted = performance.now();
@@ -179,6 +192,16 @@ async function main(): Promise<void> {
     const ptRows = Number(eligible.n) - Number(left.n);
     const objects = readdirSync(join(directory, 's3', BUCKET), { recursive: true }).length;
 
+    // What the server alone needs to delete the same rows, nothing read or written: no archiver can be faster.
+    await settle(admin, floorDatabase);
+    const floorStarted = performance.now();
+    let floorRows = 0;
+    for (let deleted = BATCH; deleted > 0; floorRows += deleted) {
+      const [result] = (await admin.query(`DELETE FROM ${quoteIdentifier(floorDatabase)}.game_logs WHERE created_at < ? ORDER BY created_at, log_id LIMIT ${BATCH}`, [sqlDateTime(cutoff)])) as unknown as [{ affectedRows: number }];
+      deleted = result.affectedRows;
+    }
+    const floorMs = performance.now() - floorStarted;
+
     const oursRate = (ours.rows * 1000) / ours.elapsedMs;
     const ptRate = (ptRows * 1000) / ptMs;
     report(
@@ -186,9 +209,11 @@ async function main(): Promise<void> {
       [
         { archiver: 'shardkeeper (gzip JSON lines → local S3, verified, manifest, checked deletes)', rows: ours.rows, seconds: ours.elapsedMs / 1000, 'rows/s': oursRate, 'left on shard': Number(oursLeft.n), 'output MB': ours.bytes / 1_048_576, 'peak RSS MB': ours.maxRssMb },
         { archiver: 'pt-archiver --limit 10000 --bulk-delete --commit-each --file', rows: ptRows, seconds: ptMs / 1000, 'rows/s': ptRate, 'left on shard': Number(left.n), 'output MB': statSync(outFile).size / 1_048_576, 'peak RSS MB': null },
+        { archiver: 'server floor: DELETE … LIMIT 10000 until none left, nothing archived', rows: floorRows, seconds: floorMs / 1000, 'rows/s': (floorRows * 1000) / floorMs, 'left on shard': 0, 'output MB': null, 'peak RSS MB': null },
       ],
       {
         ratio: `${(oursRate / ptRate).toFixed(2)}× pt-archiver (target ≥ 1.5×)`,
+        ceiling: `${((floorRows * 1000) / floorMs / ptRate).toFixed(2)}× pt-archiver: the server's own delete rate; shardkeeper reaches ${((100 * oursRate * floorMs) / (floorRows * 1000)).toFixed(0)} % of it`,
         compression: `${(ours.rawBytes / ours.bytes).toFixed(2)}× (${(ours.rawBytes / 1_048_576).toFixed(1)} MB of JSON lines → ${(ours.bytes / 1_048_576).toFixed(1)} MB gzip in ${ours.batches} batches, ${objects} files in the local S3)`,
         peakRss: `${ours.maxRssMb.toFixed(0)} MB (target ≤ 256 MB)`,
         archiverCpu: `${ours.cpuSeconds.toFixed(1)} s of CPU in the archiver process over ${(ours.elapsedMs / 1000).toFixed(1)} s`,
@@ -196,7 +221,7 @@ async function main(): Promise<void> {
       },
     );
   } finally {
-    for (const name of [database, peerDatabase, catalog]) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
+    for (const name of [database, peerDatabase, floorDatabase, catalog]) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
     await admin.end();
     await s3.stop();
     rmSync(directory, { recursive: true, force: true });
