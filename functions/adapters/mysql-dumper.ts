@@ -1,9 +1,9 @@
 import mysql, { type Connection, type QueryOptions, type RowDataPacket } from 'mysql2/promise';
 import type { BinlogPosition, ColumnReading, KeyColumn, KeyKind, KeyValue, SchemaStatement } from '../core/backup-manifest';
-import { keyBindValue, keysetAfter, type KeyBindValue } from '../core/backup-manifest';
-import { quoteSchemaName, type DumpValue } from '../core/backup-sql-values';
+import { keyBindValue, keysetAfter, toKeyValue, type KeyBindValue } from '../core/backup-manifest';
+import { encodeRow, quoteSchemaName, serverRowEncoding, type DumpValue } from '../core/backup-sql-values';
 import type { ShardNode } from '../core/shard-map-types';
-import type { DumpConnection, DumpConnector, RowFilter, SchemaSnapshot, TableShape } from '../ports/backup-mysql';
+import type { DumpConnection, DumpConnector, DumpedRows, RowFilter, SchemaSnapshot, TableShape } from '../ports/backup-mysql';
 import type { NodeCredentials } from '../ports/node-credentials';
 import type { TlsMode } from './mysql-prober';
 import { SnapshotLostError, ValidationError } from '../shared/errors';
@@ -176,6 +176,7 @@ export function readTableRows(
   limit: number | null,
   batchRows: number,
   where?: RowFilter,
+  select?: string,
 ): AsyncIterable<DumpValue[][]> {
   const source = `${quoteIdentifier(database, 'database')}.${quoteSchemaName(table.name)}`;
   // The server prints a double's shortest exact text (and a float's exact value once widened; `+ 0e0` widens on every
@@ -186,7 +187,7 @@ export function readTableRows(
     if (reading === 'bytes') return `CAST(${quoteSchemaName(name)} AS BINARY)`;
     return quoteSchemaName(name);
   };
-  const columns = table.columns.map(read).join(', ');
+  const columns = select ?? table.columns.map(read).join(', ');
   const conditions: string[] = [];
   const values: KeyBindValue[] = [];
   if (where) {
@@ -319,19 +320,21 @@ class MysqlDumpConnection implements DumpConnection {
       // MariaDB sequences and temporary tables carry no rows a dump restores.
       if (type !== 'BASE TABLE' && type !== 'SYSTEM VERSIONED') continue;
       const columns = columnsOf.get(name) ?? [];
+      const stored = columns.filter((column) => !isGenerated(text(column.extra)));
+      const readAs = Object.fromEntries(
+        stored.flatMap((column): [string, ColumnReading][] => {
+          const type = text(column.dataType).toLowerCase();
+          if (APPROXIMATE_TYPES.has(type)) return [[text(column.name), 'text']];
+          return SPATIAL_TYPES.has(type) ? [[text(column.name), 'bytes']] : [];
+        }),
+      );
+      const rowSql = serverRowEncoding(stored.map((column) => ({ name: text(column.name), dataType: text(column.dataType) })), readAs);
       tables.push({
         name,
-        columns: columns.filter((column) => !isGenerated(text(column.extra))).map((column) => text(column.name)),
+        columns: stored.map((column) => text(column.name)),
         keyColumns: chooseKey(columns, indexesOf.get(name) ?? new Map()),
-        readAs: Object.fromEntries(
-          columns
-            .filter((column) => !isGenerated(text(column.extra)))
-            .flatMap((column): [string, ColumnReading][] => {
-              const type = text(column.dataType).toLowerCase();
-              if (APPROXIMATE_TYPES.has(type)) return [[text(column.name), 'text']];
-              return SPATIAL_TYPES.has(type) ? [[text(column.name), 'bytes']] : [];
-            }),
-        ),
+        readAs,
+        ...(rowSql ? { rowSql } : {}),
         avgRowLength: Number(row.avgRowLength ?? 0),
         estimatedRows: Number(row.estimatedRows ?? 0),
       });
@@ -361,8 +364,21 @@ class MysqlDumpConnection implements DumpConnection {
     return { tables, statements };
   }
 
-  rows(database: string, table: TableShape, after: KeyValue[] | null, limit: number | null): AsyncIterable<DumpValue[][]> {
-    return readTableRows(this.connection, database, table, after, limit, this.batchRows);
+  async *rows(database: string, table: TableShape, after: KeyValue[] | null, limit: number | null): AsyncIterable<DumpedRows> {
+    const keyed = table.keyColumns.length > 0;
+    if (table.rowSql) {
+      // The row comes encoded by the server, then its key: [tuple, key1, key2, ...].
+      const select = [table.rowSql, ...table.keyColumns.map((column) => quoteSchemaName(column.name))].join(', ');
+      for await (const batch of readTableRows(this.connection, database, table, after, limit, this.batchRows, undefined, select)) {
+        yield { encoded: batch.map((row) => row[0] as Buffer), lastKey: keyed ? batch.at(-1)!.slice(1).map(toKeyValue) : null };
+      }
+      return;
+    }
+    const keyIndexes = table.keyColumns.map((column) => table.columns.indexOf(column.name));
+    for await (const batch of readTableRows(this.connection, database, table, after, limit, this.batchRows)) {
+      const last = batch.at(-1)!;
+      yield { encoded: batch.map((row) => Buffer.from(encodeRow(row), 'utf8')), lastKey: keyed ? keyIndexes.map((index) => toKeyValue(last[index])) : null };
+    }
   }
 
   async close(): Promise<void> {

@@ -15,7 +15,6 @@ import {
   RowsChecksum,
   schemaObjectKey,
   tableRowsChecksum,
-  toKeyValue,
   type BackupManifest,
   type DumpMode,
   type KeyValue,
@@ -25,7 +24,7 @@ import {
   type TableManifest,
 } from '../core/backup-manifest';
 import { expiresAt, retentionClassFor } from '../core/backup-retention';
-import { encodeRow, InsertBatcher, insertHead } from '../core/backup-sql-values';
+import { InsertBatcher, insertHead } from '../core/backup-sql-values';
 import type { Shard, ShardNode } from '../core/shard-map-types';
 import type { DumpConnection, TableShape } from '../ports/backup-mysql';
 import type { BackupObjectRecord, BackupRecord, DumpProgress } from '../ports/backup-store';
@@ -239,7 +238,6 @@ async function dumpChunk(
   const limit = keyed ? table.rowsPerChunk : null;
   const key = chunkObjectKey(backupPrefix(backup.shard, backup.epochId, backup.backupId), table.name, progress.chunkIndex);
   const checksum = new RowsChecksum(checksumKindOf(table));
-  const keyIndexes = table.keyColumns.map((column) => table.columns.indexOf(column.name));
   let lastKey: KeyValue[] | null = null;
   let upload: ChunkUpload | undefined;
   let rowCount = 0;
@@ -247,11 +245,10 @@ async function dumpChunk(
   try {
     for await (const batch of connection.rows(backup.database, table, progress.after, limit)) {
       upload ??= new ChunkUpload(deps.objects, key, deps.settings.compressionLevel, backup.retentionClass, insertHead(table.name, table.columns), deps.settings.maxStatementLength, checksum);
-      upload.addRows(batch.map(encodeRow));
-      rowCount += batch.length;
+      upload.addRows(batch.encoded);
+      rowCount += batch.encoded.length;
       await upload.drain();
-      const last = batch.at(-1);
-      if (keyed && last) lastKey = keyIndexes.map((index) => toKeyValue(last[index]));
+      lastKey = batch.lastKey;
     }
   } catch (error) {
     await upload?.abort(error);
@@ -303,15 +300,14 @@ class ChunkUpload {
     this.uploaded = objects.putStream(key, this.body, { contentType: 'application/sql', tags: backupObjectTags(retentionClass, 'logical') });
     // Surfaces through finish() or abort(); never an unhandled rejection in between.
     this.uploaded.catch(() => {});
-    this.batcher = new InsertBatcher(head, maxStatementLength, (values, rows) => {
-      const bytes = this.batcher.statementBytes(values);
-      // Keyed rows are hashed as the VALUES list they are written as: the same bytes, encoded once.
-      if (checksum.kind === 'ordered') checksum.addJoined(bytes.values, rows);
-      this.pending.push(bytes.statement);
+    this.batcher = new InsertBatcher(head, maxStatementLength, (statement, values, rows) => {
+      // Keyed rows are hashed as the VALUES list they are written as: the same bytes.
+      if (checksum.kind === 'ordered') checksum.addJoined(values, rows);
+      this.pending.push(statement);
     });
   }
 
-  addRows(encoded: readonly string[]): void {
+  addRows(encoded: readonly Buffer[]): void {
     if (this.checksum.kind === 'multiset') this.checksum.addAll(encoded);
     for (const row of encoded) this.batcher.add(row);
   }

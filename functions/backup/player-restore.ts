@@ -93,10 +93,10 @@ async function copyPlayerRows(
       if (!shape) throw new NotFoundError(`table ${table} is not in the backup`);
       if (!shape.columns.includes(column)) throw new ValidationError(`table ${table} has no column ${column}`);
       const statements: string[] = [];
-      const batcher: InsertBatcher = new InsertBatcher(insertHead(table, shape.columns), 1024 * 1024, (values) => statements.push(batcher.statement(values)));
+      const batcher = new InsertBatcher(insertHead(table, shape.columns), 1024 * 1024, (statement) => statements.push(statement.toString('utf8')));
       let rows = 0;
       for await (const batch of connection.rows(scratch, shape, { column, value: request.playerId })) {
-        for (const row of batch) batcher.add(encodeRow(row));
+        for (const row of batch) batcher.add(Buffer.from(encodeRow(row), 'utf8'));
         rows += batch.length;
       }
       batcher.flush();

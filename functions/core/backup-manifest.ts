@@ -128,16 +128,17 @@ export class RowsChecksum {
 
   constructor(readonly kind: 'ordered' | 'multiset') {}
 
-  add(encodedRow: string): void {
+  add(encodedRow: string | Buffer): void {
     this.addAll([encodedRow]);
   }
 
-  addAll(encodedRows: readonly string[]): void {
+  addAll(encodedRows: readonly (string | Buffer)[]): void {
+    this.count += encodedRows.length;
     if (this.kind === 'ordered') {
-      if (encodedRows.length > 0) this.addJoined(encodedRows.join(','), encodedRows.length);
+      // The same bytes as the comma-joined VALUES list addJoined takes.
+      for (const row of encodedRows) this.ordered.update(row).update(',');
       return;
     }
-    this.count += encodedRows.length;
     for (const row of encodedRows) this.sum = (this.sum + BigInt(`0x${createHash('sha256').update(row).digest('hex')}`)) % MOD_256;
   }
 

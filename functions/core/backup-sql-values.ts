@@ -68,52 +68,91 @@ export function insertHead(table: string, columns: readonly string[]): string {
 }
 
 /**
- * Packs encoded rows into VALUES lists of INSERT statements of at most `maxStatementLength`
- * characters; UTF-8 needs at most 3 bytes per character, so 1M characters stays far inside
- * max_allowed_packet. A single row longer than the limit gets a statement of its own. `emit` gets
- * the comma-joined rows and their count; `statement` makes the line of them.
+ * Packs encoded rows (UTF-8 bytes of encodeRow's text) into VALUES lists of INSERT statements of
+ * at most `maxStatementBytes`, far inside max_allowed_packet. A single row longer than the limit
+ * gets a statement of its own. `emit` gets each statement (one line) with its VALUES bytes — the
+ * comma-joined rows, which the row checksum hashes — and its row count.
  */
 export class InsertBatcher {
-  private parts: string[] = [];
-  private length = 0;
-  private readonly headBytes: Buffer;
+  private parts: Buffer[] = [];
+  private bytes = 0;
+  private readonly head: Buffer;
 
   constructor(
-    private readonly head: string,
-    private readonly maxStatementLength: number,
-    private readonly emit: (values: string, rows: number) => void,
+    head: string,
+    private readonly maxStatementBytes: number,
+    private readonly emit: (statement: Buffer, values: Buffer, rows: number) => void,
   ) {
-    this.headBytes = Buffer.from(head, 'utf8');
+    this.head = Buffer.from(head, 'utf8');
   }
 
-  add(encodedRow: string): void {
+  add(encodedRow: Buffer): void {
     const size = encodedRow.length + 1;
-    if (this.parts.length > 0 && this.head.length + this.length + size > this.maxStatementLength) this.flush();
+    if (this.parts.length > 0 && this.head.length + this.bytes + size + 1 > this.maxStatementBytes) this.flush();
     this.parts.push(encodedRow);
-    this.length += size;
+    this.bytes += size;
   }
 
   flush(): void {
     if (this.parts.length === 0) return;
-    this.emit(this.parts.join(','), this.parts.length);
+    // The head, the rows joined by commas and ";\n", written once into one buffer.
+    const statement = Buffer.allocUnsafe(this.head.length + this.bytes + 1);
+    let offset = this.head.copy(statement);
+    this.parts.forEach((part, index) => {
+      if (index > 0) statement[offset++] = 0x2c;
+      offset += part.copy(statement, offset);
+    });
+    const values = statement.subarray(this.head.length, offset);
+    statement.write(';\n', offset, 'latin1');
+    const rows = this.parts.length;
     this.parts = [];
-    this.length = 0;
+    this.bytes = 0;
+    this.emit(statement, values, rows);
   }
+}
 
-  /** One statement, on one line. */
-  statement(values: string): string {
-    return `${this.head}${values};\n`;
-  }
+/** A column as the server describes it: information_schema DATA_TYPE. */
+export interface ColumnType {
+  name: string;
+  dataType: string;
+}
 
-  /**
-   * The same statement as UTF-8 bytes, written straight into one buffer (the VALUES text is
-   * encoded once), with the bytes of the VALUES list, which the row checksum hashes.
-   */
-  statementBytes(values: string): { statement: Buffer; values: Buffer } {
-    const buffer = Buffer.allocUnsafe(this.headBytes.length + values.length * 3 + 2);
-    this.headBytes.copy(buffer);
-    const end = this.headBytes.length + buffer.write(values, this.headBytes.length, 'utf8');
-    buffer.write(';\n', end, 'latin1');
-    return { statement: buffer.subarray(0, end + 2), values: buffer.subarray(this.headBytes.length, end) };
+const NUMBER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'year']);
+const EXACT_TEXT_TYPES = new Set(['bigint', 'decimal', 'numeric', 'date', 'datetime', 'timestamp', 'time']);
+const CHARACTER_TYPES = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'enum', 'set', 'json']);
+const BYTE_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'bit']);
+
+/**
+ * A SELECT expression with which the server writes a whole row as encodeRow writes the values a
+ * backup connection reads (see openBackupConnection), byte for byte: the client then only joins
+ * bytes, and the per-value work runs in the server's thread, beside ours. Undefined when a
+ * column's type is not one this covers; such a table is encoded by encodeRow.
+ */
+export function serverRowEncoding(columns: readonly ColumnType[], readAs: Readonly<Record<string, 'text' | 'bytes'>>): string | undefined {
+  // No backslash escapes in these literals, so NO_BACKSLASH_ESCAPES cannot change them.
+  const backslashed = (code: number, letter: string) => `CHAR(${code} USING utf8mb4), CONCAT(CHAR(92 USING utf8mb4), '${letter}')`;
+  const quoted = (expression: string) => `REPLACE(REPLACE(QUOTE(${expression}), ${backslashed(10, 'n')}), ${backslashed(13, 'r')})`;
+  const parts: string[] = [];
+  for (const column of columns) {
+    const name = quoteSchemaName(column.name);
+    const type = column.dataType.toLowerCase();
+    const reading = readAs[column.name];
+    if (reading === 'bytes' || (reading === undefined && BYTE_TYPES.has(type))) {
+      parts.push(`IF(${name} IS NULL, 'NULL', CONCAT('X''', LOWER(HEX(CAST(${name} AS BINARY))), ''''))`);
+    } else if (reading === 'text') {
+      // FLOAT and DOUBLE: the server's exact text, as the backup connection reads them.
+      parts.push(`QUOTE(CONCAT(${name} + 0e0))`);
+    } else if (NUMBER_TYPES.has(type)) {
+      // `+ 0` drops ZEROFILL padding, as the client's integer parsing does.
+      parts.push(`IFNULL(${name} + 0, 'NULL')`);
+    } else if (EXACT_TEXT_TYPES.has(type)) {
+      parts.push(`QUOTE(${name})`);
+    } else if (CHARACTER_TYPES.has(type)) {
+      parts.push(quoted(`CONVERT(${name} USING utf8mb4)`));
+    } else {
+      return undefined;
+    }
   }
+  if (parts.length === 0) return undefined;
+  return `CAST(CONCAT('(', CONCAT_WS(',', ${parts.join(', ')}), ')') AS BINARY)`;
 }

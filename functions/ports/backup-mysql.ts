@@ -13,8 +13,17 @@ export interface TableShape {
    * parsing drops the last bit), spatial columns as their internal bytes (which X'…' restores).
    */
   readAs: Record<string, ColumnReading>;
+  /** The server-side expression that writes a row as its VALUES tuple (see serverRowEncoding); absent: encoded by the client. */
+  rowSql?: string;
   avgRowLength: number;
   estimatedRows: number;
+}
+
+/** Rows as a dump writes them: each one's VALUES tuple `(v1,…)` in UTF-8 (see encodeRow), and the key of the last. */
+export interface DumpedRows {
+  encoded: Buffer[];
+  /** Null for a keyless table. */
+  lastKey: KeyValue[] | null;
 }
 
 export interface SchemaSnapshot {
@@ -38,7 +47,7 @@ export interface DumpConnection {
    * Rows of a table in key order after `after` (from the start when null), at most `limit`, in
    * batches. A keyless table comes whole, in no particular order (`after` and `limit` must be null).
    */
-  rows(database: string, table: TableShape, after: KeyValue[] | null, limit: number | null): AsyncIterable<DumpValue[][]>;
+  rows(database: string, table: TableShape, after: KeyValue[] | null, limit: number | null): AsyncIterable<DumpedRows>;
   close(): Promise<void>;
 }
 

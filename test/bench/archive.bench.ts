@@ -4,7 +4,9 @@
  * `pt-archiver --limit 10000 --bulk-delete --commit-each --file …` on an identical table. Reports
  * rows/s of both and their ratio (target ≥ 1.5×), the compression ratio and the archiver's peak RSS
  * (target ≤ 256 MB), measured in a child process running the esbuild bundle, as deployed, so
- * neither the local S3 server nor the TypeScript loader is counted.
+ * neither the local S3 server nor the TypeScript loader is counted. A third identical table is
+ * emptied by bare DELETEs: the server's own delete rate, which caps any archiver's.
+ * BENCH_CPU_PROF=<dir> writes a CPU profile of the archiver process there.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';

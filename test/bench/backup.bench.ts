@@ -5,7 +5,8 @@
  * alongside. Our dump and restore run in child processes so their RSS excludes the local S3; their
  * V8 heap is capped at BENCH_HEAP_MB (default 384), as a function with 512 MB of memory would run
  * them — without a cap V8 collects lazily on a large machine and RSS measures garbage, not need.
- * BENCH_ROWS changes the table size, BENCH_ROUNDS the rounds per tool (best of, default 3).
+ * BENCH_ROWS changes the table size, BENCH_ROUNDS the rounds per tool (best of, default 3);
+ * BENCH_CPU_PROF=<dir> writes a CPU profile of each dump child there.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -98,7 +99,7 @@ async function child(job: ChildJob): Promise<void> {
 
 function runChild<T>(job: ChildJob): Promise<T> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [`--max-old-space-size=${HEAP_MB}`, '--import', 'tsx', SELF], { env: { ...process.env, SK_BENCH_JOB: JSON.stringify(job) }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(process.execPath, [`--max-old-space-size=${HEAP_MB}`, ...(process.env.BENCH_CPU_PROF && job.role === 'dump' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), '--import', 'tsx', SELF], { env: { ...process.env, SK_BENCH_JOB: JSON.stringify(job) }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     proc.stdout.on('data', (piece: Buffer) => (out += piece.toString()));
     proc.once('error', reject);

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { DEFAULT_BACKUP_SETTINGS } from '../../functions/backup/backup-deps';
 import type { BackupTaskDeps } from '../../functions/backup/tasks';
 import type { BinlogPosition, KeyValue } from '../../functions/core/backup-manifest';
-import type { DumpValue } from '../../functions/core/backup-sql-values';
+import { encodeRow, type DumpValue } from '../../functions/core/backup-sql-values';
 import type { ShardMap, ShardNode } from '../../functions/core/shard-map-types';
 import type { BinlogSource } from '../../functions/ports/backup-binlog';
 import type { DumpConnection, DumpConnector, SchemaSnapshot, TableShape } from '../../functions/ports/backup-mysql';
@@ -97,7 +97,8 @@ export class FakeFleetDumper implements DumpConnector {
       async *rows(_database: string, _table: TableShape, after: KeyValue[] | null, limit: number | null) {
         fleet.maybeFail('rows');
         const start = after === null ? 0 : Number(after[0]);
-        yield rows.filter((row) => Number(row[0]) > start).slice(0, limit ?? undefined);
+        const batch = rows.filter((row) => Number(row[0]) > start).slice(0, limit ?? undefined);
+        if (batch.length > 0) yield { encoded: batch.map((row) => Buffer.from(encodeRow(row))), lastKey: [batch.at(-1)![0] as number] };
       },
       async close() {},
     };

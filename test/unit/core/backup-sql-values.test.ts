@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { backupId, epochId, isBackupId, parseEpochId } from '../../../functions/core/backup-epoch';
 import { chunkObjectKey, keyBindValue, keysetAfter, rowsPerChunk, RowsChecksum, tableRowsChecksum } from '../../../functions/core/backup-manifest';
 import { managedIdentifierOf, snapshotIdentifier } from '../../../functions/core/backup-snapshot';
-import { encodeRow, InsertBatcher, quoteSchemaName, sqlLiteral } from '../../../functions/core/backup-sql-values';
+import { encodeRow, InsertBatcher, quoteSchemaName, serverRowEncoding, sqlLiteral } from '../../../functions/core/backup-sql-values';
 
 describe('SQL text of dumped rows', () => {
   it('writes each value so the server reads it back exactly, on one line', () => {
@@ -21,15 +21,30 @@ describe('SQL text of dumped rows', () => {
     expect(() => quoteSchemaName('')).toThrow();
   });
 
-  it('packs rows into statements up to the length limit, a longer row alone', () => {
+  it('packs rows into statements up to the byte limit, a longer row alone, with the VALUES bytes of each', () => {
     const statements: string[] = [];
-    const batcher: InsertBatcher = new InsertBatcher('INSERT INTO t VALUES ', 40, (values) => statements.push(batcher.statement(values)));
-    for (const row of ['(1)', '(2)', '(3)', `(${'x'.repeat(50)})`, '(4)']) batcher.add(row);
+    const values: string[] = [];
+    const batcher = new InsertBatcher('INSERT INTO t VALUES ', 40, (statement, rows) => {
+      statements.push(statement.toString('utf8'));
+      values.push(rows.toString('utf8'));
+    });
+    for (const row of ['(1)', '(2)', '(3)', `(${'x'.repeat(50)})`, "('🐉')"]) batcher.add(Buffer.from(row));
     batcher.flush();
-    expect(statements).toEqual(['INSERT INTO t VALUES (1),(2),(3);\n', `INSERT INTO t VALUES (${'x'.repeat(50)});\n`, 'INSERT INTO t VALUES (4);\n']);
-    const bytes = batcher.statementBytes("('🐉')");
-    expect(bytes.statement.toString('utf8')).toBe("INSERT INTO t VALUES ('🐉');\n");
-    expect(bytes.values.toString('utf8')).toBe("('🐉')");
+    expect(statements).toEqual(['INSERT INTO t VALUES (1),(2),(3);\n', `INSERT INTO t VALUES (${'x'.repeat(50)});\n`, "INSERT INTO t VALUES ('🐉');\n"]);
+    expect(values).toEqual(['(1),(2),(3)', `(${'x'.repeat(50)})`, "('🐉')"]);
+  });
+
+  it('has the server encode a row only when every column type is covered', () => {
+    const expression = serverRowEncoding(
+      [
+        { name: 'id', dataType: 'int' },
+        { name: 'score', dataType: 'double' },
+        { name: 'blob`x', dataType: 'blob' },
+      ],
+      { score: 'text' },
+    );
+    expect(expression).toMatch(/^CAST\(CONCAT\('\(', CONCAT_WS\(',', IFNULL\(`id` \+ 0, 'NULL'\), QUOTE\(CONCAT\(`score` \+ 0e0\)\), IF\(`blob``x` IS NULL/);
+    expect(serverRowEncoding([{ name: 'id', dataType: 'uuid' }], {})).toBeUndefined();
   });
 });
 
