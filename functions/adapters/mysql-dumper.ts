@@ -287,7 +287,7 @@ class MysqlDumpConnection implements DumpConnection {
     );
     const columnRows = await rowsOf(
       this.connection,
-      `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name, DATA_TYPE AS dataType, EXTRA AS extra, IS_NULLABLE AS nullable
+      `SELECT TABLE_NAME AS tableName, COLUMN_NAME AS name, DATA_TYPE AS dataType, CHARACTER_SET_NAME AS charset, EXTRA AS extra, IS_NULLABLE AS nullable
        FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION`,
       [database],
     );
@@ -328,7 +328,7 @@ class MysqlDumpConnection implements DumpConnection {
           return SPATIAL_TYPES.has(type) ? [[text(column.name), 'bytes']] : [];
         }),
       );
-      const rowSql = serverRowEncoding(stored.map((column) => ({ name: text(column.name), dataType: text(column.dataType) })), readAs);
+      const rowSql = serverRowEncoding(stored.map((column) => ({ name: text(column.name), dataType: text(column.dataType), charset: column.charset === null ? null : text(column.charset) })), readAs);
       tables.push({
         name,
         columns: stored.map((column) => text(column.name)),

@@ -111,10 +111,11 @@ export class InsertBatcher {
   }
 }
 
-/** A column as the server describes it: information_schema DATA_TYPE. */
+/** A column as the server describes it: information_schema DATA_TYPE and CHARACTER_SET_NAME. */
 export interface ColumnType {
   name: string;
   dataType: string;
+  charset: string | null;
 }
 
 const NUMBER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'year']);
@@ -148,7 +149,8 @@ export function serverRowEncoding(columns: readonly ColumnType[], readAs: Readon
     } else if (EXACT_TEXT_TYPES.has(type)) {
       parts.push(`QUOTE(${name})`);
     } else if (CHARACTER_TYPES.has(type)) {
-      parts.push(quoted(`CONVERT(${name} USING utf8mb4)`));
+      // The backup connection reads utf8mb4; other character sets are converted as the server would for it.
+      parts.push(quoted(column.charset === 'utf8mb4' ? name : `CONVERT(${name} USING utf8mb4)`));
     } else {
       return undefined;
     }

@@ -37,14 +37,16 @@ describe('SQL text of dumped rows', () => {
   it('has the server encode a row only when every column type is covered', () => {
     const expression = serverRowEncoding(
       [
-        { name: 'id', dataType: 'int' },
-        { name: 'score', dataType: 'double' },
-        { name: 'blob`x', dataType: 'blob' },
+        { name: 'id', dataType: 'int', charset: null },
+        { name: 'score', dataType: 'double', charset: null },
+        { name: 'blob`x', dataType: 'blob', charset: null },
       ],
       { score: 'text' },
     );
     expect(expression).toMatch(/^CAST\(CONCAT\('\(', CONCAT_WS\(',', IFNULL\(`id` \+ 0, 'NULL'\), QUOTE\(CONCAT\(`score` \+ 0e0\)\), IF\(`blob``x` IS NULL/);
-    expect(serverRowEncoding([{ name: 'id', dataType: 'uuid' }], {})).toBeUndefined();
+    expect(serverRowEncoding([{ name: 'id', dataType: 'uuid', charset: null }], {})).toBeUndefined();
+    expect(serverRowEncoding([{ name: 'a', dataType: 'varchar', charset: 'utf8mb4' }], {})).not.toContain('CONVERT');
+    expect(serverRowEncoding([{ name: 'a', dataType: 'varchar', charset: 'latin1' }], {})).toContain('CONVERT(`a` USING utf8mb4)');
   });
 });
 
