@@ -128,8 +128,6 @@ const backupSchema = z.strictObject({
   copyKmsKeyArn: z.string().regex(/^arn:aws[a-z-]*:kms:/, 'must be a KMS key ARN').optional(),
   /** Where restore tests load backups: a MySQL server the tasks function reaches, with its credentials secret. */
   restoreTarget: z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65_535).default(3306), secretRef: z.string().min(1) }).optional(),
-  /** A Lambda layer with /opt/bin/mariadb-binlog for binary log archiving in AWS. */
-  binlogToolLayerArn: z.string().regex(/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$/, 'must be a Lambda layer version ARN').optional(),
 });
 
 const archiveLifecycleSchema = z

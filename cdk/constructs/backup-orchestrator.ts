@@ -4,7 +4,6 @@ import { EventField, Rule, RuleTargetInput, type IEventBus } from 'aws-cdk-lib/a
 import { SnsTopic } from 'aws-cdk-lib/aws-events-targets';
 import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
-import { LayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectLockRetention, StorageClass, type LifecycleRule } from 'aws-cdk-lib/aws-s3';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
@@ -136,7 +135,6 @@ export class BackupOrchestrator extends Construct {
         COPY_REGION: config.copyRegion ?? '',
         COPY_KMS_KEY_ARN: config.copyKmsKeyArn ?? '',
         RESTORE_TARGET: config.restoreTarget ? JSON.stringify(config.restoreTarget) : '',
-        BINLOG_TOOL: config.binlogToolLayerArn ? '/opt/bin/mariadb-binlog' : '',
       },
       // A dump step runs until its budget is spent; a restore test loads a whole shard.
       timeout: Duration.minutes(15),
@@ -144,7 +142,6 @@ export class BackupOrchestrator extends Construct {
       logRetention: props.logRetention,
       vpc: { vpc: props.access.vpc, subnets: props.access.subnets, securityGroups: [securityGroup] },
     });
-    if (config.binlogToolLayerArn) fn.addLayers(LayerVersion.fromLayerVersionArn(this, 'BinlogTools', config.binlogToolLayerArn));
 
     props.catalog.grantDataApiAccess(fn);
     this.bucket.grantReadWrite(fn);

@@ -9,24 +9,27 @@ import type { NodeCredentials } from '../ports/node-credentials';
 import { AppError, ConfigError, ValidationError } from '../shared/errors';
 import { findExecutable } from '../shared/executables';
 import { quoteIdentifier } from '../shared/identifiers';
+import { copyBinlog } from './binlog-stream';
 import { openBackupConnection, type TlsMode } from './mysql-dumper';
 
 /**
- * Binary logs through the stock client tools. `mariadb-binlog`/`mysqlbinlog --read-from-remote-server
- * --raw` copies a closed binary log byte for byte over the replication protocol (checksums, format
- * events and all, for either server family), and the same tool turns logs back into SQL with
- * `--stop-datetime`, `--database` and `--rewrite-db` for replay through the `mariadb`/`mysql` client.
- * Writing the replication protocol and row-event decoding in Node would duplicate exactly that.
+ * Binary logs: archived by copying closed files over the replication protocol (copyBinlog, no
+ * tools needed), replayed through the stock client tools: `mariadb-binlog`/`mysqlbinlog` turns
+ * logs back into SQL with `--stop-datetime`, `--database` and `--rewrite-db` for the
+ * `mariadb`/`mysql` client — decoding row events in Node would duplicate exactly that.
  * Passwords reach the tools through MYSQL_PWD, never the command line.
  */
 
 export const BINLOG_TOOL_HINT =
-  'binary log archiving and replay need mariadb-binlog (or mysqlbinlog) and the mariadb (or mysql) client: ' +
-  '`apt-get install mariadb-client` (Debian/Ubuntu) or `brew install mariadb`; in Lambda, a layer providing /opt/bin/mariadb-binlog';
+  'binary log replay needs mariadb-binlog (or mysqlbinlog) and the mariadb (or mysql) client: ' +
+  '`apt-get install mariadb-client` (Debian/Ubuntu) or `brew install mariadb`';
 
-export interface BinlogToolOptions {
+export interface BinlogSourceOptions {
   credentials: NodeCredentials;
   tls: TlsMode;
+}
+
+export interface BinlogToolOptions extends BinlogSourceOptions {
   /** Default: mariadb-binlog, else mysqlbinlog, from the usual places. */
   binlogTool?: string;
   /** Default: mariadb, else mysql. */
@@ -78,7 +81,7 @@ export async function datedBinlog(path: string): Promise<ArchivedFile> {
   }
 }
 
-export function createBinlogSource(options: BinlogToolOptions): BinlogSource {
+export function createBinlogSource(options: BinlogSourceOptions): BinlogSource {
   return {
     async closeCurrent(node: ShardNode) {
       const connection = await openBackupConnection(node, options);
@@ -95,15 +98,9 @@ export function createBinlogSource(options: BinlogToolOptions): BinlogSource {
     },
 
     async fetch(node: ShardNode, file: string, directory: string) {
-      const { user, password } = await options.credentials.credentialsFor(node);
-      const binlogTool = tool(options.binlogTool, ['mariadb-binlog', 'mysqlbinlog'], options.searchPath);
-      const child = spawn(
-        binlogTool,
-        ['--read-from-remote-server', '--raw', `--host=${node.host}`, `--port=${node.port}`, `--user=${user}`, ...tlsArgs(options.tls), `--result-file=${directory}/`, file],
-        { env: { ...process.env, MYSQL_PWD: password }, stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      await finished(child, binlogTool);
-      return datedBinlog(join(directory, file));
+      const path = join(directory, file);
+      await copyBinlog(await openBackupConnection(node, options), file, path);
+      return datedBinlog(path);
     },
   };
 }

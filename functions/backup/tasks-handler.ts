@@ -48,7 +48,7 @@ const deps: BackupTaskDeps = {
   catalog: new SqlCatalog(catalogSql),
   objects: createS3ObjectStore({ client: new S3Client({}), bucket: env.BACKUP_BUCKET, kmsKeyId: env.BACKUP_KMS_KEY_ARN }),
   dumper: createMysqlDumpConnector({ credentials, tls: env.NODE_TLS }),
-  binlogs: createBinlogSource({ credentials, tls: env.NODE_TLS, binlogTool: env.BINLOG_TOOL || undefined }),
+  binlogs: createBinlogSource({ credentials, tls: env.NODE_TLS }),
   snapshots: createRdsSnapshots({ clientFor: (region) => new RDSClient(region ? { region } : {}), homeRegion: runtime.AWS_REGION }),
   restorer: target && createMysqlRestoreConnector({ credentials, tls: env.NODE_TLS, target }),
   events: createEventBridgePublisher({ client: new EventBridgeClient({}), eventBusName: env.EVENT_BUS_NAME }),

@@ -150,7 +150,7 @@ async function backupShard(services: BackupServices, task: ShardTask, mode: Dump
   };
   if (shard.kind === 'self-managed') {
     if (task.kind === 'incremental') {
-      const backup = await archiveBinlogs({ ...common, objects: services.objects, binlogs: createBinlogSource({ credentials: services.credentials, tls: services.tls, searchPath: services.searchPath }) }, { ...task, shard });
+      const backup = await archiveBinlogs({ ...common, objects: services.objects, binlogs: createBinlogSource({ credentials: services.credentials, tls: services.tls }) }, { ...task, shard });
       return done(backup.backupId);
     }
     const manifest = await runLogicalBackup(

@@ -98,8 +98,6 @@ export const backupTasksEnvSchema = z.extend(catalogEnvSchema, {
   COPY_KMS_KEY_ARN: z._default(z.string(), ''),
   /** JSON {"host","port","secretRef"} of the server restore tests load into; empty: no restore tests. */
   RESTORE_TARGET: z._default(z.string(), ''),
-  /** Path of mariadb-binlog/mysqlbinlog (a layer's /opt/bin/...); empty: looked up on PATH. */
-  BINLOG_TOOL: z._default(z.string(), ''),
 });
 
 /** The archive settings (tables and fleet-wide blackouts) as JSON, checked like a --config file. */

@@ -18,7 +18,6 @@ const EXTRAS = {
   copyRegion: 'eu-central-1',
   objectLock: { mode: 'GOVERNANCE', days: 30 },
   restoreTarget: { host: 'restore.internal.example', secretRef: 'shardkeeper/restore-target' },
-  binlogToolLayerArn: 'arn:aws:lambda:eu-west-1:111122223333:layer:mariadb-binlog:3',
 };
 const outdirs: string[] = [];
 
@@ -145,8 +144,7 @@ describe('BackupOrchestrator', () => {
     expect(rendered).toContain(':rds:eu-central-1:');
     expect(rendered).toContain('secret:shardkeeper/restore-target-??????');
     extras.hasResourceProperties('AWS::Lambda::Function', {
-      Layers: ['arn:aws:lambda:eu-west-1:111122223333:layer:mariadb-binlog:3'],
-      Environment: { Variables: Match.objectLike({ BINLOG_TOOL: '/opt/bin/mariadb-binlog', TIME_ZONE: 'Europe/Berlin', COPY_REGION: 'eu-central-1' }) },
+      Environment: { Variables: Match.objectLike({ TIME_ZONE: 'Europe/Berlin', COPY_REGION: 'eu-central-1' }) },
     });
   });
 
