@@ -2,7 +2,10 @@ import {
   CopyDBClusterSnapshotCommand,
   CopyDBSnapshotCommand,
   CreateDBClusterSnapshotCommand,
+  CreateDBInstanceCommand,
   CreateDBSnapshotCommand,
+  DBClusterNotFoundFault,
+  DBInstanceNotFoundFault,
   DBClusterSnapshotNotFoundFault,
   DBSnapshotNotFoundFault,
   DeleteDBClusterSnapshotCommand,
@@ -16,10 +19,11 @@ import {
   RestoreDBClusterToPointInTimeCommand,
   RestoreDBInstanceFromDBSnapshotCommand,
   RestoreDBInstanceToPointInTimeCommand,
+  type DBCluster,
   type RDSClient,
 } from '@aws-sdk/client-rds';
 import type { ManagedRecoveryPlan } from '../core/backup-pitr';
-import type { ManagedDatabase, SnapshotInfo, SnapshotService, SnapshotState } from '../ports/backup-snapshots';
+import type { ManagedDatabase, RestoredDatabase, SnapshotInfo, SnapshotService, SnapshotState } from '../ports/backup-snapshots';
 import { AppError, NotFoundError } from '../shared/errors';
 
 export interface RdsSnapshotsOptions {
@@ -37,7 +41,23 @@ function stateOf(status: string | undefined): SnapshotState {
 const asTags = (tags: Record<string, string>) => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 
 const isNotFound = (error: unknown) =>
-  error instanceof DBClusterSnapshotNotFoundFault || error instanceof DBSnapshotNotFoundFault || /NotFound/.test((error as { name?: string }).name ?? '');
+  error instanceof DBClusterSnapshotNotFoundFault ||
+  error instanceof DBSnapshotNotFoundFault ||
+  error instanceof DBClusterNotFoundFault ||
+  error instanceof DBInstanceNotFoundFault ||
+  /NotFound/.test((error as { name?: string }).name ?? '');
+
+/** The instance class a restored cluster's writer gets when the backed-up cluster is gone. */
+export const FALLBACK_INSTANCE_CLASS = 'db.r6g.large';
+
+/** Where and how the backed-up database ran, so its restore lands in the same network with the same settings. */
+interface SourceSettings {
+  DBSubnetGroupName?: string;
+  VpcSecurityGroupIds?: string[];
+  instanceClass?: string;
+  instanceParameterGroup?: string;
+  clusterParameterGroup?: string;
+}
 
 /** Aurora cluster snapshots and RDS instance snapshots through the RDS API. */
 export function createRdsSnapshots({ clientFor, homeRegion }: RdsSnapshotsOptions): SnapshotService {
@@ -121,35 +141,114 @@ export function createRdsSnapshots({ clientFor, homeRegion }: RdsSnapshotsOption
       return { earliest: earliest.getTime(), latest: instance.LatestRestorableTime.getTime() };
     },
 
-    async restoreFromSnapshot(kind, snapshotId, targetIdentifier) {
+    async restoreFromSnapshot(kind, snapshotId, targetIdentifier, sourceIdentifier) {
       const client = clientFor();
+      const source = await sourceSettings(client, kind, sourceIdentifier);
       if (kind === 'aurora') {
         const { DBCluster: cluster } = await client.send(
-          new RestoreDBClusterFromSnapshotCommand({ SnapshotIdentifier: snapshotId, DBClusterIdentifier: targetIdentifier, Engine: 'aurora-mysql' }),
+          new RestoreDBClusterFromSnapshotCommand({
+            SnapshotIdentifier: snapshotId,
+            DBClusterIdentifier: targetIdentifier,
+            Engine: 'aurora-mysql',
+            DBSubnetGroupName: source.DBSubnetGroupName,
+            VpcSecurityGroupIds: source.VpcSecurityGroupIds,
+            DBClusterParameterGroupName: source.clusterParameterGroup,
+            Tags: asTags({ 'shardkeeper:restored-from': snapshotId }),
+          }),
         );
-        if (!cluster?.DBClusterArn) throw new AppError(`the restore of snapshot ${snapshotId} returned no cluster`);
-        return cluster.DBClusterArn;
+        return withWriter(client, cluster, source, `the restore of snapshot ${snapshotId}`);
       }
-      const { DBInstance: instance } = await client.send(new RestoreDBInstanceFromDBSnapshotCommand({ DBSnapshotIdentifier: snapshotId, DBInstanceIdentifier: targetIdentifier }));
+      const { DBInstance: instance } = await client.send(
+        new RestoreDBInstanceFromDBSnapshotCommand({
+          DBSnapshotIdentifier: snapshotId,
+          DBInstanceIdentifier: targetIdentifier,
+          DBInstanceClass: source.instanceClass,
+          DBSubnetGroupName: source.DBSubnetGroupName,
+          VpcSecurityGroupIds: source.VpcSecurityGroupIds,
+          DBParameterGroupName: source.instanceParameterGroup,
+          Tags: asTags({ 'shardkeeper:restored-from': snapshotId }),
+        }),
+      );
       if (!instance?.DBInstanceArn) throw new AppError(`the restore of snapshot ${snapshotId} returned no instance`);
-      return instance.DBInstanceArn;
+      return { arn: instance.DBInstanceArn };
     },
 
     async restoreToPointInTime(plan: ManagedRecoveryPlan) {
       const client = clientFor();
       const restoreTime = new Date(plan.targetTime);
-      if (plan.call === 'RestoreDBClusterToPointInTime') {
+      const aurora = plan.call === 'RestoreDBClusterToPointInTime';
+      const source = await sourceSettings(client, aurora ? 'aurora' : 'rds', plan.sourceIdentifier);
+      if (aurora) {
         const { DBCluster: cluster } = await client.send(
-          new RestoreDBClusterToPointInTimeCommand({ SourceDBClusterIdentifier: plan.sourceIdentifier, DBClusterIdentifier: plan.targetIdentifier, RestoreToTime: restoreTime }),
+          new RestoreDBClusterToPointInTimeCommand({
+            SourceDBClusterIdentifier: plan.sourceIdentifier,
+            DBClusterIdentifier: plan.targetIdentifier,
+            RestoreToTime: restoreTime,
+            DBSubnetGroupName: source.DBSubnetGroupName,
+            VpcSecurityGroupIds: source.VpcSecurityGroupIds,
+            DBClusterParameterGroupName: source.clusterParameterGroup,
+          }),
         );
-        if (!cluster?.DBClusterArn) throw new AppError(`the restore of ${plan.sourceIdentifier} returned no cluster`);
-        return cluster.DBClusterArn;
+        return withWriter(client, cluster, source, `the restore of ${plan.sourceIdentifier}`);
       }
       const { DBInstance: instance } = await client.send(
-        new RestoreDBInstanceToPointInTimeCommand({ SourceDBInstanceIdentifier: plan.sourceIdentifier, TargetDBInstanceIdentifier: plan.targetIdentifier, RestoreTime: restoreTime }),
+        new RestoreDBInstanceToPointInTimeCommand({
+          SourceDBInstanceIdentifier: plan.sourceIdentifier,
+          TargetDBInstanceIdentifier: plan.targetIdentifier,
+          RestoreTime: restoreTime,
+          DBInstanceClass: source.instanceClass,
+          DBSubnetGroupName: source.DBSubnetGroupName,
+          VpcSecurityGroupIds: source.VpcSecurityGroupIds,
+          DBParameterGroupName: source.instanceParameterGroup,
+        }),
       );
       if (!instance?.DBInstanceArn) throw new AppError(`the restore of ${plan.sourceIdentifier} returned no instance`);
-      return instance.DBInstanceArn;
+      return { arn: instance.DBInstanceArn };
     },
   };
+}
+
+/** The backed-up cluster's or instance's network and parameter settings; empty when it no longer exists. */
+async function sourceSettings(client: RDSClient, kind: ManagedDatabase['kind'], identifier: string): Promise<SourceSettings> {
+  try {
+    if (kind === 'aurora') {
+      const { DBClusters: [cluster] = [] } = await client.send(new DescribeDBClustersCommand({ DBClusterIdentifier: identifier }));
+      if (!cluster) return {};
+      const writer = cluster.DBClusterMembers?.find((member) => member.IsClusterWriter)?.DBInstanceIdentifier;
+      const { DBInstances: [instance] = [] } = writer ? await client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: writer })) : {};
+      return {
+        DBSubnetGroupName: cluster.DBSubnetGroup,
+        VpcSecurityGroupIds: cluster.VpcSecurityGroups?.flatMap((group) => (group.VpcSecurityGroupId ? [group.VpcSecurityGroupId] : [])),
+        clusterParameterGroup: cluster.DBClusterParameterGroup,
+        instanceClass: instance?.DBInstanceClass,
+        instanceParameterGroup: instance?.DBParameterGroups?.[0]?.DBParameterGroupName,
+      };
+    }
+    const { DBInstances: [instance] = [] } = await client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier }));
+    if (!instance) return {};
+    return {
+      DBSubnetGroupName: instance.DBSubnetGroup?.DBSubnetGroupName,
+      VpcSecurityGroupIds: instance.VpcSecurityGroups?.flatMap((group) => (group.VpcSecurityGroupId ? [group.VpcSecurityGroupId] : [])),
+      instanceClass: instance.DBInstanceClass,
+      instanceParameterGroup: instance.DBParameterGroups?.[0]?.DBParameterGroupName,
+    };
+  } catch (error) {
+    if (isNotFound(error)) return {};
+    throw error;
+  }
+}
+
+/** A restored Aurora cluster has no instances: it gets a writer like the source's, so it can serve. */
+async function withWriter(client: RDSClient, cluster: DBCluster | undefined, source: SourceSettings, what: string): Promise<RestoredDatabase> {
+  if (!cluster?.DBClusterArn || !cluster.DBClusterIdentifier) throw new AppError(`${what} returned no cluster`);
+  await client.send(
+    new CreateDBInstanceCommand({
+      DBInstanceIdentifier: `${cluster.DBClusterIdentifier.slice(0, 56)}-writer`,
+      DBClusterIdentifier: cluster.DBClusterIdentifier,
+      Engine: 'aurora-mysql',
+      DBInstanceClass: source.instanceClass ?? FALLBACK_INSTANCE_CLASS,
+      DBParameterGroupName: source.instanceParameterGroup,
+    }),
+  );
+  return { arn: cluster.DBClusterArn, ...(cluster.Endpoint ? { endpoint: { host: cluster.Endpoint, port: cluster.Port ?? 3306 } } : {}) };
 }

@@ -71,11 +71,17 @@ export interface EpochShardRestore {
   report?: RestoreReport;
   restoredArn?: string;
   targetIdentifier?: string;
+  /** Snapshot restores: where the restored writer answers, once known (an RDS instance's appears when it is available). */
+  endpoint?: { host: string; port: number };
 }
 
 export interface EpochRestore {
   epoch: EpochRecord;
-  /** The shard map of the epoch, with each logical shard's database renamed to where it was restored. */
+  /**
+   * The shard map of the epoch, pointing at the restore: logical shards' databases renamed, restored
+   * clusters as each shard's primary (its credentials secret kept). A shard whose restored endpoint
+   * is not known yet keeps its old nodes: see `shards[].endpoint`.
+   */
   shardMap: ShardMap;
   shards: EpochShardRestore[];
   applied: boolean;
@@ -113,7 +119,10 @@ export async function restoreEpoch(
       if (request.apply) {
         if (!deps.snapshots) throw new ValidationError('restoring snapshots needs AWS access (the RDS API)');
         const kind = (backup.detail as { managedKind?: 'aurora' | 'rds' }).managedKind ?? 'aurora';
-        entry.restoredArn = await deps.snapshots.restoreFromSnapshot(kind, backup.snapshotId!, targetIdentifier);
+        const detail = backup.detail as { managedKind?: 'aurora' | 'rds'; identifier?: string };
+        const restored = await deps.snapshots.restoreFromSnapshot(kind, backup.snapshotId!, targetIdentifier, detail.identifier ?? String(backup.sourceNode));
+        entry.restoredArn = restored.arn;
+        if (restored.endpoint) entry.endpoint = restored.endpoint;
       }
       shards.push(entry);
     }
@@ -121,8 +130,13 @@ export async function restoreEpoch(
   const restoredMap: ShardMap = {
     ...map,
     shards: map.shards.map((shard) => {
-      const restored = shards.find((entry) => entry.shard === shard.name && entry.kind === 'logical');
-      return restored ? { ...shard, database: restored.database } : shard;
+      const restored = shards.find((entry) => entry.shard === shard.name);
+      if (restored?.kind === 'logical') return { ...shard, database: restored.database };
+      if (restored?.kind === 'snapshot' && restored.endpoint) {
+        const secretRef = shard.nodes.find((node) => node.role === 'primary')?.secretRef;
+        return { ...shard, nodes: [{ id: restored.targetIdentifier!, role: 'primary' as const, ...restored.endpoint, ...(secretRef ? { secretRef } : {}) }] };
+      }
+      return shard;
     }),
   };
   return { epoch, shardMap: restoredMap, shards, applied: request.apply };

@@ -19,7 +19,7 @@ import { managedIdentifierOf } from '../core/backup-snapshot';
 import type { Shard } from '../core/shard-map-types';
 import type { BinlogReplayer } from '../ports/backup-binlog';
 import type { RestoreConnector } from '../ports/backup-mysql';
-import type { SnapshotService } from '../ports/backup-snapshots';
+import type { RestoredDatabase, SnapshotService } from '../ports/backup-snapshots';
 import { RESTORABLE_STATUSES, type BackupStore } from '../ports/backup-store';
 import type { Clock } from '../ports/clock';
 import type { ObjectStore } from '../ports/object-store';
@@ -133,7 +133,7 @@ export async function runBinlogRecovery(deps: BinlogRecoveryDeps, plan: SelfMana
   }
 }
 
-/** Starts the Aurora/RDS point-in-time restore of a plan; returns the new cluster's or instance's ARN. */
-export async function runManagedRecovery(snapshots: SnapshotService, plan: ManagedRecoveryPlan): Promise<string> {
+/** Starts the Aurora/RDS point-in-time restore of a plan (an Aurora cluster gets a writer); returns what it created. */
+export async function runManagedRecovery(snapshots: SnapshotService, plan: ManagedRecoveryPlan): Promise<RestoredDatabase> {
   return snapshots.restoreToPointInTime(plan);
 }

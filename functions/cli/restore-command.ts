@@ -62,8 +62,9 @@ async function restoreRunCommand(context: CliContext, options: BackupCliOptions 
     }
     const plan = await planShardRecovery(services.store, shard, parseTime(options.to!, '--to'), systemClock.now());
     if (plan.kind === 'managed-pitr') {
-      const arn = await runManagedRecovery(snapshotServiceFor(services), plan);
-      print(context, options, { plan, restoredArn: arn }, () => `${plan.call} started: ${arn} (add instances and point the shard map at it once it is available)`);
+      const restored = await runManagedRecovery(snapshotServiceFor(services), plan);
+      const where = restored.endpoint ? `, writer at ${restored.endpoint.host}:${restored.endpoint.port}` : '';
+      print(context, options, { plan, restoredArn: restored.arn, endpoint: restored.endpoint ?? null }, () => `${plan.call} started: ${restored.arn}${where} (point the shard map at it once it is available)`);
       return;
     }
     const database = requireDatabase(options.database);
@@ -140,7 +141,7 @@ async function restoreEpochCommand(context: CliContext, options: BackupCliOption
             entry.report ? (entry.report.ok ? `ok, ${entry.report.rows} rows` : `FAILED: ${entry.report.problems.join('; ')}`) : entry.restoredArn ?? '-',
           ]),
         ),
-        'the shard map of the epoch (restored databases renamed) is in the --json output',
+        'the shard map of the epoch, pointing at the restored databases and clusters, is in the --json output',
       ].join('\n'),
     );
     if (result.shards.some((entry) => entry.kind === 'missing' || entry.report?.ok === false)) throw new Error('the epoch could not be restored whole');

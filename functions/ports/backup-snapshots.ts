@@ -18,6 +18,13 @@ export interface SnapshotInfo {
 }
 
 /** Cluster and instance snapshots, and the service's point-in-time restore. */
+/** A cluster or instance a restore created. */
+export interface RestoredDatabase {
+  arn: string;
+  /** The writer endpoint, when known at creation (Aurora clusters); an RDS instance gets one once available. */
+  endpoint?: { host: string; port: number };
+}
+
 export interface SnapshotService {
   createSnapshot(database: ManagedDatabase, snapshotId: string, tags: Record<string, string>): Promise<SnapshotInfo>;
   describeSnapshot(kind: ManagedDatabase['kind'], snapshotId: string, region?: string): Promise<SnapshotInfo | undefined>;
@@ -26,8 +33,11 @@ export interface SnapshotService {
   deleteSnapshot(kind: ManagedDatabase['kind'], snapshotId: string, region?: string): Promise<void>;
   /** The continuous-backup window: earliest and latest restorable times. */
   restoreWindow(database: ManagedDatabase): Promise<{ earliest: number; latest: number }>;
-  /** Restores a snapshot into a new cluster or instance; returns its ARN. */
-  restoreFromSnapshot(kind: ManagedDatabase['kind'], snapshotId: string, targetIdentifier: string): Promise<string>;
-  /** Starts the restore the plan describes; returns the new cluster's or instance's ARN. */
-  restoreToPointInTime(plan: ManagedRecoveryPlan): Promise<string>;
+  /**
+   * Restores a snapshot into a new cluster or instance, in the network and with the settings of
+   * `sourceIdentifier` (the backed-up database) when it still exists; an Aurora cluster gets a writer.
+   */
+  restoreFromSnapshot(kind: ManagedDatabase['kind'], snapshotId: string, targetIdentifier: string, sourceIdentifier: string): Promise<RestoredDatabase>;
+  /** Starts the restore the plan describes, like restoreFromSnapshot. */
+  restoreToPointInTime(plan: ManagedRecoveryPlan): Promise<RestoredDatabase>;
 }

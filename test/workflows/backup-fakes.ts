@@ -7,7 +7,7 @@ import { encodeRow, type DumpValue } from '../../functions/core/backup-sql-value
 import type { ShardMap, ShardNode } from '../../functions/core/shard-map-types';
 import type { BinlogSource } from '../../functions/ports/backup-binlog';
 import type { DumpConnection, DumpConnector, SchemaSnapshot, TableShape } from '../../functions/ports/backup-mysql';
-import type { SnapshotInfo, SnapshotService } from '../../functions/ports/backup-snapshots';
+import type { RestoredDatabase, SnapshotInfo, SnapshotService } from '../../functions/ports/backup-snapshots';
 import type { AppEvent } from '../../functions/ports/event-publisher';
 import type { ObjectStore, StoredObject } from '../../functions/ports/object-store';
 import { MemoryBackupStore } from '../unit/backup/memory-backup-store';
@@ -129,10 +129,10 @@ export class FakeSnapshots implements SnapshotService {
   async restoreWindow() {
     return { earliest: Date.parse('2026-01-01T00:00:00Z'), latest: Date.parse('2026-01-08T00:00:00Z') };
   }
-  async restoreFromSnapshot(): Promise<string> {
+  async restoreFromSnapshot(): Promise<RestoredDatabase> {
     throw new Error('not used');
   }
-  async restoreToPointInTime(): Promise<string> {
+  async restoreToPointInTime(): Promise<RestoredDatabase> {
     throw new Error('not used');
   }
 }

@@ -1,15 +1,20 @@
 import {
   CopyDBClusterSnapshotCommand,
   CreateDBClusterSnapshotCommand,
+  CreateDBInstanceCommand,
+  DBClusterNotFoundFault,
   DBClusterSnapshotNotFoundFault,
   DescribeDBClustersCommand,
   DescribeDBClusterSnapshotsCommand,
+  DescribeDBInstancesCommand,
   RDSClient,
+  RestoreDBClusterFromSnapshotCommand,
   RestoreDBClusterToPointInTimeCommand,
+  RestoreDBInstanceFromDBSnapshotCommand,
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createRdsSnapshots } from '../../../functions/adapters/rds-snapshots';
+import { createRdsSnapshots, FALLBACK_INSTANCE_CLASS } from '../../../functions/adapters/rds-snapshots';
 import { DEFAULT_BACKUP_SETTINGS } from '../../../functions/backup/backup-deps';
 import { planShardRecovery, runManagedRecovery } from '../../../functions/backup/recovery';
 import { pollSnapshotBackup, recordRestoreWindow, startSnapshotBackup } from '../../../functions/backup/snapshot-backup';
@@ -28,6 +33,18 @@ const shard: Shard = {
   nodes: [{ id: 'w', role: 'primary', host: 'players-a.cluster-abc123.eu-west-1.rds.amazonaws.com', port: 3306 }],
 };
 const ARN = 'arn:aws:rds:eu-west-1:111122223333:cluster-snapshot:sk-e20260104t020000z-v3-abc123-to80';
+/** The backed-up cluster and its writer, whose settings a restore copies. */
+const SOURCE_CLUSTER = {
+  DBClusterIdentifier: 'players-a',
+  DBSubnetGroup: 'shards-private',
+  VpcSecurityGroups: [{ VpcSecurityGroupId: 'sg-shards', Status: 'active' }],
+  DBClusterParameterGroup: 'players-cluster-params',
+  DBClusterMembers: [
+    { DBInstanceIdentifier: 'players-a-2', IsClusterWriter: false },
+    { DBInstanceIdentifier: 'players-a-1', IsClusterWriter: true },
+  ],
+};
+const SOURCE_WRITER = { DBInstanceIdentifier: 'players-a-1', DBInstanceClass: 'db.r7g.xlarge', DBParameterGroups: [{ DBParameterGroupName: 'players-instance-params' }] };
 
 describe('Aurora snapshot backups through the RDS API', () => {
   let store: MemoryBackupStore;
@@ -106,13 +123,83 @@ describe('Aurora snapshot backups through the RDS API', () => {
   });
 
   it('records the PITR window and plans the restore call within it', async () => {
-    rds.on(DescribeDBClustersCommand).resolves({ DBClusters: [{ EarliestRestorableTime: new Date(NOW - 86_400_000), LatestRestorableTime: new Date(NOW - 300_000) }] });
-    rds.on(RestoreDBClusterToPointInTimeCommand).resolves({ DBCluster: { DBClusterArn: 'arn:aws:rds:eu-west-1:111122223333:cluster:players-a-pitr' } });
+    rds.on(DescribeDBClustersCommand).resolves({ DBClusters: [{ ...SOURCE_CLUSTER, EarliestRestorableTime: new Date(NOW - 86_400_000), LatestRestorableTime: new Date(NOW - 300_000) }] });
+    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [SOURCE_WRITER] });
+    rds.on(RestoreDBClusterToPointInTimeCommand).resolves({
+      DBCluster: { DBClusterArn: 'arn:aws:rds:eu-west-1:111122223333:cluster:players-a-pitr', DBClusterIdentifier: 'players-a-pitr-202601040200', Endpoint: 'players-a-pitr.cluster-xyz.eu-west-1.rds.amazonaws.com', Port: 3306 },
+    });
+    rds.on(CreateDBInstanceCommand).resolves({});
     await recordRestoreWindow(deps(), request);
     const plan = (await planShardRecovery(store, shard, NOW - 3_600_000, NOW)) as ManagedRecoveryPlan;
     expect(plan).toMatchObject({ kind: 'managed-pitr', sourceIdentifier: 'players-a', targetIdentifier: 'players-a-pitr-202601040200' });
     await expect(planShardRecovery(store, shard, NOW, NOW)).rejects.toThrow(/outside the cluster's restore window/);
-    expect(await runManagedRecovery(deps().snapshots, plan)).toMatch(/cluster:players-a-pitr$/);
-    expect(rds.commandCalls(RestoreDBClusterToPointInTimeCommand)[0]!.args[0].input).toMatchObject({ SourceDBClusterIdentifier: 'players-a', RestoreToTime: new Date(NOW - 3_600_000) });
+    expect(await runManagedRecovery(deps().snapshots, plan)).toEqual({
+      arn: 'arn:aws:rds:eu-west-1:111122223333:cluster:players-a-pitr',
+      endpoint: { host: 'players-a-pitr.cluster-xyz.eu-west-1.rds.amazonaws.com', port: 3306 },
+    });
+    expect(rds.commandCalls(RestoreDBClusterToPointInTimeCommand)[0]!.args[0].input).toMatchObject({
+      SourceDBClusterIdentifier: 'players-a',
+      RestoreToTime: new Date(NOW - 3_600_000),
+      DBSubnetGroupName: 'shards-private',
+      VpcSecurityGroupIds: ['sg-shards'],
+      DBClusterParameterGroupName: 'players-cluster-params',
+    });
+    expect(rds.commandCalls(CreateDBInstanceCommand)[0]!.args[0].input).toEqual({
+      DBInstanceIdentifier: 'players-a-pitr-202601040200-writer',
+      DBClusterIdentifier: 'players-a-pitr-202601040200',
+      Engine: 'aurora-mysql',
+      DBInstanceClass: 'db.r7g.xlarge',
+      DBParameterGroupName: 'players-instance-params',
+    });
+  });
+});
+
+describe('restoring snapshots through the RDS API', () => {
+  const snapshots = () => createRdsSnapshots({ clientFor: () => new RDSClient({ region: 'eu-west-1' }), homeRegion: 'eu-west-1' });
+
+  beforeEach(() => {
+    rds.reset();
+    rds.on(CreateDBInstanceCommand).resolves({});
+    rds.on(RestoreDBClusterFromSnapshotCommand).callsFake((input) => ({
+      DBCluster: { DBClusterArn: `arn:aws:rds:eu-west-1:111122223333:cluster:${input.DBClusterIdentifier}`, DBClusterIdentifier: input.DBClusterIdentifier, Endpoint: `${input.DBClusterIdentifier}.cluster-xyz.eu-west-1.rds.amazonaws.com`, Port: 3306 },
+    }));
+  });
+
+  it('restores an Aurora snapshot into the source cluster\'s network with its settings, and gives the cluster a writer like the source\'s', async () => {
+    rds.on(DescribeDBClustersCommand, { DBClusterIdentifier: 'players-a' }).resolves({ DBClusters: [SOURCE_CLUSTER] });
+    rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'players-a-1' }).resolves({ DBInstances: [SOURCE_WRITER] });
+    const restored = await snapshots().restoreFromSnapshot('aurora', 'sk-snap', 'players-a-restored', 'players-a');
+    expect(restored).toEqual({ arn: 'arn:aws:rds:eu-west-1:111122223333:cluster:players-a-restored', endpoint: { host: 'players-a-restored.cluster-xyz.eu-west-1.rds.amazonaws.com', port: 3306 } });
+    expect(rds.commandCalls(RestoreDBClusterFromSnapshotCommand)[0]!.args[0].input).toMatchObject({
+      SnapshotIdentifier: 'sk-snap',
+      DBClusterIdentifier: 'players-a-restored',
+      Engine: 'aurora-mysql',
+      DBSubnetGroupName: 'shards-private',
+      VpcSecurityGroupIds: ['sg-shards'],
+      DBClusterParameterGroupName: 'players-cluster-params',
+    });
+    expect(rds.commandCalls(CreateDBInstanceCommand)[0]!.args[0].input).toMatchObject({ DBClusterIdentifier: 'players-a-restored', DBInstanceClass: 'db.r7g.xlarge' });
+  });
+
+  it('still restores when the backed-up cluster is gone, with a default writer class', async () => {
+    rds.on(DescribeDBClustersCommand).rejects(new DBClusterNotFoundFault({ message: 'gone', $metadata: {} }));
+    await snapshots().restoreFromSnapshot('aurora', 'sk-snap', 'players-a-restored', 'players-a');
+    expect(rds.commandCalls(RestoreDBClusterFromSnapshotCommand)[0]!.args[0].input.DBSubnetGroupName).toBeUndefined();
+    expect(rds.commandCalls(CreateDBInstanceCommand)[0]!.args[0].input.DBInstanceClass).toBe(FALLBACK_INSTANCE_CLASS);
+  });
+
+  it('restores an RDS instance snapshot with the source instance\'s class and network; its endpoint comes later', async () => {
+    rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'rds-players' }).resolves({
+      DBInstances: [{ DBInstanceClass: 'db.m7g.large', DBSubnetGroup: { DBSubnetGroupName: 'shards-private' }, VpcSecurityGroups: [{ VpcSecurityGroupId: 'sg-shards' }], DBParameterGroups: [{ DBParameterGroupName: 'mysql-params' }] }],
+    });
+    rds.on(RestoreDBInstanceFromDBSnapshotCommand).resolves({ DBInstance: { DBInstanceArn: 'arn:aws:rds:eu-west-1:111122223333:db:rds-players-restored' } });
+    expect(await snapshots().restoreFromSnapshot('rds', 'sk-snap', 'rds-players-restored', 'rds-players')).toEqual({ arn: 'arn:aws:rds:eu-west-1:111122223333:db:rds-players-restored' });
+    expect(rds.commandCalls(RestoreDBInstanceFromDBSnapshotCommand)[0]!.args[0].input).toMatchObject({
+      DBInstanceClass: 'db.m7g.large',
+      DBSubnetGroupName: 'shards-private',
+      VpcSecurityGroupIds: ['sg-shards'],
+      DBParameterGroupName: 'mysql-params',
+    });
+    expect(rds.commandCalls(CreateDBInstanceCommand)).toHaveLength(0);
   });
 });
