@@ -310,6 +310,18 @@ class MysqlDumpConnection implements DumpConnection {
     const tables: TableShape[] = [];
     const statements: SchemaStatement[] = [];
     const views: string[] = [];
+    // MariaDB sequences first (a table's DEFAULT NEXTVAL names one); after the data, each is set to
+    // the value it had reached: its next uncached value, so no value handed out is handed out again.
+    for (const row of tableRows.filter((candidate) => text(candidate.type) === 'SEQUENCE')) {
+      const name = text(row.name);
+      const [create] = await rowsOf(this.connection, `SHOW CREATE SEQUENCE ${db}.${quoteSchemaName(name)}`);
+      const [state] = await rowsOf(this.connection, `SELECT next_not_cached_value AS next, cycle_count AS round FROM ${db}.${quoteSchemaName(name)}`);
+      statements.unshift({ kind: 'sequence', name, phase: 'pre-data', sql: text(create?.['Create Table']) });
+      const next = text(state?.next);
+      const round = text(state?.round);
+      if (!/^-?\d+$/.test(next) || !/^\d+$/.test(round)) throw new ValidationError(`sequence ${name} reports no current value`);
+      statements.push({ kind: 'sequence', name, phase: 'post-data', sql: `DO SETVAL(${quoteSchemaName(name)}, ${next}, 0, ${round})` });
+    }
     for (const row of tableRows) {
       const name = text(row.name);
       const type = text(row.type);
@@ -317,7 +329,7 @@ class MysqlDumpConnection implements DumpConnection {
         views.push(name);
         continue;
       }
-      // MariaDB sequences and temporary tables carry no rows a dump restores.
+      // Temporary tables carry no rows a dump restores.
       if (type !== 'BASE TABLE' && type !== 'SYSTEM VERSIONED') continue;
       const columns = columnsOf.get(name) ?? [];
       const stored = columns.filter((column) => !isGenerated(text(column.extra)));

@@ -81,7 +81,7 @@ export interface BackupManifest {
 
 /** One DDL statement of the schema object, applied before or after the data. */
 export interface SchemaStatement {
-  kind: 'table' | 'view' | 'trigger' | 'routine';
+  kind: 'sequence' | 'table' | 'view' | 'trigger' | 'routine';
   name: string;
   phase: 'pre-data' | 'post-data';
   sql: string;

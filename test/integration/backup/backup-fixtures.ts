@@ -113,6 +113,7 @@ export async function createGameSchema(pool: Pool, database: string): Promise<vo
     `CREATE TABLE ${db}.chat_log (message TEXT NULL, sent_at DATETIME(6) NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     `CREATE TABLE ${db}.counters (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, label VARCHAR(16) NOT NULL) ENGINE=InnoDB`,
     `CREATE TABLE ${db}.landmarks (landmark_id INT NOT NULL PRIMARY KEY, location POINT NOT NULL, name VARCHAR(32) NOT NULL) ENGINE=InnoDB`,
+    `CREATE SEQUENCE ${db}.ticket_seq START WITH 100 INCREMENT BY 5`,
     `CREATE VIEW ${db}.rich_players AS SELECT player_id, player_name FROM ${db}.players WHERE balance > 100`,
     `CREATE VIEW ${db}.rich_names AS SELECT player_name FROM ${db}.rich_players`,
   ];
@@ -141,6 +142,8 @@ export function playerRow(id: number): unknown[] {
 /** Players 1..n, three inventory slots each, five landmarks, a keyless chat log, counters including id 0; then the trigger. */
 export async function seedGameData(pool: Pool, database: string, players: number): Promise<void> {
   const db = quoteIdentifier(database);
+  // Tickets 100, 105 and 110 are handed out.
+  await pool.query(`SELECT NEXTVAL(${db}.ticket_seq), NEXTVAL(${db}.ticket_seq), NEXTVAL(${db}.ticket_seq)`);
   for (let start = 1; start <= players; start += 500) {
     const rows = Array.from({ length: Math.min(500, players - start + 1) }, (_, index) => playerRow(start + index));
     await pool.query(`INSERT INTO ${db}.players (player_id, player_name, level, profile, avatar, balance, score, speed, flags, created_at, seen_at) VALUES ?`, [rows]);

@@ -100,6 +100,13 @@ describe('logical backup to S3 and restore, against MariaDB and a local S3', () 
       expect(triggers.map((trigger) => trigger.Trigger)).toEqual(['inventory_bonus']);
     });
 
+    it('restores a sequence with its options, past every value it had handed out', async () => {
+      const db = quoteIdentifier(target);
+      const [[next]] = (await source.pool.query(`SELECT NEXTVAL(${db}.ticket_seq) AS a, NEXTVAL(${db}.ticket_seq) AS b`)) as unknown as [[{ a: number; b: number }]];
+      expect(Number(next.a)).toBeGreaterThan(110);
+      expect(Number(next.b) - Number(next.a)).toBe(5);
+    });
+
     it('refuses to restore over a database that holds tables unless told to replace it', async () => {
       const deps = { objects: harness.objects, restorer: harness.restorer(), clock: systemClock };
       const loaded = await loadManifest(harness.objects, (await harness.store.backup(manifest.backupId))!);
