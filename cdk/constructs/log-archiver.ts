@@ -171,7 +171,7 @@ export class LogArchiver extends Construct {
     });
     trustRdsCertificates(this.workerFunction);
     // A small young generation keeps the peak RSS of batch after batch of rows near the live data (bench:archive).
-    this.workerFunction.addEnvironment('NODE_OPTIONS', '--enable-source-maps --max-semi-space-size=8');
+    this.workerFunction.addEnvironment('NODE_OPTIONS', '--enable-source-maps --max-semi-space-size=4');
     props.catalog.grantDataApiAccess(this.workerFunction, 'write');
     grantFleetSecrets(this.workerFunction, this, props.access.fleet);
     props.bus.grantPutEventsTo(this.workerFunction);

@@ -138,4 +138,21 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
     expect(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs')).toHaveLength(original.length - archivedRows().length);
     expect(await archiveLines(harness.objects)).toEqual(before);
   });
+
+  it('archives a table keyed by a composite, non-integer key exactly once', async () => {
+    await harness.reset();
+    const db = harness.shard.database;
+    await harness.shard.pool.query('DROP TABLE IF EXISTS chat');
+    await harness.shard.pool.query('CREATE TABLE chat (room VARCHAR(16) NOT NULL, seq INT NOT NULL, sent_at DATETIME(3) NOT NULL, body TEXT NULL, PRIMARY KEY (room, seq), KEY (sent_at)) DEFAULT CHARSET=utf8mb4');
+    const rows = Array.from({ length: 600 }, (_, index) => [`room-${index % 7}`, index, sqlDateTime(CUTOFF - 2 * DAY_MS + index * 400_000), index % 5 === 0 ? null : `hi 🐉 #${index}`]);
+    await harness.shard.pool.query('INSERT INTO chat VALUES ?', [rows]);
+    const before = await tableLines(harness.shard.pool, db, 'chat');
+    const results = await runToCompletion(harness, harness.process(), tableConfig({ table: 'chat', timeColumn: 'sent_at', retentionDays: 30, batchSize: 100 }), { ...request(), table: 'chat' }, { now: NOW });
+    expect(results.at(-1)?.status).toBe('done');
+    const onShard = await tableLines(harness.shard.pool, db, 'chat');
+    const archived = (await archiveLines(harness.objects)).map(({ line }) => line);
+    expect(onShard.length).toBeGreaterThan(0);
+    expect(archived.length).toBe(before.filter((line) => (JSON.parse(line) as { sent_at: string }).sent_at < sqlDateTime(CUTOFF)).length);
+    expect(checksums([...onShard, ...archived])).toEqual(checksums(before));
+  });
 });
