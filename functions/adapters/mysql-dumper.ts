@@ -340,13 +340,12 @@ class MysqlDumpConnection implements DumpConnection {
           return SPATIAL_TYPES.has(type) ? [[text(column.name), 'bytes']] : [];
         }),
       );
-      const rowSql = serverRowEncoding(stored.map((column) => ({ name: text(column.name), dataType: text(column.dataType), charset: column.charset === null ? null : text(column.charset) })), readAs);
       tables.push({
         name,
         columns: stored.map((column) => text(column.name)),
         keyColumns: chooseKey(columns, indexesOf.get(name) ?? new Map()),
         readAs,
-        ...(rowSql ? { rowSql } : {}),
+        columnTypes: stored.map((column) => ({ name: text(column.name), dataType: text(column.dataType), charset: column.charset === null ? null : text(column.charset) })),
         avgRowLength: Number(row.avgRowLength ?? 0),
         estimatedRows: Number(row.estimatedRows ?? 0),
       });
@@ -378,9 +377,11 @@ class MysqlDumpConnection implements DumpConnection {
 
   async *rows(database: string, table: TableShape, after: KeyValue[] | null, limit: number | null): AsyncIterable<DumpedRows> {
     const keyed = table.keyColumns.length > 0;
-    if (table.rowSql) {
+    // Rebuilt from the recorded types, so no SQL text from the catalog is ever run.
+    const rowSql = table.columnTypes && serverRowEncoding(table.columnTypes, table.readAs);
+    if (rowSql) {
       // The row comes encoded by the server, then its key: [tuple, key1, key2, ...].
-      const select = [table.rowSql, ...table.keyColumns.map((column) => quoteSchemaName(column.name))].join(', ');
+      const select = [rowSql, ...table.keyColumns.map((column) => quoteSchemaName(column.name))].join(', ');
       for await (const batch of readTableRows(this.connection, database, table, after, limit, this.batchRows, undefined, select)) {
         yield { encoded: batch.map((row) => row[0] as Buffer), lastKey: keyed ? batch.at(-1)!.slice(1).map(toKeyValue) : null };
       }

@@ -1,5 +1,5 @@
 import type { BinlogPosition, ColumnReading, KeyColumn, KeyValue, SchemaStatement } from '../core/backup-manifest';
-import type { DumpValue } from '../core/backup-sql-values';
+import type { ColumnType, DumpValue } from '../core/backup-sql-values';
 import type { ShardNode } from '../core/shard-map-types';
 
 /** A base table as a dump reads it. */
@@ -13,8 +13,8 @@ export interface TableShape {
    * parsing drops the last bit), spatial columns as their internal bytes (which X'…' restores).
    */
   readAs: Record<string, ColumnReading>;
-  /** The server-side expression that writes a row as its VALUES tuple (see serverRowEncoding); absent: encoded by the client. */
-  rowSql?: string;
+  /** Stored columns' types, from which the server is asked to encode rows (see serverRowEncoding); absent: encoded by the client. */
+  columnTypes?: ColumnType[];
   avgRowLength: number;
   estimatedRows: number;
 }
