@@ -448,14 +448,17 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
 /** The smallest and largest of the archived keys when the key is one integer column; undefined otherwise. */
 function integerKeySpan(types: Map<string, ColumnInfo>, keyColumns: readonly string[], keys: Iterable<string>): { min: bigint; max: bigint } | undefined {
   if (keyColumns.length !== 1 || !INTEGER_TYPES.has(types.get(keyColumns[0]!)?.dataType ?? '')) return undefined;
-  let span: { min: bigint; max: bigint } | undefined;
+  let min: bigint | undefined;
+  let max: bigint | undefined;
   for (const key of keys) {
-    const text = (JSON.parse(key) as string[])[0]!;
-    if (!/^-?\d{1,20}$/.test(text)) return undefined;
-    const value = BigInt(text);
-    span = span ? { min: value < span.min ? value : span.min, max: value > span.max ? value : span.max } : { min: value, max: value };
+    // keyString of one column: ["<digits>"].
+    const digits = /^\["(-?\d{1,20})"\]$/.exec(key)?.[1];
+    if (digits === undefined) return undefined;
+    const value = BigInt(digits);
+    if (min === undefined || value < min) min = value;
+    if (max === undefined || value > max) max = value;
   }
-  return span;
+  return min === undefined || max === undefined ? undefined : { min, max };
 }
 
 function primaryKey(description: TableDescription): string[] {
