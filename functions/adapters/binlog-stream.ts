@@ -70,12 +70,19 @@ function serverError(payload: Buffer): AppError {
  * it. The connection is used up: its socket is destroyed at the end, whatever happens.
  */
 export async function copyBinlog(connection: Connection, file: string, path: string): Promise<number> {
-  const [[server]] = await connection.query<RowDataPacket[]>('SELECT VERSION() AS version');
-  const [logs] = await connection.query<RowDataPacket[]>('SHOW BINARY LOGS');
-  const listed = logs.find((row) => String(row.Log_name) === file);
-  if (!listed) throw new NotFoundError(`binary log ${file} is not on the server (purged?)`);
-  // Events exactly as stored: with the server's checksums, and MariaDB's own event types.
-  await connection.query('SET @master_binlog_checksum = @@global.binlog_checksum, @source_binlog_checksum = @@global.binlog_checksum, @mariadb_slave_capability = 4');
+  let server: RowDataPacket | undefined;
+  let listed: RowDataPacket | undefined;
+  try {
+    [[server]] = await connection.query<RowDataPacket[]>('SELECT VERSION() AS version');
+    const [logs] = await connection.query<RowDataPacket[]>('SHOW BINARY LOGS');
+    listed = logs.find((row) => String(row.Log_name) === file);
+    if (!listed) throw new NotFoundError(`binary log ${file} is not on the server (purged?)`);
+    // Events exactly as stored: with the server's checksums, and MariaDB's own event types.
+    await connection.query('SET @master_binlog_checksum = @@global.binlog_checksum, @source_binlog_checksum = @@global.binlog_checksum, @mariadb_slave_capability = 4');
+  } catch (error) {
+    connection.destroy();
+    throw error;
+  }
 
   const socket = (connection as unknown as { connection: { stream: Socket } }).connection.stream;
   socket.removeAllListeners('data');
