@@ -4,20 +4,19 @@ import type { Command } from 'commander';
 import { LocalEventBus } from '../adapters/local-event-bus';
 import { createMysqlExecutor, createMysqlPool } from '../adapters/mysql-executor';
 import { createMysqlProber } from '../adapters/mysql-prober';
-import { createMysqlReplicationAdmin } from '../adapters/mysql-replication-admin';
 import { SqlCatalog } from '../adapters/sql-catalog';
-import { SqlRecoveryStore } from '../adapters/sql-recovery-store';
 import { requireShardMap } from '../catalog/shard-map-changes';
 import { createRouter } from '../core/router';
 import type { ShardMap, ShardNode } from '../core/shard-map-types';
 import { HealthMonitor } from '../health/monitor';
 import { MemoryHealthStore } from '../health/memory-health-store';
+import { localRecoveryDeps } from '../local/local-recovery-deps';
 import { killServerAt } from '../local/replicated-shard';
 import { SANDBOX_STATE_FILE } from '../local/sandbox';
 import { systemClock } from '../ports/clock';
 import type { AppEvent } from '../ports/event-publisher';
 import { staticCredentials } from '../ports/node-credentials';
-import { DEFAULT_RECOVERY_POLICY, primaryOf } from '../recovery/context';
+import { primaryOf } from '../core/shard-map';
 import type { LocalRunResult } from '../recovery/local-workflows';
 import { AppError, ValidationError } from '../shared/errors';
 import { ShardPrimaryDown } from '../shared/events';
@@ -88,16 +87,7 @@ async function killPrimaryCommand(context: CliContext, options: ChaosOptions, sh
     const { runLocalWorkflow, synthesizeRecoveryDefinitions } = await import('../recovery/local-workflows');
     const definitions = synthesizeRecoveryDefinitions();
     const bus = new LocalEventBus();
-    const deps = {
-      catalog,
-      store: new SqlRecoveryStore(executor),
-      prober,
-      admin: createMysqlReplicationAdmin({ credentials, tls: 'off' }),
-      events: bus,
-      clock: systemClock,
-      policy: { ...DEFAULT_RECOVERY_POLICY },
-      auroraClusters: {},
-    };
+    const deps = localRecoveryDeps({ catalog, executor, prober, credentials, events: bus });
     let killedAt = 0;
     const timeline: { atMs: number; what: string }[] = [];
     const note = (what: string) => {

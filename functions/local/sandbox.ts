@@ -17,6 +17,7 @@ import { quoteIdentifier } from '../shared/identifiers';
 import { startLocalHttpServer, type LocalHttpServer } from './http-server';
 import { findServerBinaries, INSTALL_HINT, startPrivateMysqld, type PrivateMysqld } from './private-mysqld';
 import { dropSandboxDatabases, provisionShardDatabases, seedPlayers } from './demo-fleet';
+import { localRecoveryDeps } from './local-recovery-deps';
 import { startReplicatedShard, type ReplicatedShard } from './replicated-shard';
 import { LocalEventBus } from '../adapters/local-event-bus';
 import { createMysqlProber } from '../adapters/mysql-prober';
@@ -25,9 +26,6 @@ import { HealthMonitor } from '../health/monitor';
 import type { AppEvent } from '../ports/event-publisher';
 import { staticCredentials } from '../ports/node-credentials';
 import type { SqlExecutor } from '../ports/sql';
-import { createMysqlReplicationAdmin } from '../adapters/mysql-replication-admin';
-import { SqlRecoveryStore } from '../adapters/sql-recovery-store';
-import { DEFAULT_RECOVERY_POLICY, type RecoveryDeps } from '../recovery/context';
 import type { RecoveryDefinitions } from '../recovery/local-workflows';
 import { ShardNodeDown, ShardNodeRecovered, ShardPrimaryDown } from '../shared/events';
 
@@ -262,16 +260,7 @@ function startHealthAndRecovery(catalog: SqlCatalog, executor: SqlExecutor, mysq
   const prober = createMysqlProber({ credentials, tls: 'off' });
   const workflows = new Set<Promise<unknown>>();
   if (options.recovery) {
-    const deps: RecoveryDeps = {
-      catalog,
-      store: new SqlRecoveryStore(executor),
-      prober,
-      admin: createMysqlReplicationAdmin({ credentials, tls: 'off' }),
-      events: bus,
-      clock: systemClock,
-      policy: { ...DEFAULT_RECOVERY_POLICY },
-      auroraClusters: {},
-    };
+    const deps = localRecoveryDeps({ catalog, executor, prober, credentials, events: bus });
     let definitions: Promise<RecoveryDefinitions> | undefined;
     const start = (pick: (all: RecoveryDefinitions) => RecoveryDefinitions[keyof RecoveryDefinitions], event: AppEvent) => {
       // Synthesizing the app takes seconds, so it happens at the first recovery, once.

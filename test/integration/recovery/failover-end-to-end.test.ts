@@ -3,18 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import cdkJson from '../../../cdk.json' with { type: 'json' };
 import { LocalEventBus } from '../../../functions/adapters/local-event-bus';
 import { createMysqlProber, type MysqlProber } from '../../../functions/adapters/mysql-prober';
-import { createMysqlReplicationAdmin } from '../../../functions/adapters/mysql-replication-admin';
 import { SqlCatalog } from '../../../functions/adapters/sql-catalog';
 import { SqlHealthStore } from '../../../functions/adapters/sql-health-store';
-import { SqlRecoveryStore } from '../../../functions/adapters/sql-recovery-store';
 import { HealthMonitor } from '../../../functions/health/monitor';
+import { localRecoveryDeps } from '../../../functions/local/local-recovery-deps';
 import type { ReplicatedShard } from '../../../functions/local/replicated-shard';
 import { LookupApi, type RouteResponse } from '../../../functions/lookup/lookup-api';
 import { ShardMapCache } from '../../../functions/lookup/shard-map-cache';
 import { systemClock } from '../../../functions/ports/clock';
 import type { AppEvent } from '../../../functions/ports/event-publisher';
 import { staticCredentials } from '../../../functions/ports/node-credentials';
-import { DEFAULT_RECOVERY_POLICY, type RecoveryDeps } from '../../../functions/recovery/context';
 import { runLocalWorkflow, synthesizeRecoveryDefinitions, type LocalRunResult, type RecoveryDefinitions } from '../../../functions/recovery/local-workflows';
 import { ShardPrimaryDown } from '../../../functions/shared/events';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/mariadb';
@@ -76,16 +74,7 @@ describe('failover of a real replicated shard, from a killed primary to the look
     const credentials = staticCredentials('root', '');
     prober = createMysqlProber({ credentials, tls: 'off' });
     const bus = new LocalEventBus();
-    const deps: RecoveryDeps = {
-      catalog,
-      store: new SqlRecoveryStore(scratch.executor),
-      prober,
-      admin: createMysqlReplicationAdmin({ credentials, tls: 'off' }),
-      events: bus,
-      clock: systemClock,
-      policy: { ...DEFAULT_RECOVERY_POLICY },
-      auroraClusters: {},
-    };
+    const deps = localRecoveryDeps({ catalog, executor: scratch.executor, prober, credentials, events: bus });
     bus.subscribe('*', (event) => void events.push({ at: Date.now(), event }));
     // The EventBridge rule, in process: ShardPrimaryDown starts the failover state machine.
     bus.subscribe(ShardPrimaryDown, (event) => {
