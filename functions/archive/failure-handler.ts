@@ -5,7 +5,8 @@ import { createEventBridgePublisher } from '../adapters/eventbridge-publisher';
 import { SqlArchiveStore } from '../adapters/sql-archive-store';
 import { systemClock } from '../ports/clock';
 import { archiveFailureEnvSchema, parseEnv } from '../shared/env';
-import { asStepFunctionsError, createFailureTask } from './task-handlers';
+import { asStepFunctionsError } from '../shared/errors';
+import { createFailureTask } from './task-handlers';
 import { createDataApiExecutor } from '../shared/services';
 
 const env = parseEnv(archiveFailureEnvSchema);

@@ -1,7 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { archivePlanEnvSchema, parseEnv } from '../shared/env';
 import { createDataApiCatalog } from '../shared/services';
-import { asStepFunctionsError, createPlanTask } from './task-handlers';
+import { asStepFunctionsError } from '../shared/errors';
+import { createPlanTask } from './task-handlers';
 
 const env = parseEnv(archivePlanEnvSchema);
 const logger = new Logger();

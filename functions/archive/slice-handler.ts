@@ -14,7 +14,8 @@ import { SqlCatalog } from '../adapters/sql-catalog';
 import { systemClock } from '../ports/clock';
 import { archiveWorkerEnvSchema, parseEnv } from '../shared/env';
 import { shardLoadFromProber } from './shard-load';
-import { asStepFunctionsError, createSliceTask } from './task-handlers';
+import { asStepFunctionsError } from '../shared/errors';
+import { createSliceTask } from './task-handlers';
 import { createDataApiExecutor } from '../shared/services';
 
 const env = parseEnv(archiveWorkerEnvSchema);

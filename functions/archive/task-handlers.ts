@@ -6,7 +6,7 @@ import type { Catalog } from '../ports/catalog';
 import type { Clock } from '../ports/clock';
 import type { EventPublisher } from '../ports/event-publisher';
 import type { ObjectStore } from '../ports/object-store';
-import { isAppError, NoShardMapError, NotFoundError, ValidationError } from '../shared/errors';
+import { NoShardMapError, NotFoundError, ValidationError } from '../shared/errors';
 import type { ArchiveSettings } from './archive-config';
 import { reportArchiveFailure } from './archive-failure';
 import { planArchiveItems } from './archive-plan';
@@ -33,15 +33,6 @@ function parse<S extends z.ZodMiniType>(schema: S, input: unknown, what: string)
   return result.data;
 }
 
-/** Step Functions matches Retry and Catch on the error's name: AppErrors go by their code. */
-export function asStepFunctionsError(error: unknown): Error {
-  if (isAppError(error)) {
-    const mapped = new Error(error.message, { cause: error });
-    mapped.name = error.code;
-    return mapped;
-  }
-  return error instanceof Error ? error : new Error(String(error));
-}
 
 async function shardNamed(catalog: Catalog, name: string): Promise<Shard> {
   const map = await catalog.loadShardMap();

@@ -3,7 +3,7 @@ import type { BinlogSource } from '../ports/backup-binlog';
 import type { RestoreConnector } from '../ports/backup-mysql';
 import type { SnapshotService } from '../ports/backup-snapshots';
 import type { Catalog } from '../ports/catalog';
-import { AppError, ConfigError, isAppError, ValidationError } from '../shared/errors';
+import { AppError, asStepFunctionsError, ConfigError, ValidationError } from '../shared/errors';
 import type { LogicalBackupDeps } from './backup-deps';
 import { archiveBinlogs } from './binlog-archive';
 import { beginEpoch, finishEpoch, shardOfTask, type ShardTask } from './epochs';
@@ -175,27 +175,6 @@ function causeMessage(cause: string | undefined): string {
 }
 
 const isTaskName = (name: unknown): name is BackupTaskName => typeof name === 'string' && Object.hasOwn(TASKS, name);
-
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT']);
-
-/**
- * Step Functions matches Retry and Catch on the error's name: AppErrors go by their code, lost
- * MySQL connections are NodeUnreachable, S3 throttling and 5xx are ObjectStoreUnavailable.
- */
-export function asStepFunctionsError(error: unknown): Error {
-  const rename = (name: string) => {
-    const mapped = new Error(error instanceof Error ? error.message : String(error), { cause: error });
-    mapped.name = name;
-    return mapped;
-  };
-  if (isAppError(error)) return rename(error.code);
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && NETWORK_CODES.has(code)) return rename('NodeUnreachable');
-  const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
-  const name = (error as { name?: unknown } | null)?.name;
-  if ((typeof status === 'number' && status >= 500) || name === 'SlowDown' || name === 'ThrottlingException') return rename('ObjectStoreUnavailable');
-  return error instanceof Error ? error : new Error(String(error));
-}
 
 /** Runs one workflow step; `deadline` (ms since the epoch) bounds dump steps to the invocation's time. */
 export async function runBackupTask(deps: BackupTaskDeps, payload: unknown, deadline: number): Promise<unknown> {

@@ -1,4 +1,4 @@
-import { isAppError, ValidationError } from '../shared/errors';
+import { asStepFunctionsError, ValidationError } from '../shared/errors';
 import type { RecoveryDeps } from './context';
 import {
   completeFailover,
@@ -78,12 +78,3 @@ export async function runRecoveryTask(deps: RecoveryDeps, payload: unknown): Pro
   }
 }
 
-/** Step Functions matches Retry and Catch on the error's name: AppErrors go by their code. */
-export function asStepFunctionsError(error: unknown): Error {
-  if (isAppError(error)) {
-    const mapped = new Error(error.message, { cause: error });
-    mapped.name = error.code;
-    return mapped;
-  }
-  return error instanceof Error ? error : new Error(String(error));
-}

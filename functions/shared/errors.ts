@@ -158,3 +158,24 @@ export class ArchiveIntegrityError extends AppError {
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
 }
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT']);
+
+/**
+ * Step Functions matches Retry and Catch on the error's name: AppErrors go by their code, lost
+ * MySQL connections are NodeUnreachable, S3 throttling and 5xx are ObjectStoreUnavailable.
+ */
+export function asStepFunctionsError(error: unknown): Error {
+  const rename = (name: string) => {
+    const mapped = new Error(error instanceof Error ? error.message : String(error), { cause: error });
+    mapped.name = name;
+    return mapped;
+  };
+  if (isAppError(error)) return rename(error.code);
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && NETWORK_CODES.has(code)) return rename('NodeUnreachable');
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+  const name = (error as { name?: unknown } | null)?.name;
+  if ((typeof status === 'number' && status >= 500) || name === 'SlowDown' || name === 'ThrottlingException') return rename('ObjectStoreUnavailable');
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -10,7 +10,7 @@ import { SqlArchiveStore } from '../../functions/adapters/sql-archive-store';
 import { SqlCatalog } from '../../functions/adapters/sql-catalog';
 import { parseArchiveSettings, type ArchiveSettings } from '../../functions/archive/archive-config';
 import { runArchiveWorkflowLocally, synthesizeArchiveDefinition, type ArchiveWorkflowTasks } from '../../functions/archive/local-workflow';
-import { asStepFunctionsError, createFailureTask, createPlanTask, createSliceTask } from '../../functions/archive/task-handlers';
+import { createFailureTask, createPlanTask, createSliceTask } from '../../functions/archive/task-handlers';
 import { bootstrapCatalog } from '../../functions/catalog/bootstrap';
 import { archiveCutoff, sqlDateTime } from '../../functions/core/archive-batch';
 import type { LoadSample } from '../../functions/core/archive-throttle';
@@ -19,7 +19,7 @@ import { createGameLogsTable, seedGameLogs } from '../../functions/local/game-lo
 import { startLocalS3, type LocalS3 } from '../../functions/local/local-s3';
 import type { AppEvent } from '../../functions/ports/event-publisher';
 import { staticCredentials } from '../../functions/ports/node-credentials';
-import { NodeUnreachableError } from '../../functions/shared/errors';
+import { asStepFunctionsError, NodeUnreachableError } from '../../functions/shared/errors';
 import { quoteIdentifier } from '../../functions/shared/identifiers';
 import { createScratchDatabase, type ScratchDatabase } from '../integration/helpers/mariadb';
 import { archiveLines, checksums, tableLines } from '../integration/archive/harness';
