@@ -1,13 +1,12 @@
+import { primaryOf } from '../core/shard-map';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Command, Option } from 'commander';
 import { createShardSources } from '../adapters/mysql-archive-source';
 import { createMysqlExecutor, createMysqlPool } from '../adapters/mysql-executor';
 import { createMysqlProber, type TlsMode } from '../adapters/mysql-prober';
 import { createS3ObjectStore } from '../adapters/s3-object-store';
-import { createSecretsManagerCredentials } from '../adapters/secrets-credentials';
 import { SqlArchiveStore } from '../adapters/sql-archive-store';
 import { SqlCatalog } from '../adapters/sql-catalog';
 import { parseArchiveSettings, type ArchiveSettings } from '../archive/archive-config';
@@ -24,9 +23,10 @@ import { localS3Client, SANDBOX_ARCHIVE_BUCKET, SANDBOX_S3_DIR, startLocalS3, ty
 import type { ArchiveSource } from '../ports/archive-source';
 import { systemClock } from '../ports/clock';
 import type { AppEvent } from '../ports/event-publisher';
-import { staticCredentials, type NodeCredentials } from '../ports/node-credentials';
+import type { NodeCredentials } from '../ports/node-credentials';
 import type { ObjectStore } from '../ports/object-store';
 import { AppError, CatalogUnavailableError, ValidationError } from '../shared/errors';
+import { cliNodeCredentials } from './node-credentials';
 import { catalogUrl, print, type CliContext, type GlobalOptions } from './context';
 import { bar, table } from './format';
 
@@ -61,21 +61,10 @@ function loadSettings(context: CliContext, options: ArchiveCliOptions): ArchiveS
   return parseArchiveSettings(raw, file);
 }
 
-/** Nodes with a secretRef use Secrets Manager unless --node-user is given; the rest --node-user/$SHARDKEEPER_NODE_USER, else the catalog URL's account. */
+/** Nodes without a secretRef default to the catalog URL's account. */
 function nodeCredentials(context: CliContext, options: ArchiveCliOptions): NodeCredentials {
   const url = new URL(catalogUrl(context, options));
-  const fallback = staticCredentials(
-    options.nodeUser ?? context.env.SHARDKEEPER_NODE_USER ?? (decodeURIComponent(url.username) || 'root'),
-    options.nodePassword ?? context.env.SHARDKEEPER_NODE_PASSWORD ?? decodeURIComponent(url.password),
-  );
-  let secrets: NodeCredentials | undefined;
-  return {
-    credentialsFor(node) {
-      if (!node.secretRef || options.nodeUser) return fallback.credentialsFor(node);
-      secrets ??= createSecretsManagerCredentials(new SecretsManagerClient({}));
-      return secrets.credentialsFor(node);
-    },
-  };
+  return cliNodeCredentials(context, options, { user: decodeURIComponent(url.username) || 'root', password: decodeURIComponent(url.password) });
 }
 
 interface ArchiveServices {
@@ -326,7 +315,7 @@ export async function archiveSeedCommand(context: CliContext, options: ArchiveCl
     const from = Math.floor((now - options.days * DAY_MS) / DAY_MS) * DAY_MS;
     const seeded: Array<{ shard: string; database: string; rows: number }> = [];
     for (const shard of map.shards) {
-      const primary = shard.nodes.find((node) => node.role === 'primary');
+      const primary = primaryOf(shard);
       if (!primary) continue;
       const { user, password } = await credentials.credentialsFor(primary);
       const pool = createMysqlPool({ host: primary.host, port: primary.port, user, password, database: shard.database, ...(tls === 'required' ? { ssl: { rejectUnauthorized: true } } : {}) });

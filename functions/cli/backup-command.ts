@@ -1,6 +1,5 @@
 import { RDSClient } from '@aws-sdk/client-rds';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Command, Option } from 'commander';
 import { createBinlogReplayer, createBinlogSource } from '../adapters/binlog-archiver';
 import { createMysqlExecutor, createMysqlPool } from '../adapters/mysql-executor';
@@ -8,7 +7,6 @@ import { createMysqlDumpConnector, type TlsMode } from '../adapters/mysql-dumper
 import { createMysqlRestoreConnector } from '../adapters/mysql-restorer';
 import { createRdsSnapshots } from '../adapters/rds-snapshots';
 import { createS3ObjectStore } from '../adapters/s3-object-store';
-import { createSecretsManagerCredentials } from '../adapters/secrets-credentials';
 import { SqlBackupStore } from '../adapters/sql-backup-store';
 import { SqlCatalog } from '../adapters/sql-catalog';
 import { DEFAULT_BACKUP_SETTINGS, type BackupSettings } from '../backup/backup-deps';
@@ -27,6 +25,7 @@ import { systemClock } from '../ports/clock';
 import type { NodeCredentials } from '../ports/node-credentials';
 import { staticCredentials } from '../ports/node-credentials';
 import { ValidationError } from '../shared/errors';
+import { cliNodeCredentials } from './node-credentials';
 import { catalogUrl, print, type CliContext, type GlobalOptions } from './context';
 import { table } from './format';
 
@@ -57,17 +56,9 @@ export interface BackupServices {
 
 const DEFAULT_RESTORE_TARGET = 'mysql://root@127.0.0.1:3306';
 
-/** Nodes with a secretRef read it from Secrets Manager; the rest use --node-user/--node-password (default root, no password). */
+/** Nodes without a secretRef default to root with no password. */
 function nodeCredentials(context: CliContext, options: BackupCliOptions): NodeCredentials {
-  const fallback = staticCredentials(options.nodeUser ?? context.env.SHARDKEEPER_NODE_USER ?? 'root', options.nodePassword ?? context.env.SHARDKEEPER_NODE_PASSWORD ?? '');
-  let secrets: NodeCredentials | undefined;
-  return {
-    credentialsFor(node) {
-      if (!node.secretRef || options.nodeUser) return fallback.credentialsFor(node);
-      secrets ??= createSecretsManagerCredentials(new SecretsManagerClient({}));
-      return secrets.credentialsFor(node);
-    },
-  };
+  return cliNodeCredentials(context, options, { user: 'root', password: '' });
 }
 
 function nodeFromUrl(url: string, id: string): { node: ShardNode; credentials: NodeCredentials } {
