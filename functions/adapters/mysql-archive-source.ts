@@ -1,3 +1,4 @@
+import { primaryOf } from '../core/shard-map';
 import type { PoolConnection as CorePoolConnection } from 'mysql2';
 import type { Pool, PoolConnection, QueryValues, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { encodeRow, keyString, matchLockedRows, type CursorValues, type SourceRow, type SourceValue } from '../core/archive-batch';
@@ -181,8 +182,11 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
   const bindFor = (types: Map<string, ColumnInfo>, column: string) => (value: string | number) =>
     INTEGER_TYPES.has(types.get(column)?.dataType ?? '') ? numericLiteral(value) : value;
 
-  /** `(c1, c2) > (v1, v2)` written out so the leading column bounds an index range scan. */
-  function keysetAfter(types: Map<string, ColumnInfo>, orderColumns: readonly string[], cursor: CursorValues, inclusive: boolean): { sql: string; values: unknown[] } {
+  /**
+   * `(c1, c2) > (v1, v2)` (or `<`) written out so the leading column bounds an index range scan;
+   * `inclusive` makes the last column's comparison `>=` (`<=`).
+   */
+  function keyset(types: Map<string, ColumnInfo>, orderColumns: readonly string[], cursor: CursorValues, direction: '>' | '<', inclusive: boolean): { sql: string; values: unknown[] } {
     const values: unknown[] = [];
     const bound = orderColumns.map((column, index) => bindFor(types, column)(cursor[index]!));
     const disjuncts = orderColumns.map((column, index) => {
@@ -192,30 +196,16 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
       });
       const last = index === orderColumns.length - 1;
       values.push(bound[index]);
-      return [...equalities, `${quoteIdentifier(column)} ${last && inclusive ? '>=' : '>'} ?`].join(' AND ');
+      return [...equalities, `${quoteIdentifier(column)} ${direction}${last && inclusive ? '=' : ''} ?`].join(' AND ');
     });
-    return { sql: `${quoteIdentifier(orderColumns[0]!)} >= ? AND ((${disjuncts.join(') OR (')}))`, values: [bound[0], ...values] };
-  }
-
-  function keysetUpTo(types: Map<string, ColumnInfo>, orderColumns: readonly string[], cursor: CursorValues): { sql: string; values: unknown[] } {
-    const values: unknown[] = [];
-    const bound = orderColumns.map((column, index) => bindFor(types, column)(cursor[index]!));
-    const disjuncts = orderColumns.map((column, index) => {
-      const equalities = orderColumns.slice(0, index).map((previous, position) => {
-        values.push(bound[position]);
-        return `${quoteIdentifier(previous)} = ?`;
-      });
-      values.push(bound[index]);
-      return [...equalities, `${quoteIdentifier(column)} ${index === orderColumns.length - 1 ? '<=' : '<'} ?`].join(' AND ');
-    });
-    return { sql: `${quoteIdentifier(orderColumns[0]!)} <= ? AND ((${disjuncts.join(') OR (')}))`, values: [bound[0], ...values] };
+    return { sql: `${quoteIdentifier(orderColumns[0]!)} ${direction}= ? AND ((${disjuncts.join(') OR (')}))`, values: [bound[0], ...values] };
   }
 
   /** Rows of a batch range: the cutoff, the filter and (time, key) between the batch's first and last row. */
   function rangeWhere(types: Map<string, ColumnInfo>, range: Omit<RangeQuery, 'table'>): { sql: string; values: unknown[] } {
     const where = conditions(range.orderColumns[0]!, range.before, range.filter);
-    const from = keysetAfter(types, range.orderColumns, range.from, true);
-    const to = keysetUpTo(types, range.orderColumns, range.to);
+    const from = keyset(types, range.orderColumns, range.from, '>', true);
+    const to = keyset(types, range.orderColumns, range.to, '<', true);
     return { sql: [...where.sql, from.sql, to.sql].join(' AND '), values: [...where.values, ...from.values, ...to.values] };
   }
 
@@ -268,9 +258,9 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
       const types = await typesOf(query.table);
       const where = conditions(query.orderColumns[0]!, query.before, query.filter);
       if (query.after) {
-        const keyset = keysetAfter(types, query.orderColumns, query.after, false);
-        where.sql.push(keyset.sql);
-        where.values.push(...keyset.values);
+        const after = keyset(types, query.orderColumns, query.after, '>', false);
+        where.sql.push(after.sql);
+        where.values.push(...after.values);
       }
       const limit = Math.max(1, Math.floor(query.limit));
       const sql = `SELECT ${query.columns.map((column) => quoteIdentifier(column)).join(', ')} FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)}
@@ -507,7 +497,7 @@ export function createShardSources(options: ShardSourcesOptions): ShardSources {
   const pools = new Map<string, { pool: Pool; source: ArchiveSource }>();
   return {
     async source(shard: Shard): Promise<ArchiveSource> {
-      const primary = shard.nodes.find((node) => node.role === 'primary');
+      const primary = primaryOf(shard);
       if (!primary) throw new NodeUnreachableError(`shard ${shard.name} has no primary in the shard map`);
       const key = `${primary.id}@${primary.host}:${primary.port}/${shard.database}`;
       const cached = pools.get(key);
