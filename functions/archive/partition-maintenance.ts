@@ -68,26 +68,18 @@ export async function maintainLayout(context: MaintenanceContext): Promise<Maint
   if (!layout) return { created: [], detached: [] };
 
   const detached: string[] = [];
+  /** Records the unit as detaching before the DDL, so an interrupted detach is finished on the next run. */
+  const detach = async (unit: Pick<DetachedUnit, 'unit' | 'kind' | 'sourceTable' | 'partition' | 'detachedTable'>) => {
+    const recorded: DetachedUnit = { ...unit, table: config.table, shard, state: 'detaching', rowCount: null, createdAt: context.now, droppedAt: null };
+    await store.recordDetaching(recorded);
+    await completeDetach(context, recorded);
+    detached.push(recorded.unit);
+  };
   if (layout.layout === 'partitioned') {
     const { plan, scheme } = layout;
     await source.addPartitions(config.table, scheme, plan.create, plan.maxValuePartition);
     for (const partition of plan.pastRetention) {
-      const unit: DetachedUnit = {
-        table: config.table,
-        shard,
-        unit: `${config.table}.${partition}`,
-        kind: 'partition',
-        sourceTable: config.table,
-        partition,
-        detachedTable: detachedTableName(`${config.table}_${partition}`),
-        state: 'detaching',
-        rowCount: null,
-        createdAt: context.now,
-        droppedAt: null,
-      };
-      await store.recordDetaching(unit);
-      await completeDetach(context, unit);
-      detached.push(unit.unit);
+      await detach({ unit: `${config.table}.${partition}`, kind: 'partition', sourceTable: config.table, partition, detachedTable: detachedTableName(`${config.table}_${partition}`) });
     }
     return { created: plan.create.map((partition) => partition.name), detached };
   }
@@ -96,22 +88,7 @@ export async function maintainLayout(context: MaintenanceContext): Promise<Maint
   if (plan.create.length > 0 && !template) throw new ValidationError(`no ${config.table}_YYYYMMDD table exists to copy the structure of new tables from`);
   for (const name of plan.create) await source.createTableLike(name, template!);
   for (const name of plan.pastRetention) {
-    const unit: DetachedUnit = {
-      table: config.table,
-      shard,
-      unit: name,
-      kind: 'daily-table',
-      sourceTable: name,
-      partition: null,
-      detachedTable: detachedTableName(name),
-      state: 'detaching',
-      rowCount: null,
-      createdAt: context.now,
-      droppedAt: null,
-    };
-    await store.recordDetaching(unit);
-    await completeDetach(context, unit);
-    detached.push(unit.unit);
+    await detach({ unit: name, kind: 'daily-table', sourceTable: name, partition: null, detachedTable: detachedTableName(name) });
   }
   return { created: plan.create, detached };
 }
