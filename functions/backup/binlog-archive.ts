@@ -1,3 +1,4 @@
+import { primaryOf } from '../core/shard-map';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -42,7 +43,7 @@ export const binlogObjectKey = (shard: string, file: string) => `binlog/shard=${
 export async function archiveBinlogs(deps: BinlogArchiveDeps, request: BinlogArchiveRequest): Promise<BackupRecord> {
   const { shard, epochId, mapVersion } = request;
   if (shard.kind !== 'self-managed') throw new ValidationError(`shard ${shard.name} is ${shard.kind}: its point-in-time recovery is the service's own, not archived binary logs`);
-  const primary = shard.nodes.find((node) => node.role === 'primary');
+  const primary = primaryOf(shard);
   if (!primary) throw new ValidationError(`shard ${shard.name} has no primary`);
   const [base] = (await deps.store.listBackups({ shard: shard.name, kinds: ['logical'], statuses: [...RESTORABLE_STATUSES], limit: 20 })).filter((backup) => backup.position);
   if (!base?.position) throw new NotFoundError(`shard ${shard.name} has no full backup with a binary log position; run a full backup first`);

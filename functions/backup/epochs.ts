@@ -1,3 +1,4 @@
+import { primaryOf } from '../core/shard-map';
 import { randomBytes } from 'node:crypto';
 import { epochId as newEpochId } from '../core/backup-epoch';
 import type { Shard, ShardKind, ShardMap } from '../core/shard-map-types';
@@ -118,9 +119,8 @@ export async function restoreEpoch(
       const entry: EpochShardRestore = { shard: shard.name, database: shard.database, backupId: backup.backupId, kind: 'snapshot', targetIdentifier };
       if (request.apply) {
         if (!deps.snapshots) throw new ValidationError('restoring snapshots needs AWS access (the RDS API)');
-        const kind = (backup.detail as { managedKind?: 'aurora' | 'rds' }).managedKind ?? 'aurora';
         const detail = backup.detail as { managedKind?: 'aurora' | 'rds'; identifier?: string };
-        const restored = await deps.snapshots.restoreFromSnapshot(kind, backup.snapshotId!, targetIdentifier, detail.identifier ?? String(backup.sourceNode));
+        const restored = await deps.snapshots.restoreFromSnapshot(detail.managedKind ?? 'aurora', backup.snapshotId!, targetIdentifier, detail.identifier ?? String(backup.sourceNode));
         entry.restoredArn = restored.arn;
         if (restored.endpoint) entry.endpoint = restored.endpoint;
       }
@@ -133,7 +133,7 @@ export async function restoreEpoch(
       const restored = shards.find((entry) => entry.shard === shard.name);
       if (restored?.kind === 'logical') return { ...shard, database: restored.database };
       if (restored?.kind === 'snapshot' && restored.endpoint) {
-        const secretRef = shard.nodes.find((node) => node.role === 'primary')?.secretRef;
+        const secretRef = primaryOf(shard)?.secretRef;
         return { ...shard, nodes: [{ id: restored.targetIdentifier!, role: 'primary' as const, ...restored.endpoint, ...(secretRef ? { secretRef } : {}) }] };
       }
       return shard;

@@ -1,3 +1,4 @@
+import { primaryOf } from '../core/shard-map';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
@@ -90,7 +91,7 @@ export const backupObjectTags = (retentionClass: RetentionClass, kind: 'logical'
 const nonce = () => randomBytes(4).toString('hex');
 
 function chooseSource(shard: Shard, mode: DumpMode | 'auto'): { node: ShardNode; mode: DumpMode } {
-  const primary = shard.nodes.find((node) => node.role === 'primary');
+  const primary = primaryOf(shard);
   const replica = shard.nodes.find((node) => node.role === 'replica');
   if (mode === 'paused-replica' || (mode === 'auto' && replica)) {
     if (!replica) throw new ValidationError(`shard ${shard.name} has no replica to pause`);

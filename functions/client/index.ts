@@ -1,3 +1,4 @@
+import { primaryOf } from '../core/shard-map';
 import { createRouter, type Router } from '../core/router';
 import type { ShardMap, ShardNode } from '../core/shard-map-types';
 import type { Endpoint, RouteResponse } from '../lookup/lookup-api';
@@ -82,7 +83,7 @@ export class ShardRoutingClient {
 
   route(key: string): ClientRoute {
     const result = this.router.routeText(key);
-    const primary = result.shard.nodes.find((node) => node.role === 'primary');
+    const primary = primaryOf(result.shard);
     return {
       key: result.key,
       keyspaceId: result.keyspaceId,

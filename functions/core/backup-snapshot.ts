@@ -1,3 +1,4 @@
+import { primaryOf } from './shard-map';
 import { ValidationError } from '../shared/errors';
 import type { Shard } from './shard-map-types';
 
@@ -25,7 +26,7 @@ const RDS_ENDPOINT = /^([a-z][a-z0-9-]*)\.[a-z0-9]+\.[a-z0-9-]+\.rds\.amazonaws\
  */
 export function managedIdentifierOf(shard: Shard): { kind: 'aurora' | 'rds'; identifier: string } {
   if (shard.kind === 'self-managed') throw new ValidationError(`shard ${shard.name} is self-managed; it has no cluster snapshots`);
-  const primary = shard.nodes.find((node) => node.role === 'primary') ?? shard.nodes[0];
+  const primary = primaryOf(shard) ?? shard.nodes[0];
   const match = primary && (shard.kind === 'aurora' ? AURORA_ENDPOINT : RDS_ENDPOINT).exec(primary.host);
   if (!match) {
     throw new ValidationError(`shard ${shard.name}: cannot tell the ${shard.kind === 'aurora' ? 'cluster' : 'instance'} identifier from endpoint ${primary?.host ?? '(no nodes)'}`);

@@ -1,7 +1,7 @@
 import { InvalidKeyError, ShardMapError } from '../shared/errors';
 import { keyspaceCoverageProblems, parseKeyRange, type KeyRange } from './key-range';
 import { parseKey } from './keys';
-import type { ShardMapDraft } from './shard-map-types';
+import type { Shard, ShardMapDraft, ShardNode } from './shard-map-types';
 
 /** Throws ShardMapError listing every problem when the draft cannot be served. */
 export function validateShardMap(draft: ShardMapDraft): void {
@@ -101,4 +101,9 @@ function duplicates(values: readonly string[]): string[] {
   const repeated = new Set<string>();
   for (const value of values) (seen.has(value) ? repeated : seen).add(value);
   return [...repeated];
+}
+
+/** The shard's primary node, if the map names one. */
+export function primaryOf(shard: Shard): ShardNode | undefined {
+  return shard.nodes.find((node) => node.role === 'primary');
 }

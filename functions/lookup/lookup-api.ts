@@ -1,3 +1,4 @@
+import { primaryOf } from '../core/shard-map';
 import type { RouteResult } from '../core/router';
 import type { Shard, ShardMap, ShardNode } from '../core/shard-map-types';
 import { MethodNotAllowedError, NotFoundError, ValidationError, InvalidKeyError } from '../shared/errors';
@@ -46,7 +47,7 @@ export interface PublicShardMap extends Omit<ShardMap, 'shards'> {
 
 const endpoint = (node: ShardNode): Endpoint => ({ host: node.host, port: node.port });
 const writerOf = (shard: Shard) => {
-  const primary = shard.nodes.find((node) => node.role === 'primary');
+  const primary = primaryOf(shard);
   return primary ? endpoint(primary) : null;
 };
 const readersOf = (shard: Shard) => shard.nodes.filter((node) => node.role === 'replica').map(endpoint);

@@ -1,9 +1,10 @@
+import { primaryOf } from '../core/shard-map';
 import { commitShardMapChange } from '../catalog/shard-map-changes';
 import type { ShardNode } from '../core/shard-map-types';
 import { buildEvent, parseEventDetail, ShardFailoverBlocked, ShardFailoverCompleted, ShardFailoverFailed, ShardFailoverStarted, ShardPrimaryDown, type DetailOf } from '../shared/events';
 import { AppError, NoFailoverCandidateError, StaleMapVersionError } from '../shared/errors';
 import { antiFlapBlock, chooseCandidate } from './candidate';
-import { audit, auroraClusterOf, isoNow, locateShard, primaryOf, withShardNodes, type RecoveryDeps } from './context';
+import { audit, auroraClusterOf, isoNow, locateShard, withShardNodes, type RecoveryDeps } from './context';
 
 /**
  * The failover of one shard, one exported function per Step Functions task. Each receives the

@@ -1,8 +1,9 @@
+import { primaryOf } from '../core/shard-map';
 import { commitShardMapChange } from '../catalog/shard-map-changes';
 import type { ShardNode } from '../core/shard-map-types';
 import { buildEvent, parseEventDetail, ShardNodeDown, ShardNodeRecovered, ShardReplicaRemoved, ShardReplicaRestored, type DetailOf } from '../shared/events';
 import { NodeNotReadyError, RecoveryInProgressError, StaleMapVersionError } from '../shared/errors';
-import { audit, isoNow, locateShard, primaryOf, withShardNodes, type RecoveryDeps } from './context';
+import { audit, isoNow, locateShard, withShardNodes, type RecoveryDeps } from './context';
 
 /**
  * Single replica failures (the chapter's "single node failure" plan, automatic): a DOWN replica

@@ -1,4 +1,5 @@
 import type { ApprovalKind } from '../ports/recovery-store';
+import { primaryOf } from '../core/shard-map';
 import {
   buildEvent,
   DataCorruptionReported,
@@ -9,7 +10,7 @@ import {
   type DetailOf,
 } from '../shared/events';
 import { ValidationError } from '../shared/errors';
-import { audit, isoNow, locateShard, primaryOf, type RecoveryDeps } from './context';
+import { audit, isoNow, locateShard, type RecoveryDeps } from './context';
 import { RECOVERY_REJECTED } from './workflow-contract';
 
 /**
