@@ -21,7 +21,7 @@ describe('blackout windows', () => {
     expect(activeBlackout(at('2024-03-02T21:00:00Z'), [weekend])?.until).toBe(at('2024-03-03T02:00:00Z'));
     expect(activeBlackout(at('2024-03-03T01:00:00Z'), [weekend])?.until).toBe(at('2024-03-03T02:00:00Z'));
     expect(activeBlackout(at('2024-03-03T03:00:00Z'), [weekend])).toBeUndefined();
-    expect(activeBlackout(at('2024-03-09T20:30:00Z'), [weekend])).toBeDefined();
+    expect(activeBlackout(at('2024-03-09T20:30:00Z'), [weekend])?.until).toBe(at('2024-03-10T02:00:00Z'));
     expect(activeBlackout(at('2024-03-08T20:30:00Z'), [weekend])).toBeUndefined();
   });
 
