@@ -14,7 +14,7 @@ import type {
 import { systemClock, type Clock } from '../ports/clock';
 import type { SqlExecutor, SqlRow } from '../ports/sql';
 import { ConflictError, ValidationError } from '../shared/errors';
-import { sqlTime } from './sql-time';
+import { epochFromSql, sqlTime } from './sql-time';
 
 /** The ArchiveStore over the catalog's SqlExecutor (mysql2 locally, the Data API in AWS); tables from migration 4. */
 export class SqlArchiveStore implements ArchiveStore {
@@ -40,7 +40,7 @@ export class SqlArchiveStore implements ArchiveStore {
     );
     const [holder] = await this.sql.query('SELECT owner, expires_at FROM sk_archive_leases WHERE table_name = :table AND shard_name = :shard', { table, shard });
     if (!holder) throw new ConflictError(`the archive lease of ${table} on shard ${shard} vanished while being taken`);
-    return String(holder.owner) === owner ? { acquired: true } : { acquired: false, heldBy: String(holder.owner), expiresAt: parseTime(holder.expires_at) };
+    return String(holder.owner) === owner ? { acquired: true } : { acquired: false, heldBy: String(holder.owner), expiresAt: epochFromSql(holder.expires_at) };
   }
 
   async releaseLease(table: string, shard: string, owner: string): Promise<void> {
@@ -250,14 +250,9 @@ function limitOf(limit: number): number {
 }
 
 
-function parseTime(value: unknown): number {
-  const text = String(value);
-  return Date.parse(`${text.replace(' ', 'T')}${text.endsWith('Z') ? '' : 'Z'}`);
-}
-
 /** `convert(value)`, or null for a NULL column. */
 const optional = <T>(value: unknown, convert: (value: unknown) => T): T | null => (value === null || value === undefined ? null : convert(value));
-const optionalTime = (value: unknown) => optional(value, parseTime);
+const optionalTime = (value: unknown) => optional(value, epochFromSql);
 const parseJson = (value: unknown): unknown => (typeof value === 'string' ? JSON.parse(value) : value);
 
 function toRun(row: SqlRow): ArchiveRun {
@@ -265,13 +260,13 @@ function toRun(row: SqlRow): ArchiveRun {
     table: String(row.table_name),
     shard: String(row.shard_name),
     runId: String(row.run_id),
-    cutoff: parseTime(row.cutoff),
+    cutoff: epochFromSql(row.cutoff),
     status: String(row.status) as RunStatus,
     rows: Number(row.row_count),
     batches: Number(row.batch_count),
     bytes: Number(row.bytes),
     rawBytes: Number(row.raw_bytes),
-    startedAt: parseTime(row.started_at),
+    startedAt: epochFromSql(row.started_at),
     finishedAt: optionalTime(row.finished_at),
     error: optional(row.error, String),
   };
@@ -294,8 +289,8 @@ function toBatch(row: SqlRow): ArchiveBatchRecord {
     sha256: String(row.sha256),
     firstCursor: parseJson(row.first_cursor) as CursorValues,
     lastCursor: parseJson(row.last_cursor) as CursorValues,
-    createdAt: parseTime(row.created_at),
-    updatedAt: parseTime(row.updated_at),
+    createdAt: epochFromSql(row.created_at),
+    updatedAt: epochFromSql(row.updated_at),
   };
 }
 
@@ -310,7 +305,7 @@ function toUnit(row: SqlRow): DetachedUnit {
     detachedTable: String(row.detached_table),
     state: String(row.state) as DetachedState,
     rowCount: optional(row.row_count, Number),
-    createdAt: parseTime(row.created_at),
+    createdAt: epochFromSql(row.created_at),
     droppedAt: optionalTime(row.dropped_at),
   };
 }

@@ -17,7 +17,7 @@ import type {
 } from '../ports/backup-store';
 import type { SqlExecutor, SqlParams, SqlRow, SqlValue } from '../ports/sql';
 import { ValidationError } from '../shared/errors';
-import { sqlTime } from './sql-time';
+import { epochFromSql, sqlTime } from './sql-time';
 
 /** Column of sk_backups for each patchable field, with how its value is written. */
 const PATCH_COLUMNS: { [K in keyof Required<BackupPatch>]: [string, (value: Required<BackupPatch>[K]) => SqlValue][] } = {
@@ -290,7 +290,3 @@ const optionalString = (value: unknown) => (value === null || value === undefine
 const optionalEpoch = (value: unknown) => (value === null || value === undefined ? null : epochFromSql(value));
 const optionalTime = (value: number | null) => (value === null ? null : sqlTime(value));
 
-
-function epochFromSql(value: unknown): number {
-  return Date.parse(`${String(value).replace(' ', 'T')}Z`);
-}

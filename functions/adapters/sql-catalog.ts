@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '../ports/clock';
 import type { SqlExecutor, SqlParams, SqlRow, SqlValue } from '../ports/sql';
 import { StaleMapVersionError, ValidationError } from '../shared/errors';
 import { migrate } from './catalog-migrations';
-import { sqlTime } from './sql-time';
+import { epochFromSql, sqlTime } from './sql-time';
 
 /** Rows per multi-row INSERT or DELETE: few round trips, statements well inside Data API limits. */
 const BATCH_ROWS = 100;
@@ -202,5 +202,5 @@ function toOverride(row: SqlRow): KeyOverride {
 }
 
 function isoFromSql(value: string): string {
-  return new Date(`${value.replace(' ', 'T')}Z`).toISOString();
+  return new Date(epochFromSql(value)).toISOString();
 }

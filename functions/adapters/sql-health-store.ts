@@ -4,7 +4,7 @@ import type { HealthChanges, HealthStore, LeaseAttempt, MonitorLease, NodeKey, S
 import type { ProbeResult } from '../ports/node-prober';
 import type { SqlExecutor, SqlParams, SqlRow, SqlValue } from '../ports/sql';
 import { LeaseLostError } from '../shared/errors';
-import { sqlTime } from './sql-time';
+import { epochFromSql, sqlTime } from './sql-time';
 
 /** Rows per multi-row statement: probe JSON makes rows ~1 KB, so requests stay far inside Data API limits. */
 const BATCH_ROWS = 50;
@@ -37,7 +37,7 @@ export class SqlHealthStore implements HealthStore {
       );
       const [row] = await tx.query('SELECT owner, expires_at FROM sk_monitor_leases WHERE name = :name', { name });
       const holder = String(row?.owner);
-      const expiresAt = msFromSql(row?.expires_at);
+      const expiresAt = epochFromSql(row?.expires_at);
       return holder === owner ? { acquired: true, lease: { name, owner, expiresAt } } : { acquired: false, holder, expiresAt };
     });
   }
@@ -74,8 +74,8 @@ export class SqlHealthStore implements HealthStore {
       shard: String(row.shard_name),
       verdict: String(row.verdict) as ShardVerdict,
       findings: JSON.parse(String(row.findings)) as ShardFinding[],
-      since: msFromSql(row.since),
-      updatedAt: msFromSql(row.updated_at),
+      since: epochFromSql(row.since),
+      updatedAt: epochFromSql(row.updated_at),
     }));
   }
 
@@ -84,7 +84,7 @@ export class SqlHealthStore implements HealthStore {
     await this.sql.transaction(async (tx) => {
       // The row lock also queues a competing acquireLease behind this write.
       const [row] = await tx.query('SELECT owner, expires_at FROM sk_monitor_leases WHERE name = :name FOR UPDATE', { name: lease.name });
-      if (!row || String(row.owner) !== lease.owner || msFromSql(row.expires_at) <= now) {
+      if (!row || String(row.owner) !== lease.owner || epochFromSql(row.expires_at) <= now) {
         throw new LeaseLostError(`monitor lease ${lease.name} is no longer held by ${lease.owner}`, {
           details: { lease: lease.name, holder: row ? String(row.owner) : null },
         });
@@ -134,11 +134,11 @@ function toNode(row: SqlRow, withProbes: boolean): StoredNodeHealth {
     consecutiveFailures: Number(row.consecutive_failures),
     consecutiveSuccesses: Number(row.consecutive_successes),
     lastUptimeSeconds: row.last_uptime_seconds === null ? null : Number(row.last_uptime_seconds),
-    changedAt: msFromSql(row.changed_at),
+    changedAt: epochFromSql(row.changed_at),
   };
   if (withProbes) {
     node.lastProbe = row.last_probe === null ? null : (JSON.parse(String(row.last_probe)) as ProbeResult);
-    node.lastProbeAt = row.last_probe_at === null ? null : msFromSql(row.last_probe_at);
+    node.lastProbeAt = row.last_probe_at === null ? null : epochFromSql(row.last_probe_at);
   }
   return node;
 }
@@ -163,8 +163,4 @@ async function deleteKeys(tx: SqlExecutor, table: string, keys: NodeKey[]): Prom
 
 function chunks<T>(items: T[]): T[][] {
   return Array.from({ length: Math.ceil(items.length / BATCH_ROWS) }, (_, index) => items.slice(index * BATCH_ROWS, (index + 1) * BATCH_ROWS));
-}
-
-function msFromSql(value: unknown): number {
-  return Date.parse(`${String(value).replace(' ', 'T')}Z`);
 }

@@ -14,7 +14,7 @@ import type {
 } from '../ports/recovery-store';
 import type { SqlExecutor, SqlParams, SqlRow, SqlValue } from '../ports/sql';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors';
-import { sqlTime } from './sql-time';
+import { epochFromSql, sqlTime } from './sql-time';
 
 /** The RecoveryStore over the catalog's SqlExecutor (mysql2 locally, the Data API in AWS); tables from migration 3. */
 export class SqlRecoveryStore implements RecoveryStore {
@@ -234,7 +234,3 @@ function assertLimit(limit: number): void {
 
 const optionalString = (value: unknown) => (value === null || value === undefined ? null : String(value));
 const optionalEpoch = (value: unknown) => (value === null || value === undefined ? null : epochFromSql(value));
-
-function epochFromSql(value: unknown): number {
-  return Date.parse(`${String(value).replace(' ', 'T')}Z`);
-}
