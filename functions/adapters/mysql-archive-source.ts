@@ -1,7 +1,7 @@
 import { primaryOf } from '../core/shard-map';
 import type { PoolConnection as CorePoolConnection } from 'mysql2';
 import type { Pool, PoolConnection, QueryValues, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { encodeRow, keyString, matchLockedRows, type CursorValues, type SourceRow, type SourceValue } from '../core/archive-batch';
+import { keyString, keyValues, matchLockedRows, type CursorValues, type SourceRow, type SourceValue } from '../core/archive-batch';
 import { filterSql, type FilterCondition } from '../core/archive-filter';
 import { boundLiteral, type Partition, type PartitionScheme } from '../core/archive-partitions';
 import type { Shard } from '../core/shard-map-types';
@@ -229,7 +229,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
 
   function keyTuples(types: Map<string, ColumnInfo>, keyColumns: readonly string[], keys: readonly string[]): unknown[] {
     return keys.map((key) => {
-      const values = JSON.parse(key) as string[];
+      const values = keyValues(key, keyColumns.length);
       const bound = keyColumns.map((column, index) => bindFor(types, column)(values[index]!));
       return keyColumns.length === 1 ? bound[0] : bound;
     });
@@ -304,9 +304,8 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
           : ` ORDER BY ${order} LIMIT ${request.archived.size + 1}`;
         const fast = await inTransaction('READ COMMITTED', async (connection) => {
           const returned = await rows(`DELETE FROM ${source} WHERE ${where.sql}${scan} RETURNING ${columns}`, where.values, connection);
-          const onShard = new Map(returned.map((row) => [keyString(row, request.keyColumns), encodeRow(row as SourceRow, request.columns)]));
-          const match = matchLockedRows(request.archived, onShard);
-          if (match.changed.length === 0 && onShard.size === match.matching.length) {
+          const match = matchLockedRows(request.archived, returned as SourceRow[], request.keyColumns, request.columns);
+          if (match.changed.length === 0 && match.unexpected === 0) {
             await commit(connection);
             return { deleted: returned.length, missing: match.missing, changed: [] } satisfies DeleteOutcome;
           }
@@ -320,14 +319,13 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
       // exactly the archived rows, one range delete removes exactly those.
       return inTransaction('REPEATABLE READ', async (connection) => {
         const locked = await rows(`SELECT ${columns} FROM ${source}${scanIndex(request.table, request.range.orderColumns)} WHERE ${where.sql} ORDER BY ${order} FOR UPDATE`, where.values, connection);
-        const onShard = new Map(locked.map((row) => [keyString(row, request.keyColumns), encodeRow(row as SourceRow, request.columns)]));
-        const match = matchLockedRows(request.archived, onShard);
+        const match = matchLockedRows(request.archived, locked as SourceRow[], request.keyColumns, request.columns);
         if (match.changed.length > 0) {
           await connection.rollback();
           return { deleted: 0, missing: match.missing, changed: match.changed };
         }
         let deleted = 0;
-        if (onShard.size === match.matching.length) {
+        if (match.unexpected === 0) {
           // ORDER BY and LIMIT keep the delete on the index range the rows were locked through.
           deleted = (await run(`DELETE FROM ${source} WHERE ${where.sql} ORDER BY ${order} LIMIT ${match.matching.length}`, where.values, connection)).affectedRows;
           if (deleted !== match.matching.length) throw new ConflictError(`deleted ${deleted} rows of ${database}.${request.table} where ${match.matching.length} were locked; rolled back`);
@@ -441,10 +439,8 @@ function integerKeySpan(types: Map<string, ColumnInfo>, keyColumns: readonly str
   let min: bigint | undefined;
   let max: bigint | undefined;
   for (const key of keys) {
-    // keyString of one column: ["<digits>"].
-    const digits = /^\["(-?\d{1,20})"\]$/.exec(key)?.[1];
-    if (digits === undefined) return undefined;
-    const value = BigInt(digits);
+    if (!/^-?\d{1,20}$/.test(key)) return undefined;
+    const value = BigInt(key);
     if (min === undefined || value < min) min = value;
     if (max === undefined || value > max) max = value;
   }

@@ -62,8 +62,8 @@ export type BatchOutcome =
 /** A batch read, written and verified, waiting for its delete and checkpoint. */
 export type PreparedBatch =
   | { kind: 'empty' }
-  | { kind: 'verified'; batch: ArchiveBatchRecord; archived: Map<string, string> }
-  | { kind: 'known'; owner: ArchiveBatchRecord; archived: Map<string, string>; lastCursor: CursorValues };
+  | { kind: 'verified'; batch: ArchiveBatchRecord; archived: Map<string, SourceRow> }
+  | { kind: 'known'; owner: ArchiveBatchRecord; archived: Map<string, SourceRow>; lastCursor: CursorValues };
 
 const step = async (context: BatchContext, name: BatchStep, batch: { objectKey: string; rowCount: number }) =>
   context.onStep?.(name, { objectKey: batch.objectKey, rows: batch.rowCount });
@@ -86,7 +86,7 @@ export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cu
   if (selected.length === 0) return { kind: 'empty' };
   const rows = takeSameDay(selected, table.config.timeColumn);
   const body = buildBatchBody(rows, table.columns);
-  const archived = new Map(rows.map((row, index) => [keyString(row, table.keyColumns), body.lines[index]!]));
+  const archived = new Map(rows.map((row) => [keyString(row, table.keyColumns), row]));
   const first = rows[0]!;
   const last = rows.at(-1)!;
   const dt = dtOf(first[table.config.timeColumn] ?? null);
@@ -168,7 +168,7 @@ export async function abandonPrepared(context: BatchContext, prepared: PreparedB
 }
 
 /** Deletes (rows mode) and checkpoints a verified batch whose archived lines are known. */
-async function finishVerifiedBatch(context: BatchContext, scan: UnitScan, batch: ArchiveBatchRecord, archived: Map<string, string>, mayAdvance: Promise<boolean>): Promise<BatchOutcome> {
+async function finishVerifiedBatch(context: BatchContext, scan: UnitScan, batch: ArchiveBatchRecord, archived: Map<string, SourceRow>, mayAdvance: Promise<boolean>): Promise<BatchOutcome> {
   let deleted = 0;
   if (batch.deleteMode === 'rows') {
     const outcome = await context.source.deleteArchived(deleteRequest(context, scan, batch, archived));
@@ -201,7 +201,7 @@ async function finishArchivedBefore(
   context: BatchContext,
   scan: UnitScan,
   owner: ArchiveBatchRecord,
-  archived: Map<string, string>,
+  archived: Map<string, SourceRow>,
   lastCursor: CursorValues,
   mayAdvance: Promise<boolean>,
 ): Promise<BatchOutcome> {
@@ -216,7 +216,7 @@ async function finishArchivedBefore(
   return { kind: 'archived-before', batch: owner, deleted, advanced };
 }
 
-function deleteRequest(context: BatchContext, scan: UnitScan, batch: ArchiveBatchRecord, archived: Map<string, string>): DeleteRequest {
+function deleteRequest(context: BatchContext, scan: UnitScan, batch: ArchiveBatchRecord, archived: Map<string, SourceRow>): DeleteRequest {
   return {
     table: scan.sourceTable,
     columns: context.table.columns,
@@ -273,13 +273,16 @@ export async function recoverBatch(context: BatchContext, scan: UnitScan, batch:
         await abandon(context, batch);
         return { kind: 'abandoned' };
       }
-      return finishVerifiedBatch(context, scan, batch, linesByKey(splitLines(gunzipSync(body)), context.table.keyColumns), Promise.resolve(mayAdvance));
+      return finishVerifiedBatch(context, scan, batch, rowsByKey(splitLines(gunzipSync(body)), context.table.keyColumns), Promise.resolve(mayAdvance));
     }
   }
 }
 
-function linesByKey(lines: readonly string[], keyColumns: readonly string[]): Map<string, string> {
-  return new Map(lines.map((line) => [keyString(JSON.parse(line) as SourceRow, keyColumns), line]));
+function rowsByKey(lines: readonly string[], keyColumns: readonly string[]): Map<string, SourceRow> {
+  return new Map(lines.map((line) => {
+    const row = JSON.parse(line) as SourceRow;
+    return [keyString(row, keyColumns), row];
+  }));
 }
 
 /** Size and SHA-256 as recorded at planning: from S3's own checksum when it reports one, else by reading the object. */

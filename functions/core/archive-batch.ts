@@ -64,9 +64,15 @@ export function cursorOf(row: SourceRow, orderColumns: readonly string[]): Curso
   });
 }
 
-/** A row's identity for matching archived rows to rows found on the shard. */
+/** A row's identity for matching archived rows to rows found on the shard: a one-column key's value as text, else a JSON array of them. */
 export function keyString(row: Record<string, unknown>, keyColumns: readonly string[]): string {
+  if (keyColumns.length === 1) return String(row[keyColumns[0]!]);
   return JSON.stringify(keyColumns.map((column) => String(row[column])));
+}
+
+/** The key values a keyString was made of. */
+export function keyValues(key: string, keyColumnCount: number): string[] {
+  return keyColumnCount === 1 ? [key] : (JSON.parse(key) as string[]);
 }
 
 const READABLE_KEY = /^\d{1,20}$/;
@@ -101,9 +107,7 @@ export function batchObjectKey(parts: ObjectKeyParts, variant = 1): string {
 }
 
 export interface BatchBody {
-  /** Canonical JSON lines, one per row, in scan order. */
-  lines: string[];
-  /** gzip of the lines, newline-terminated. */
+  /** gzip of the rows' canonical JSON lines, in scan order, each newline-terminated. */
   body: Buffer;
   sha256: string;
   /** Uncompressed size, for the compression ratio. */
@@ -115,10 +119,28 @@ export function sha256Hex(bytes: Buffer): string {
 }
 
 export function buildBatchBody(rows: readonly SourceRow[], columns: readonly string[]): BatchBody {
-  const lines = rows.map((row) => encodeRow(row, columns));
-  const raw = Buffer.from(lines.length === 0 ? '' : `${lines.join('\n')}\n`);
+  const raw = encodeLines(rows, columns);
   const body = gzipSync(raw, { level: 6 });
-  return { lines, body, sha256: sha256Hex(body), rawBytes: raw.length };
+  return { body, sha256: sha256Hex(body), rawBytes: raw.length };
+}
+
+/** The rows' JSON lines written straight into one buffer, without joining them into a string first. */
+function encodeLines(rows: readonly SourceRow[], columns: readonly string[]): Buffer {
+  let buffer = Buffer.allocUnsafe(Math.max(4096, rows.length * 256));
+  let length = 0;
+  for (const row of rows) {
+    const line = encodeRow(row, columns);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; one more for the newline.
+    const needed = length + line.length * 3 + 1;
+    if (needed > buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, buffer.length * 2));
+      buffer.copy(grown, 0, 0, length);
+      buffer = grown;
+    }
+    length += buffer.write(line, length);
+    buffer[length++] = 0x0a;
+  }
+  return buffer.subarray(0, length);
 }
 
 /** The lines of a batch body, as written by buildBatchBody. */
@@ -126,25 +148,43 @@ export function splitLines(raw: Buffer | string): string[] {
   return raw.toString().split('\n').filter((line) => line !== '');
 }
 
+/**
+ * Whether a row on the shard still holds what was archived. The archived row is the row as read,
+ * or parsed back from its JSON line, where bytes are base64.
+ */
+export function sameRow(archived: SourceRow, onShard: SourceRow, columns: readonly string[]): boolean {
+  for (const column of columns) {
+    const kept = archived[column] ?? null;
+    const current = onShard[column] ?? null;
+    if (kept === current) continue;
+    if (!Buffer.isBuffer(current)) return false;
+    if (Buffer.isBuffer(kept) ? !kept.equals(current) : kept !== current.toString('base64')) return false;
+  }
+  return true;
+}
+
 export interface LockedRowsMatch {
-  /** Keys still on the shard with exactly the archived content: delete these. */
+  /** Keys on the shard with exactly the archived content: delete these. */
   matching: string[];
-  /** Keys on the shard whose content differs from the archived line (updated since it was read). */
+  /** Keys on the shard whose content differs from the archived row (updated since it was read). */
   changed: string[];
   /** Archived keys no longer on the shard (already deleted). */
   missing: number;
+  /** Rows on the shard that were not archived (inserted into the range since it was read). */
+  unexpected: number;
 }
 
-/** Compares the archived lines with the same keys' rows as locked on the shard, both keyed by keyString. */
-export function matchLockedRows(archived: ReadonlyMap<string, string>, onShard: ReadonlyMap<string, string>): LockedRowsMatch {
+/** Compares the archived rows (by keyString) with the rows of the same range as locked or deleted on the shard. */
+export function matchLockedRows(archived: ReadonlyMap<string, SourceRow>, onShard: readonly SourceRow[], keyColumns: readonly string[], columns: readonly string[]): LockedRowsMatch {
   const matching: string[] = [];
   const changed: string[] = [];
-  let missing = 0;
-  for (const [key, line] of archived) {
-    const current = onShard.get(key);
-    if (current === undefined) missing += 1;
-    else if (current === line) matching.push(key);
+  let unexpected = 0;
+  for (const row of onShard) {
+    const key = keyString(row, keyColumns);
+    const kept = archived.get(key);
+    if (kept === undefined) unexpected += 1;
+    else if (sameRow(kept, row, columns)) matching.push(key);
     else changed.push(key);
   }
-  return { matching, changed, missing };
+  return { matching, changed, missing: archived.size - matching.length - changed.length, unexpected };
 }

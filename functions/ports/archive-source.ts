@@ -55,8 +55,8 @@ export interface DeleteRequest {
   table: string;
   columns: readonly string[];
   keyColumns: readonly string[];
-  /** keyString → the archived JSON line of that row. */
-  archived: ReadonlyMap<string, string>;
+  /** keyString → the archived row: as read, or parsed back from the object's JSON line (bytes as base64). */
+  archived: ReadonlyMap<string, SourceRow>;
   /** The batch's scan range, which holds every archived row. */
   range: Omit<RangeQuery, 'table'>;
 }

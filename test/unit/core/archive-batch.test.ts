@@ -8,10 +8,13 @@ import {
   dtOf,
   encodeRow,
   keyString,
+  keyValues,
   matchLockedRows,
+  sameRow,
   splitLines,
   sqlDateTime,
   takeSameDay,
+  type SourceRow,
 } from '../../../functions/core/archive-batch';
 
 describe('archive cutoff', () => {
@@ -46,13 +49,21 @@ describe('batch rows', () => {
     expect(() => dtOf(1704153600)).toThrow(/not a DATE\/DATETIME/);
   });
 
-  it('builds the same gzip bytes and checksum from the same rows, and gunzips to the lines', () => {
+  it('builds the same gzip bytes and checksum from the same rows, and gunzips to their JSON lines', () => {
     const first = buildBatchBody(rows, ['log_id', 'created_at']);
     const again = buildBatchBody(rows.map((row) => ({ ...row })), ['log_id', 'created_at']);
     expect(again.body.equals(first.body)).toBe(true);
     expect(again.sha256).toBe(first.sha256);
-    expect(splitLines(gunzipSync(first.body))).toEqual(first.lines);
-    expect(first.rawBytes).toBe(Buffer.byteLength(`${first.lines.join('\n')}\n`));
+    const lines = rows.map((row) => encodeRow(row, ['log_id', 'created_at']));
+    expect(splitLines(gunzipSync(first.body))).toEqual(lines);
+    expect(first.rawBytes).toBe(Buffer.byteLength(`${lines.join('\n')}\n`));
+  });
+
+  it('writes multi-byte text and many rows into the body intact', () => {
+    const wide = Array.from({ length: 3000 }, (_, index) => ({ id: index, note: `${'é🎮'.repeat(index % 50)}\u2028"\\` }));
+    const raw = gunzipSync(buildBatchBody(wide, ['id', 'note']).body).toString();
+    expect(splitLines(raw).map((line) => JSON.parse(line) as unknown)).toEqual(wide);
+    expect(buildBatchBody([], ['id']).rawBytes).toBe(0);
   });
 
   it('takes the scan cursor from the order columns and refuses NULLs in them', () => {
@@ -63,6 +74,8 @@ describe('batch rows', () => {
   it('identifies rows by their key values as text, whatever their JS type', () => {
     expect(keyString({ id: 5, at: 'x' }, ['id'])).toBe(keyString({ id: '5' }, ['id']));
     expect(keyString({ a: 1, b: 2 }, ['a', 'b'])).not.toBe(keyString({ a: 2, b: 1 }, ['a', 'b']));
+    expect(keyValues(keyString({ id: '18446744073709551615' }, ['id']), 1)).toEqual(['18446744073709551615']);
+    expect(keyValues(keyString({ a: 'x,"y"', b: 2 }, ['a', 'b']), 2)).toEqual(['x,"y"', '2']);
   });
 });
 
@@ -86,17 +99,30 @@ describe('object keys', () => {
   });
 });
 
-describe('matching locked rows to archived lines', () => {
-  it('deletes only rows whose content is what was archived and reports changed and missing ones', () => {
-    const archived = new Map([
-      ['["1"]', 'a'],
-      ['["2"]', 'b'],
-      ['["3"]', 'c'],
-    ]);
-    const onShard = new Map([
-      ['["1"]', 'a'],
-      ['["2"]', 'B'],
-    ]);
-    expect(matchLockedRows(archived, onShard)).toEqual({ matching: ['["1"]'], changed: ['["2"]'], missing: 1 });
+describe('matching locked rows to archived rows', () => {
+  const columns = ['id', 'note', 'bytes'];
+  const archived = new Map<string, SourceRow>([
+    ['1', { id: '1', note: 'a', bytes: Buffer.from([1, 2]) }],
+    ['2', { id: '2', note: 'b', bytes: null }],
+    ['3', { id: '3', note: 'c', bytes: null }],
+  ]);
+
+  it('deletes only rows whose content is what was archived and reports changed, missing and unexpected ones', () => {
+    const onShard: SourceRow[] = [
+      { id: '1', note: 'a', bytes: Buffer.from([1, 2]) },
+      { id: '2', note: 'B', bytes: null },
+      { id: '9', note: 'new', bytes: null },
+    ];
+    expect(matchLockedRows(archived, onShard, ['id'], columns)).toEqual({ matching: ['1'], changed: ['2'], missing: 1, unexpected: 1 });
+  });
+
+  it('compares rows parsed back from an archived line, bytes as base64, with the rows on the shard', () => {
+    const line = encodeRow({ id: '1', note: 'a', bytes: Buffer.from([1, 2]) }, columns);
+    const parsed = JSON.parse(line) as SourceRow;
+    expect(sameRow(parsed, { id: '1', note: 'a', bytes: Buffer.from([1, 2]) }, columns)).toBe(true);
+    expect(sameRow(parsed, { id: '1', note: 'a', bytes: Buffer.from([1, 3]) }, columns)).toBe(false);
+    expect(sameRow(parsed, { id: 1, note: 'a', bytes: Buffer.from([1, 2]) }, columns)).toBe(false);
+    expect(sameRow({ id: '1', note: null }, { id: '1', note: '' }, ['id', 'note'])).toBe(false);
+    expect(sameRow({ id: '1', bytes: Buffer.from([1]) }, { id: '1', bytes: 'AQ==' }, ['id', 'bytes'])).toBe(false);
   });
 });
