@@ -12,7 +12,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { migrate } from '../../functions/adapters/catalog-migrations';
@@ -170,6 +170,17 @@ async function settle(admin: ReturnType<typeof createMysqlPool>, database: strin
   await admin.query(`SELECT COUNT(*) FROM ${table} FORCE INDEX (idx_created) WHERE created_at < '2100-01-01' AND LENGTH(action_data) >= 0`);
 }
 
+/** How many cores each run kept busy on average, and on what: the runs share this machine's cores with the server. */
+function coresBusy(cores: number, runs: Array<[string, number, Record<string, number | null>]>): string {
+  const described = runs.map(([name, ms, parts]) => {
+    if (Object.values(parts).some((seconds) => seconds === null)) return `${name} n/a (server CPU not readable)`;
+    const total = Object.values(parts).reduce<number>((sum, seconds) => sum + seconds!, 0);
+    const detail = Object.entries(parts).map(([part, seconds]) => `${part} ${seconds!.toFixed(1)}`).join(' + ');
+    return `${name} ${((total * 1000) / ms).toFixed(2)} (${detail} CPU s over ${(ms / 1000).toFixed(1)} s)`;
+  });
+  return `${described.join(', ')}; the machine has ${cores}`;
+}
+
 async function main(): Promise<void> {
   if (process.argv[2] === '--worker') return worker(JSON.parse(process.argv[3]!) as { database: string; catalog: string; endpoint: string });
 
@@ -208,7 +219,11 @@ async function main(): Promise<void> {
 
     const serverCpu = await serverCpuReader(admin);
     await settle(admin, database, shardDatabases);
+    // The local S3 server runs in this process: its CPU is what this process uses meanwhile.
+    const benchCpuBefore = process.cpuUsage();
     const oursRun = await measured(serverCpu, () => runWorker({ database, catalog, endpoint: s3.endpoint }, directory));
+    const benchCpu = process.cpuUsage(benchCpuBefore);
+    const localS3Cpu = (benchCpu.user + benchCpu.system) / 1e6;
     const ours = oursRun.result;
     await settle(admin, peerDatabase, shardDatabases);
 
@@ -270,6 +285,11 @@ async function main(): Promise<void> {
         ceiling: `${((floorRows * 1000) / floorMs / ptRate).toFixed(2)}× pt-archiver: the server's own delete rate; shardkeeper reaches ${((100 * oursRate * floorMs) / (floorRows * 1000)).toFixed(0)} % of it`,
         compression: `${(ours.rawBytes / ours.bytes).toFixed(2)}× (${(ours.rawBytes / 1_048_576).toFixed(1)} MB of JSON lines → ${(ours.bytes / 1_048_576).toFixed(1)} MB gzip in ${ours.batches} batches, ${objects} files in the local S3)`,
         peakRss: `${ours.maxRssMb.toFixed(0)} MB (target ≤ 256 MB)`,
+        coresBusy: coresBusy(cpus().length, [
+          ['shardkeeper', ours.elapsedMs, { server: oursRun.serverCpu, archiver: ours.cpuSeconds, 'local S3': localS3Cpu }],
+          ['pt-archiver', ptMs, { server: ptRun.serverCpu, archiver: ptCpu }],
+          ['server floor', floorMs, { server: floorRun.serverCpu }],
+        ]),
         table: `${ROWS} rows over ${SPAN_DAYS} days, ${RETENTION_DAYS} days kept, batches of ${BATCH}`,
       },
     );
