@@ -163,7 +163,7 @@ export class LogArchiver extends Construct {
         // One batch of 10,000 rows takes seconds; a minute leaves room for the slowest.
         SLICE_MARGIN_MS: String(Math.min(60_000, sliceTimeout.toMilliseconds() / 4)),
       },
-      // Batches are built and gzipped in memory.
+      // Batches are built and compressed in memory.
       memorySize: 1024,
       timeout: sliceTimeout,
       logRetention: props.logRetention,

@@ -37,7 +37,7 @@ export class ArchiveStack extends Stack {
     });
     alerts.dashboard.addWidgets(new AlarmStatusWidget({ title: 'Archive alarms', alarms: alerts.alarms, width: 24 }));
 
-    new CfnOutput(this, 'ArchiveBucketName', { value: this.archiver.bucket.bucketName, description: 'Archived rows: table=…/shard=…/dt=…/*.jsonl.gz' });
+    new CfnOutput(this, 'ArchiveBucketName', { value: this.archiver.bucket.bucketName, description: 'Archived rows: table=…/shard=…/dt=…/*.jsonl.zst' });
     new CfnOutput(this, 'ArchiveStateMachineArn', { value: this.archiver.stateMachine.stateMachineArn, description: 'Start with {"tables": [...], "shards": [...]} (both optional)' });
     new CfnOutput(this, 'ArchiveGlueDatabase', { value: this.archiver.glueDatabaseName, description: 'Athena: SELECT … FROM <database>.archived_rows WHERE "table" = …' });
     new CfnOutput(this, 'ArchiveAthenaWorkGroup', { value: this.archiver.workGroupName, description: 'Athena workgroup with encrypted results' });

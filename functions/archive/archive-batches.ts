@@ -1,4 +1,3 @@
-import { gunzipSync } from 'node:zlib';
 import {
   batchObjectKey,
   buildBatchBody,
@@ -6,7 +5,7 @@ import {
   dtOf,
   keyString,
   sha256Hex,
-  splitLines,
+  batchLines,
   takeSameDay,
   type CursorValues,
   type SourceRow,
@@ -273,7 +272,7 @@ export async function recoverBatch(context: BatchContext, scan: UnitScan, batch:
         await abandon(context, batch);
         return { kind: 'abandoned' };
       }
-      return finishVerifiedBatch(context, scan, batch, rowsByKey(splitLines(gunzipSync(body)), context.table.keyColumns), Promise.resolve(mayAdvance));
+      return finishVerifiedBatch(context, scan, batch, rowsByKey(batchLines(body), context.table.keyColumns), Promise.resolve(mayAdvance));
     }
   }
 }

@@ -1,5 +1,4 @@
-import { gunzipSync } from 'node:zlib';
-import { isoDate, sqlDateTime, splitLines, type SourceRow } from '../core/archive-batch';
+import { isoDate, sqlDateTime, batchLines, type SourceRow } from '../core/archive-batch';
 import { dailyTableDay } from '../core/archive-partitions';
 import type { ArchiveSource } from '../ports/archive-source';
 import type { ArchiveStore } from '../ports/archive-store';
@@ -58,7 +57,7 @@ export async function restoreArchivedRows(
   for (const [index, batch] of batches.entries()) {
     const body = await verifiedBody(deps.objects, batch);
     if (!body) throw new ArchiveIntegrityError(`archive object ${batch.objectKey} is missing or does not match its manifest checksum`);
-    const rows = splitLines(gunzipSync(body))
+    const rows = batchLines(body)
       .map((line) => JSON.parse(line) as SourceRow)
       .filter((row) => {
         const time = String(row[config.timeColumn]);

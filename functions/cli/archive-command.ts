@@ -253,7 +253,7 @@ export async function archiveStatusCommand(context: CliContext, options: Archive
     print(context, options, status, () =>
       [
         table(
-          ['table', 'shard', 'run', 'status', 'cutoff', 'rows', 'batches', 'MB gz', 'ratio', 'started', 'error'],
+          ['table', 'shard', 'run', 'status', 'cutoff', 'rows', 'batches', 'MB zst', 'ratio', 'started', 'error'],
           status.runs.map((run) => [
             run.table,
             run.shard,

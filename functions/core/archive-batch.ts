@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
-import { ValidationError } from '../shared/errors';
+import { constants, gunzipSync, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { ArchiveIntegrityError, ValidationError } from '../shared/errors';
 
 /**
  * One archive batch, planned without I/O: the cutoff, the rows' canonical JSON lines, the
- * deterministic object key and the gzip body. Re-planning the same rows gives byte-identical
+ * deterministic object key and the zstd body. Re-planning the same rows gives byte-identical
  * output, which is what lets a re-run rewrite (or recognise) the object of an interrupted batch.
  */
 
@@ -102,12 +102,12 @@ export interface ObjectKeyParts {
 export function batchObjectKey(parts: ObjectKeyParts, variant = 1): string {
   if (!DT.test(parts.dt)) throw new ValidationError(`dt ${JSON.stringify(parts.dt)} is not YYYY-MM-DD`);
   const suffix = variant > 1 ? `.v${variant}` : '';
-  const name = `${parts.unit}.${encodeKey(parts.firstKey, parts.shard)}-${encodeKey(parts.lastKey, parts.shard)}${suffix}.jsonl.gz`;
+  const name = `${parts.unit}.${encodeKey(parts.firstKey, parts.shard)}-${encodeKey(parts.lastKey, parts.shard)}${suffix}.jsonl.zst`;
   return `table=${parts.table}/shard=${parts.shard}/dt=${parts.dt}/${name}`;
 }
 
 export interface BatchBody {
-  /** gzip of the rows' canonical JSON lines, in scan order, each newline-terminated. */
+  /** zstd of the rows' canonical JSON lines, in scan order, each newline-terminated. */
   body: Buffer;
   sha256: string;
   /** Uncompressed size, for the compression ratio. */
@@ -120,7 +120,8 @@ export function sha256Hex(bytes: Buffer): string {
 
 export function buildBatchBody(rows: readonly SourceRow[], columns: readonly string[]): BatchBody {
   const raw = encodeLines(rows, columns);
-  const body = gzipSync(raw, { level: 6 });
+  // zstd level 3 (Athena's own default) compresses these lines about 4× faster than gzip -6, and a little smaller.
+  const body = zstdCompressSync(raw, { params: { [constants.ZSTD_c_compressionLevel]: 3 } });
   return { body, sha256: sha256Hex(body), rawBytes: raw.length };
 }
 
@@ -143,8 +144,15 @@ function encodeLines(rows: readonly SourceRow[], columns: readonly string[]): Bu
   return buffer.subarray(0, length);
 }
 
-/** The lines of a batch body, as written by buildBatchBody. */
-export function splitLines(raw: Buffer | string): string[] {
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+
+/** The JSON lines of an archive object: zstd as buildBatchBody writes it, or gzip (`.jsonl.gz` objects are read too). */
+export function batchLines(body: Buffer): string[] {
+  let raw: Buffer;
+  if (body.subarray(0, 4).equals(ZSTD_MAGIC)) raw = zstdDecompressSync(body);
+  else if (body.subarray(0, 2).equals(GZIP_MAGIC)) raw = gunzipSync(body);
+  else throw new ArchiveIntegrityError('archive object is neither zstd nor gzip');
   return raw.toString().split('\n').filter((line) => line !== '');
 }
 

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:archive`: archives the old rows of a 1M-row game_logs table to a local S3 (exactly
- * once: gzip JSON lines, verified objects, catalog manifest, checked deletes) and, in the same run,
+ * once: zstd JSON lines, verified objects, catalog manifest, checked deletes) and, in the same run,
  * `pt-archiver --limit 10000 --bulk-delete --commit-each --file …` on an identical table. Reports
  * rows/s of both and their ratio (target ≥ 1.5×), the compression ratio and the archiver's peak RSS
  * (target ≤ 256 MB), measured in a child process running the esbuild bundle, as deployed, so
@@ -276,14 +276,14 @@ async function main(): Promise<void> {
     report(
       'archive',
       [
-        { archiver: 'shardkeeper (gzip JSON lines → local S3, verified, manifest, checked deletes)', rows: ours.rows, seconds: ours.elapsedMs / 1000, 'rows/s': oursRate, 'left on shard': Number(oursLeft.n), 'output MB': ours.bytes / 1_048_576, 'peak RSS MB': ours.maxRssMb, 'server CPU s': oursRun.serverCpu, 'archiver CPU s': ours.cpuSeconds },
+        { archiver: 'shardkeeper (zstd JSON lines → local S3, verified, manifest, checked deletes)', rows: ours.rows, seconds: ours.elapsedMs / 1000, 'rows/s': oursRate, 'left on shard': Number(oursLeft.n), 'output MB': ours.bytes / 1_048_576, 'peak RSS MB': ours.maxRssMb, 'server CPU s': oursRun.serverCpu, 'archiver CPU s': ours.cpuSeconds },
         { archiver: 'pt-archiver --limit 10000 --bulk-delete --commit-each --file', rows: ptRows, seconds: ptMs / 1000, 'rows/s': ptRate, 'left on shard': Number(left.n), 'output MB': statSync(outFile).size / 1_048_576, 'peak RSS MB': null, 'server CPU s': ptRun.serverCpu, 'archiver CPU s': ptCpu },
         { archiver: 'server floor: DELETE of 10000-key spans until none left, nothing archived', rows: floorRows, seconds: floorMs / 1000, 'rows/s': (floorRows * 1000) / floorMs, 'left on shard': 0, 'output MB': null, 'peak RSS MB': null, 'server CPU s': floorRun.serverCpu, 'archiver CPU s': null },
       ],
       {
         ratio: `${(oursRate / ptRate).toFixed(2)}× pt-archiver (target ≥ 1.5×)`,
         ceiling: `${((floorRows * 1000) / floorMs / ptRate).toFixed(2)}× pt-archiver: the server's own delete rate; shardkeeper reaches ${((100 * oursRate * floorMs) / (floorRows * 1000)).toFixed(0)} % of it`,
-        compression: `${(ours.rawBytes / ours.bytes).toFixed(2)}× (${(ours.rawBytes / 1_048_576).toFixed(1)} MB of JSON lines → ${(ours.bytes / 1_048_576).toFixed(1)} MB gzip in ${ours.batches} batches, ${objects} files in the local S3)`,
+        compression: `${(ours.rawBytes / ours.bytes).toFixed(2)}× (${(ours.rawBytes / 1_048_576).toFixed(1)} MB of JSON lines → ${(ours.bytes / 1_048_576).toFixed(1)} MB zstd in ${ours.batches} batches, ${objects} files in the local S3)`,
         peakRss: `${ours.maxRssMb.toFixed(0)} MB (target ≤ 256 MB)`,
         coresBusy: coresBusy(cpus().length, [
           ['shardkeeper', ours.elapsedMs, { server: oursRun.serverCpu, archiver: ours.cpuSeconds, 'local S3': localS3Cpu }],

@@ -72,7 +72,7 @@ describe('archiving a batch exactly once, whatever fails', () => {
     await expectExactlyOnce();
     const objects = await archiveLines(harness.objects);
     expect(new Set(objects.map(({ key }) => key.split('/')[2])).size).toBe(3);
-    expect(objects[0]!.key).toMatch(/^table=game_logs\/shard=-80\/dt=\d{4}-\d{2}-\d{2}\/game_logs\.\d+-\d+\.jsonl\.gz$/);
+    expect(objects[0]!.key).toMatch(/^table=game_logs\/shard=-80\/dt=\d{4}-\d{2}-\d{2}\/game_logs\.\d+-\d+\.jsonl\.zst$/);
     expect(harness.events.map((event) => event.detailType)).toEqual(['ArchiveStarted', 'ArchiveCompleted']);
     expect(harness.events[1]!.detail).toMatchObject({ rows: original.length - kept().length, table: 'game_logs', shard: '-80' });
   });

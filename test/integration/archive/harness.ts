@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { gunzipSync } from 'node:zlib';
 import type { Pool } from 'mysql2/promise';
 import { migrate } from '../../../functions/adapters/catalog-migrations';
 import { createArchivePool, createMysqlArchiveSource, type MysqlArchiveSourceOptions } from '../../../functions/adapters/mysql-archive-source';
@@ -11,7 +10,7 @@ import { createS3ObjectStore } from '../../../functions/adapters/s3-object-store
 import { SqlArchiveStore } from '../../../functions/adapters/sql-archive-store';
 import { parseArchiveTables, type ArchiveTableConfig, type ArchiveTableInput } from '../../../functions/archive/archive-config';
 import { runArchiveSlice, type SliceDependencies, type SliceRequest, type SliceResult } from '../../../functions/archive/archive-slice';
-import { encodeRow, splitLines, type SourceRow } from '../../../functions/core/archive-batch';
+import { encodeRow, batchLines, type SourceRow } from '../../../functions/core/archive-batch';
 import { createGameLogsTable, seedGameLogs } from '../../../functions/local/game-logs';
 import { startLocalS3, type LocalS3 } from '../../../functions/local/local-s3';
 import type { ArchiveSource } from '../../../functions/ports/archive-source';
@@ -164,7 +163,7 @@ export async function tableLines(pool: Pool, database: string, table: string): P
 export async function archiveLines(objects: ObjectStore): Promise<Array<{ key: string; line: string }>> {
   const found: Array<{ key: string; line: string }> = [];
   for await (const object of objects.list('')) {
-    for (const line of splitLines(gunzipSync(await objects.getBuffer(object.key)))) found.push({ key: object.key, line });
+    for (const line of batchLines(await objects.getBuffer(object.key))) found.push({ key: object.key, line });
   }
   return found;
 }

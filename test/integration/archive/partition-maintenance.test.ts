@@ -131,7 +131,7 @@ describe('partition maintenance on MariaDB', () => {
     await expectExactlyOnce(original, (await tableNames()));
     const keys = (await archiveLines(harness.objects)).map(({ key }) => key);
     expect(new Set(keys.map((key) => key.split('/')[2]))).toEqual(new Set(['dt=2024-07-02', 'dt=2024-07-03', 'dt=2024-07-04']));
-    expect(keys.every((key) => /\/game_logs_2024070[234]\.\d+-\d+\.jsonl\.gz$/.test(key))).toBe(true);
+    expect(keys.every((key) => /\/game_logs_2024070[234]\.\d+-\d+\.jsonl\.zst$/.test(key))).toBe(true);
   });
 
   it('refuses a table without a usable unique key with a clear error', async () => {

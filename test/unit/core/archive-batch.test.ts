@@ -1,7 +1,8 @@
-import { gunzipSync } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
   archiveCutoff,
+  batchLines,
   batchObjectKey,
   buildBatchBody,
   cursorOf,
@@ -11,7 +12,6 @@ import {
   keyValues,
   matchLockedRows,
   sameRow,
-  splitLines,
   sqlDateTime,
   takeSameDay,
   type SourceRow,
@@ -49,21 +49,25 @@ describe('batch rows', () => {
     expect(() => dtOf(1704153600)).toThrow(/not a DATE\/DATETIME/);
   });
 
-  it('builds the same gzip bytes and checksum from the same rows, and gunzips to their JSON lines', () => {
+  it('builds the same compressed bytes and checksum from the same rows, which decompress to their JSON lines', () => {
     const first = buildBatchBody(rows, ['log_id', 'created_at']);
     const again = buildBatchBody(rows.map((row) => ({ ...row })), ['log_id', 'created_at']);
     expect(again.body.equals(first.body)).toBe(true);
     expect(again.sha256).toBe(first.sha256);
     const lines = rows.map((row) => encodeRow(row, ['log_id', 'created_at']));
-    expect(splitLines(gunzipSync(first.body))).toEqual(lines);
+    expect(batchLines(first.body)).toEqual(lines);
     expect(first.rawBytes).toBe(Buffer.byteLength(`${lines.join('\n')}\n`));
   });
 
   it('writes multi-byte text and many rows into the body intact', () => {
     const wide = Array.from({ length: 3000 }, (_, index) => ({ id: index, note: `${'é🎮'.repeat(index % 50)}\u2028"\\` }));
-    const raw = gunzipSync(buildBatchBody(wide, ['id', 'note']).body).toString();
-    expect(splitLines(raw).map((line) => JSON.parse(line) as unknown)).toEqual(wide);
+    expect(batchLines(buildBatchBody(wide, ['id', 'note']).body).map((line) => JSON.parse(line) as unknown)).toEqual(wide);
     expect(buildBatchBody([], ['id']).rawBytes).toBe(0);
+  });
+
+  it('reads gzip archive objects as well, and refuses bytes that are neither zstd nor gzip', () => {
+    expect(batchLines(gzipSync('{"id":1}\n{"id":2}\n'))).toEqual(['{"id":1}', '{"id":2}']);
+    expect(() => batchLines(Buffer.from('{"id":1}\n'))).toThrow(/neither zstd nor gzip/);
   });
 
   it('takes the scan cursor from the order columns and refuses NULLs in them', () => {
@@ -83,14 +87,14 @@ describe('object keys', () => {
   const parts = { table: 'game_logs', shard: '40-80', dt: '2024-01-01', unit: 'game_logs', firstKey: ['1001'], lastKey: ['1400'] };
 
   it('are Hive-style and derived only from shard, unit and the first and last key', () => {
-    expect(batchObjectKey(parts)).toBe('table=game_logs/shard=40-80/dt=2024-01-01/game_logs.1001-1400.jsonl.gz');
+    expect(batchObjectKey(parts)).toBe('table=game_logs/shard=40-80/dt=2024-01-01/game_logs.1001-1400.jsonl.zst');
     expect(batchObjectKey({ ...parts })).toBe(batchObjectKey(parts));
     expect(batchObjectKey({ ...parts, lastKey: ['1401'] })).not.toBe(batchObjectKey(parts));
   });
 
   it('hash keys that are not plain integers, differently per shard', () => {
     const textual = { ...parts, firstKey: ['a/b'], lastKey: ['2024-01-01 00:00:00', '7'] };
-    expect(batchObjectKey(textual)).toMatch(/^table=game_logs\/shard=40-80\/dt=2024-01-01\/game_logs\.h[0-9a-f]{24}-h[0-9a-f]{24}\.jsonl\.gz$/);
+    expect(batchObjectKey(textual)).toMatch(/^table=game_logs\/shard=40-80\/dt=2024-01-01\/game_logs\.h[0-9a-f]{24}-h[0-9a-f]{24}\.jsonl\.zst$/);
     expect(batchObjectKey({ ...textual, shard: '80-c0' }).split('/')[3]).not.toBe(batchObjectKey(textual).split('/')[3]);
   });
 
