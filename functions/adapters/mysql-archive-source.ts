@@ -1,7 +1,7 @@
 import { primaryOf } from '../core/shard-map';
 import type { PoolConnection as CorePoolConnection } from 'mysql2';
 import type { Pool, PoolConnection, QueryValues, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { keyString, keyValues, matchLockedRows, type CursorValues, type SourceRow, type SourceValue } from '../core/archive-batch';
+import { integerSpan, keyString, keyValues, matchLockedRows, type CursorValues, type SourceRow, type SourceValue } from '../core/archive-batch';
 import { filterSql, type FilterCondition } from '../core/archive-filter';
 import { boundLiteral, type Partition, type PartitionScheme } from '../core/archive-partitions';
 import type { Shard } from '../core/shard-map-types';
@@ -434,17 +434,9 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
 }
 
 /** The smallest and largest of the archived keys when the key is one integer column; undefined otherwise. */
-function integerKeySpan(types: Map<string, ColumnInfo>, keyColumns: readonly string[], keys: Iterable<string>): { min: bigint; max: bigint } | undefined {
+function integerKeySpan(types: Map<string, ColumnInfo>, keyColumns: readonly string[], keys: Iterable<string>): { min: string; max: string } | undefined {
   if (keyColumns.length !== 1 || !INTEGER_TYPES.has(types.get(keyColumns[0]!)?.dataType ?? '')) return undefined;
-  let min: bigint | undefined;
-  let max: bigint | undefined;
-  for (const key of keys) {
-    if (!/^-?\d{1,20}$/.test(key)) return undefined;
-    const value = BigInt(key);
-    if (min === undefined || value < min) min = value;
-    if (max === undefined || value > max) max = value;
-  }
-  return min === undefined || max === undefined ? undefined : { min, max };
+  return integerSpan(keys);
 }
 
 function primaryKey(description: TableDescription): string[] {

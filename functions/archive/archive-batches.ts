@@ -85,7 +85,8 @@ export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cu
   if (selected.length === 0) return { kind: 'empty' };
   const rows = takeSameDay(selected, table.config.timeColumn);
   const body = buildBatchBody(rows, table.columns);
-  const archived = new Map(rows.map((row) => [keyString(row, table.keyColumns), row]));
+  const archived = new Map<string, SourceRow>();
+  for (const row of rows) archived.set(keyString(row, table.keyColumns), row);
   const first = rows[0]!;
   const last = rows.at(-1)!;
   const dt = dtOf(first[table.config.timeColumn] ?? null);

@@ -75,6 +75,28 @@ export function keyValues(key: string, keyColumnCount: number): string[] {
   return keyColumnCount === 1 ? [key] : (JSON.parse(key) as string[]);
 }
 
+const CANONICAL_INTEGER = /^(?:0|-?[1-9]\d{0,19})$/;
+
+/** Orders integers written in canonical decimal (no leading zeros, no plus sign) without parsing them. */
+function compareIntegerText(a: string, b: string): number {
+  const negative = a.startsWith('-');
+  if (negative !== b.startsWith('-')) return negative ? -1 : 1;
+  const magnitude = a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
+  return negative ? -magnitude : magnitude;
+}
+
+/** The smallest and largest of integer keys as text; undefined when there are none or one is not a canonical integer. */
+export function integerSpan(keys: Iterable<string>): { min: string; max: string } | undefined {
+  let min: string | undefined;
+  let max: string | undefined;
+  for (const key of keys) {
+    if (!CANONICAL_INTEGER.test(key)) return undefined;
+    if (min === undefined || compareIntegerText(key, min) < 0) min = key;
+    if (max === undefined || compareIntegerText(key, max) > 0) max = key;
+  }
+  return min === undefined || max === undefined ? undefined : { min, max };
+}
+
 const READABLE_KEY = /^\d{1,20}$/;
 
 /** Integer keys stay readable in the object name; anything else becomes a hash that still depends only on the key. */

@@ -8,6 +8,7 @@ import {
   cursorOf,
   dtOf,
   encodeRow,
+  integerSpan,
   keyString,
   keyValues,
   matchLockedRows,
@@ -73,6 +74,14 @@ describe('batch rows', () => {
   it('takes the scan cursor from the order columns and refuses NULLs in them', () => {
     expect(cursorOf(rows[0]!, ['created_at', 'log_id'])).toEqual(['2024-01-01 23:59:59.999', '1']);
     expect(() => cursorOf(rows[1]!, ['data'])).toThrow(/NULL/);
+  });
+
+  it('finds the smallest and largest integer key without parsing, and gives up on anything but canonical integers', () => {
+    expect(integerSpan(['10', '9', '-3', '-12', '0', '18446744073709551615'])).toEqual({ min: '-12', max: '18446744073709551615' });
+    expect(integerSpan(['-1', '-2'])).toEqual({ min: '-2', max: '-1' });
+    expect(integerSpan(['7'])).toEqual({ min: '7', max: '7' });
+    expect(integerSpan([])).toBeUndefined();
+    for (const odd of ['007', '-0', '+1', '1.5', 'x', '123456789012345678901']) expect(integerSpan(['1', odd])).toBeUndefined();
   });
 
   it('identifies rows by their key values as text, whatever their JS type', () => {
