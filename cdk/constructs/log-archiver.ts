@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Stack, TimeZone, Token, Validations } from 'aws-cdk-lib';
+import { STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2 } from 'aws-cdk-lib/cx-api';
 import { CfnWorkGroup } from 'aws-cdk-lib/aws-athena';
 import { Alarm, ComparisonOperator, GraphWidget, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
@@ -20,6 +21,8 @@ import {
   LogLevel,
   Map as InlineMap,
   Pass,
+  ResultWriterV2,
+  S3JsonItemReader,
   StateMachine,
   StateMachineType,
   type CfnStateMachine,
@@ -31,8 +34,8 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import type { ArchiveSettings } from '../../functions/archive/archive-config';
-import type { archiveFailureEnvSchema, archivePlanEnvSchema, archiveWorkerEnvSchema } from '../../functions/shared/env';
+import { MAP_RESULTS_PREFIX, PLAN_ITEMS_PREFIX, type ArchiveSettings } from '../../functions/archive/archive-config';
+import type { archiveFailureEnvSchema, archivePlanEnvSchema, archiveSummaryEnvSchema, archiveWorkerEnvSchema } from '../../functions/shared/env';
 import { ArchiveFailed } from '../../functions/shared/events';
 import { ConfigError } from '../../functions/shared/errors';
 import type { ArchiveConfig } from '../config';
@@ -69,9 +72,12 @@ export class LogArchiver extends Construct {
   readonly bucket: Bucket;
   readonly accessLogs: Bucket;
   readonly queryResults: Bucket;
+  /** A Distributed Map's items and results; only with `distributedMap`. */
+  readonly workflowFiles?: Bucket;
   readonly planFunction: AppFunction<typeof archivePlanEnvSchema>;
   readonly workerFunction: AppFunction<typeof archiveWorkerEnvSchema>;
   readonly failureFunction: AppFunction<typeof archiveFailureEnvSchema>;
+  readonly summaryFunction: AppFunction<typeof archiveSummaryEnvSchema>;
   readonly stateMachine: StateMachine;
   readonly schedules: Schedule[];
   readonly glueDatabaseName: string;
@@ -79,6 +85,8 @@ export class LogArchiver extends Construct {
 
   constructor(scope: Construct, id: string, props: LogArchiverProps) {
     super(scope, id);
+    // Renders the Distributed Map's ResultWriterV2 (older CDK behaviour ignores it); set before any child exists.
+    this.node.setContext(STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2, true);
     const { config } = props;
     const settings: ArchiveSettings = { tables: config.tables, blackouts: config.blackouts };
     const settingsJson = JSON.stringify(settings);
@@ -138,15 +146,45 @@ export class LogArchiver extends Construct {
     this.glueDatabaseName = names.database;
     this.workGroupName = names.workGroup;
 
+    if (config.distributedMap) {
+      // Kept apart from the archive, so the workflow's own grants never reach archived rows.
+      this.workflowFiles = new Bucket(this, 'WorkflowFiles', {
+        encryption: BucketEncryption.S3_MANAGED,
+        enforceSSL: true,
+        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+        serverAccessLogsBucket: this.accessLogs,
+        serverAccessLogsPrefix: 'workflow-files/',
+        // A run's items and results matter while it lasts (at most 7 days) and a little after.
+        lifecycleRules: [{ id: 'ExpireWorkflowFiles', expiration: Duration.days(14), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+    }
+
     const environment = { ...props.catalog.catalogEnvironment(), ARCHIVE_SETTINGS: settingsJson };
     this.planFunction = new AppFunction<typeof archivePlanEnvSchema>(this, 'PlanFunction', {
       entry: 'functions/archive/plan-handler.ts',
       serviceName: ARCHIVE_SERVICE,
       description: 'Plans an archive run: one item per configured table and shard',
-      environment,
+      environment: { ...environment, ARCHIVE_ITEMS_BUCKET: this.workflowFiles?.bucketName ?? '' },
       logRetention: props.logRetention,
     });
     props.catalog.grantDataApiAccess(this.planFunction, 'read');
+    if (this.workflowFiles) {
+      Grant.addToPrincipal({ grantee: this.planFunction, actions: ['s3:PutObject'], resourceArns: [this.workflowFiles.arnForObjects(`${PLAN_ITEMS_PREFIX}*`)] });
+      Validations.of(this.planFunction.role!).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.workflowFiles.node.defaultChild as never)}.Arn>/${PLAN_ITEMS_PREFIX}*]`,
+        reason: "Each run's items go to an object named after its execution; the grant covers that prefix of the workflow files bucket only.",
+      });
+    }
+
+    this.summaryFunction = new AppFunction<typeof archiveSummaryEnvSchema>(this, 'SummaryFunction', {
+      entry: 'functions/archive/summary-handler.ts',
+      serviceName: ARCHIVE_SERVICE,
+      description: "Summarizes an archive run from the catalog: how each table and shard ended",
+      environment: props.catalog.catalogEnvironment(),
+      logRetention: props.logRetention,
+    });
+    props.catalog.grantDataApiAccess(this.summaryFunction, 'read');
 
     const sliceTimeout = Duration.minutes(config.sliceMinutes);
     const securityGroup = fleetSecurityGroup(this, 'WorkerSecurityGroup', props.access, 'Shardkeeper archive: MySQL to fleet nodes, HTTPS to AWS APIs and S3');
@@ -206,7 +244,7 @@ export class LogArchiver extends Construct {
         includeExecutionData: true,
       },
     });
-    for (const fn of [this.planFunction, this.workerFunction, this.failureFunction]) {
+    for (const fn of [this.planFunction, this.workerFunction, this.failureFunction, this.summaryFunction]) {
       Validations.of(this.stateMachine.role).acknowledge({
         id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(fn.node.defaultChild as CfnFunction)}.Arn>:*]`,
         reason: 'Step Functions may invoke any version of the archive functions, and only those functions.',
@@ -230,6 +268,10 @@ export class LogArchiver extends Construct {
           reason: "A Distributed Map manages its own child executions of this state machine, whose names it chooses; the grant covers this machine's executions only.",
         });
       }
+      Validations.of(this.stateMachine).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<${stack.getLogicalId(this.workflowFiles!.node.defaultChild as never)}>/*]`,
+        reason: "The Distributed Map reads each run's items and writes its results under names it chooses; the bucket holds only the workflow's own files, no archived rows.",
+      });
     }
 
     this.schedules = this.createSchedules(config);
@@ -291,21 +333,27 @@ export class LogArchiver extends Construct {
         .otherwise(itemDone),
     );
 
-    const mapProps = {
-      itemsPath: '$.plan.items',
-      maxConcurrency: config.concurrency,
-      resultSelector: { outcomes: JsonPath.listAt('$[*].outcome') },
-      resultPath: '$.results',
-    };
+    // How items ended is read back from the catalog (Summarize), so no Map result has to fit in the state.
     const map = config.distributedMap
-      ? new DistributedMap(s, 'ArchiveItems', { ...mapProps, mapExecutionType: StateMachineType.STANDARD }).itemProcessor(loop)
-      : new InlineMap(s, 'ArchiveItems', mapProps).itemProcessor(loop);
+      ? new DistributedMap(s, 'ArchiveItems', {
+          // Plan wrote the items to S3: a fleet of any size fits, where a state holds 256 KB.
+          itemReader: new S3JsonItemReader({ bucket: this.workflowFiles!, key: JsonPath.stringAt('$.plan.itemsKey') }),
+          resultWriterV2: new ResultWriterV2({ bucket: this.workflowFiles!, prefix: MAP_RESULTS_PREFIX }),
+          maxConcurrency: config.concurrency,
+          resultPath: JsonPath.DISCARD,
+          mapExecutionType: StateMachineType.STANDARD,
+        }).itemProcessor(loop)
+      : new InlineMap(s, 'ArchiveItems', { itemsPath: '$.plan.items', maxConcurrency: config.concurrency, resultPath: JsonPath.DISCARD }).itemProcessor(loop);
 
     const done = new Succeed(s, 'Archived');
-    const summarize = new Pass(s, 'Summarize', {
-      parameters: { anyFailed: JsonPath.arrayContains(JsonPath.listAt('$.results.outcomes'), 'failed') },
+    const summarize = new LambdaInvoke(s, 'Summarize', {
+      lambdaFunction: this.summaryFunction,
+      payload: TaskInput.fromObject({ runId: JsonPath.stringAt('$.plan.runId'), planned: JsonPath.numberAt('$.plan.count') }),
+      payloadResponseOnly: true,
       resultPath: '$.summary',
-    }).next(
+    });
+    summarize.addRetry({ errors: [Errors.ALL], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 5 });
+    summarize.next(
       new Choice(s, 'AnyFailed?')
         .when(
           Condition.booleanEquals('$.summary.anyFailed', true),
@@ -315,7 +363,7 @@ export class LogArchiver extends Construct {
     );
     return plan.next(
       new Choice(s, 'AnythingToArchive?')
-        .when(Condition.isPresent('$.plan.items[0]'), map.next(summarize))
+        .when(Condition.numberGreaterThan('$.plan.count', 0), map.next(summarize))
         .otherwise(new Succeed(s, 'NothingToArchive')),
     );
   }

@@ -318,6 +318,12 @@ export const catalogMigrations: Migration[] = [
       ) ${TABLE_OPTIONS}`,
     ],
   },
+  {
+    version: 6,
+    name: 'archive-runs-by-execution',
+    // The workflow's Summarize step reads every (table, shard) run of one execution.
+    statements: ['ALTER TABLE sk_archive_runs ADD KEY sk_archive_runs_run (run_id)'],
+  },
 ];
 
 const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS sk_schema_migrations (

@@ -7,6 +7,7 @@ import type {
   DetachedKind,
   DetachedState,
   DetachedUnit,
+  ExecutionTotals,
   LeaseAttempt,
   NewBatch,
   RunStatus,
@@ -81,6 +82,23 @@ export class SqlArchiveStore implements ArchiveStore {
       { table: filter.table ?? null, shard: filter.shard ?? null },
     );
     return rows.map(toRun);
+  }
+
+  async executionTotals(runId: string): Promise<ExecutionTotals> {
+    const rows = await this.sql.query(
+      `SELECT status, COUNT(*) AS runs, SUM(row_count) AS row_count, SUM(batch_count) AS batch_count, SUM(bytes) AS bytes
+       FROM sk_archive_runs WHERE run_id = :runId GROUP BY status`,
+      { runId },
+    );
+    const totals: ExecutionTotals = { runs: { running: 0, done: 0, failed: 0 }, rows: 0, batches: 0, bytes: 0 };
+    for (const row of rows) {
+      const status = String(row.status) as RunStatus;
+      if (status in totals.runs) totals.runs[status] = Number(row.runs);
+      totals.rows += Number(row.row_count ?? 0);
+      totals.batches += Number(row.batch_count ?? 0);
+      totals.bytes += Number(row.bytes ?? 0);
+    }
+    return totals;
   }
 
   async cursor(table: string, shard: string, unit: string, runId: string): Promise<CursorValues | null> {

@@ -7,7 +7,7 @@ import { buildApp } from '../../cdk/stacks/build-app';
 
 /**
  * The archive workflow as deployed, run on this machine: the definition comes from synthesizing
- * the archive stack, and its Plan, Archive and ReportFailure states call local task functions
+ * the archive stack, and its Plan, Archive, ReportFailure and Summarize states call local task functions
  * (the same factories the Lambda handlers use) instead of Lambda.
  */
 
@@ -26,6 +26,7 @@ export interface ArchiveWorkflowTasks {
   plan: (input: unknown) => Promise<unknown>;
   archive: (input: unknown) => Promise<unknown>;
   reportFailure: (input: unknown) => Promise<unknown>;
+  summarize: (input: unknown) => Promise<unknown>;
 }
 
 export interface LocalWorkflowOptions {
@@ -42,7 +43,7 @@ export interface LocalWorkflowOptions {
 export type LocalWorkflowResult = LocalExecution;
 
 
-const TASK_STATES = { Plan: 'plan', Archive: 'archive', ReportFailure: 'reportFailure' } as const;
+const TASK_STATES = { Plan: 'plan', Archive: 'archive', ReportFailure: 'reportFailure', Summarize: 'summarize' } as const;
 const WAIT_STATES = ['WaitWhileThrottled', 'WaitOutBlackout'];
 
 export async function runArchiveWorkflowLocally(definition: StateMachineDefinition, tasks: ArchiveWorkflowTasks, input: Json, options: LocalWorkflowOptions): Promise<LocalWorkflowResult> {

@@ -25,6 +25,7 @@ const planInputSchema = z.object({
   /** The execution input: optional narrowing to some tables or shards. */
   input: z._default(z.object({ tables: z.optional(z.array(text)), shards: z.optional(z.array(text)) }), {}),
 });
+const summaryInputSchema = z.object({ runId: text, planned: z.number().check(z.int(), z.nonnegative()) });
 const failureInputSchema = z.extend(sliceRequestSchema, { error: z.object({ Error: z._default(z.string(), 'Error'), Cause: z._default(z.string(), '') }) });
 
 function parse<S extends z.ZodMiniType>(schema: S, input: unknown, what: string): z.infer<S> {
@@ -42,13 +43,18 @@ async function shardNamed(catalog: Catalog, name: string): Promise<Shard> {
   return shard;
 }
 
-export interface PlanTaskOutput {
-  runId: string;
-  items: SliceRequest[];
+/** The items inline (a Map state reads them from the state), or in S3 (a Distributed Map's ItemReader does). */
+export type PlanTaskOutput = { runId: string; count: number } & ({ items: SliceRequest[] } | { itemsKey: string });
+
+/** Where Plan writes a run's items for a Distributed Map, so no fleet is too large for a state's 256 KB. */
+export interface PlanItemsOutput {
+  objects: ObjectStore;
+  /** Key prefix; the run's items go to `<prefix><runId>.json`. */
+  prefix: string;
 }
 
 /** Plan: one item per (table, shard), with each table's cutoff fixed at the execution's start. */
-export function createPlanTask(deps: { settings: ArchiveSettings; catalog: Catalog }) {
+export function createPlanTask(deps: { settings: ArchiveSettings; catalog: Catalog; itemsOutput?: PlanItemsOutput }) {
   return async (event: unknown): Promise<PlanTaskOutput> => {
     const { runId, startedAt, input } = parse(planInputSchema, event, 'archive plan');
     const map = await deps.catalog.loadShardMap();
@@ -58,7 +64,47 @@ export function createPlanTask(deps: { settings: ArchiveSettings; catalog: Catal
       map.shards.map((shard) => shard.name),
       { now: Date.parse(startedAt), runId, tables: input.tables, shards: input.shards },
     );
-    return { runId, items };
+    if (!deps.itemsOutput) return { runId, count: items.length, items };
+    const itemsKey = `${deps.itemsOutput.prefix}${encodeURIComponent(runId)}.json`;
+    await deps.itemsOutput.objects.put(itemsKey, JSON.stringify(items), { contentType: 'application/json', metadata: { items: String(items.length) } });
+    return { runId, count: items.length, itemsKey };
+  };
+}
+
+/** How the items of one execution ended, read from the catalog: the Map's own results are not kept. */
+export interface SummaryTaskOutput {
+  runId: string;
+  planned: number;
+  done: number;
+  failed: number;
+  /** Runs recorded but not finished (an item that stopped without an outcome). */
+  unfinished: number;
+  /** Items that never started a run: another run held the (table, shard). */
+  notStarted: number;
+  rows: number;
+  batches: number;
+  bytes: number;
+  anyFailed: boolean;
+}
+
+/** Summarize: the execution's outcome; it fails when any item failed (each one has published ArchiveFailed). */
+export function createSummaryTask(deps: { store: ArchiveStore }) {
+  return async (event: unknown): Promise<SummaryTaskOutput> => {
+    const { runId, planned } = parse(summaryInputSchema, event, 'archive summary');
+    const totals = await deps.store.executionTotals(runId);
+    const { done, failed, running } = totals.runs;
+    return {
+      runId,
+      planned,
+      done,
+      failed,
+      unfinished: running,
+      notStarted: Math.max(0, planned - done - failed - running),
+      rows: totals.rows,
+      batches: totals.batches,
+      bytes: totals.bytes,
+      anyFailed: failed > 0,
+    };
   };
 }
 

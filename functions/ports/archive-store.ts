@@ -47,6 +47,13 @@ export interface ArchiveRun {
   error: string | null;
 }
 
+export interface ExecutionTotals {
+  runs: Record<RunStatus, number>;
+  rows: number;
+  batches: number;
+  bytes: number;
+}
+
 export type DetachedKind = 'partition' | 'daily-table';
 /** `detaching`: recorded before the DDL; `archiving`: detached, rows going to S3; `dropped`: every row verified, table gone. */
 export type DetachedState = 'detaching' | 'archiving' | 'dropped';
@@ -84,6 +91,8 @@ export interface ArchiveStore {
   finishRun(table: string, shard: string, runId: string, status: Exclude<RunStatus, 'running'>, error?: string): Promise<ArchiveRun>;
   /** Newest first. */
   runs(filter: { table?: string; shard?: string; limit: number }): Promise<ArchiveRun[]>;
+  /** The (table, shard) runs of one workflow execution, counted by status, with their totals. */
+  executionTotals(runId: string): Promise<ExecutionTotals>;
 
   /** The unit's scan position within `runId`, or null to start from the oldest row. */
   cursor(table: string, shard: string, unit: string, runId: string): Promise<CursorValues | null>;

@@ -117,7 +117,14 @@ const archiveSettingsJson = z.pipe(
 );
 
 /** The archive workflow's Plan task: which tables on which shards, from the catalog's shard map. */
-export const archivePlanEnvSchema = z.extend(catalogEnvSchema, { ARCHIVE_SETTINGS: archiveSettingsJson });
+export const archivePlanEnvSchema = z.extend(catalogEnvSchema, {
+  ARCHIVE_SETTINGS: archiveSettingsJson,
+  /** For a Distributed Map, the bucket its ItemReader reads the plan's items from; empty: the items stay in the state. */
+  ARCHIVE_ITEMS_BUCKET: z._default(z.union([z.literal(''), z.string().check(z.minLength(3), z.maxLength(63))]), ''),
+});
+
+/** The workflow's Summarize step: reads how the execution's items ended. */
+export const archiveSummaryEnvSchema = catalogEnvSchema;
 
 /** The archive function the workflow loops: batches of one table on one shard until its time budget is spent. */
 export const archiveWorkerEnvSchema = z.extend(catalogEnvSchema, {

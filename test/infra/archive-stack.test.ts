@@ -139,7 +139,17 @@ describe('the archive stack', () => {
   it('maps over the items with bounded concurrency, retries transient errors, never permanent ones, and reports failures', () => {
     const definition = workflowDefinition(template);
     const map = definition.States.ArchiveItems;
-    expect(map).toMatchObject({ Type: 'Map', MaxConcurrency: 4, ItemsPath: '$.plan.items', ItemProcessor: { ProcessorConfig: { Mode: 'INLINE' } } });
+    expect(map).toMatchObject({ Type: 'Map', MaxConcurrency: 4, ItemsPath: '$.plan.items', ResultPath: null, ItemProcessor: { ProcessorConfig: { Mode: 'INLINE' } } });
+    expect(definition.States['AnythingToArchive?']).toMatchObject({ Choices: [{ Variable: '$.plan.count', NumericGreaterThan: 0, Next: 'ArchiveItems' }] });
+    // How the items ended comes from the catalog, so the Map keeps no results in the state.
+    expect(definition.States.Summarize).toMatchObject({
+      Type: 'Task',
+      Parameters: { 'runId.$': '$.plan.runId', 'planned.$': '$.plan.count' },
+      ResultPath: '$.summary',
+      Retry: [expect.anything(), expect.objectContaining({ ErrorEquals: ['States.ALL'], MaxAttempts: 5 })],
+    });
+    expect(definition.States['AnyFailed?']).toMatchObject({ Choices: [{ Variable: '$.summary.anyFailed', BooleanEquals: true, Next: 'ArchiveFailed' }] });
+    expect(ofType('AWS::S3::Bucket').some(([id]) => id.includes('WorkflowFiles'))).toBe(false);
     const archiveState = map.ItemProcessor.States.Archive;
     expect(archiveState.Retry[1]).toEqual({ ErrorEquals: ['ValidationError', 'ConfigError', 'ArchiveIntegrity', 'Conflict', 'NotFound', 'NoShardMap'], MaxAttempts: 0 });
     expect(archiveState.Retry[2]).toMatchObject({ ErrorEquals: ['States.ALL'], MaxAttempts: 5, BackoffRate: 2 });
@@ -149,13 +159,38 @@ describe('the archive stack', () => {
     expect(definition.States.ArchiveFailed).toMatchObject({ Type: 'Fail', Error: 'ArchiveFailed' });
   });
 
-  it('runs a Distributed Map of standard child executions for large fleets', () => {
+  it('runs a Distributed Map of standard child executions for large fleets, reading items from and writing results to S3', () => {
     const distributed = synth({ ...demo, archive: { ...archive, distributedMap: true, concurrency: 50 } }).template();
-    expect(workflowDefinition(distributed).States.ArchiveItems).toMatchObject({
+    const map = workflowDefinition(distributed).States.ArchiveItems as unknown as Record<string, unknown>;
+    expect(map).toMatchObject({
       Type: 'Map',
       MaxConcurrency: 50,
+      ResultPath: null,
       ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
+      ItemReader: { ReaderConfig: { InputType: 'JSON' }, Parameters: { 'Key.$': '$.plan.itemsKey' } },
+      ResultWriter: { Parameters: { Prefix: 'results' } },
     });
+    expect(map).not.toHaveProperty('ItemsPath');
+    const definitionJson = JSON.stringify((Object.values(distributed.findResources('AWS::StepFunctions::StateMachine'))[0] as { Properties: unknown }).Properties);
+    // The ItemReader and the ResultWriter both name the workflow files bucket: no fleet is too large for a state's 256 KB.
+    expect(definitionJson.match(/\{"Ref":"ArchiveWorkflowFiles[0-9A-F]+"\}/g)).toHaveLength(2);
+
+    const [bucketId, bucket] = Object.entries(distributed.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('ArchiveWorkflowFiles'))!;
+    expect(bucket).toMatchObject({ Properties: { LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: 14, Status: 'Enabled' })] }, BucketEncryption: expect.anything() } });
+    distributed.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ARCHIVE_ITEMS_BUCKET: { Ref: bucketId } }) } });
+
+    const policies = Object.entries(distributed.findResources('AWS::IAM::Policy'));
+    const s3Grants = (prefix: string) =>
+      policies
+        .filter(([id]) => id.startsWith(prefix))
+        .flatMap(([, policy]) => (policy as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement)
+        .filter((statement) => [statement.Action].flat().some((action) => action.startsWith('s3:')))
+        .map((statement) => ({ actions: [statement.Action].flat().sort(), resource: JSON.stringify(statement.Resource) }));
+    expect(s3Grants('ArchivePlanFunctionRole')).toEqual([{ actions: ['s3:PutObject'], resource: expect.stringMatching(new RegExp(`${bucketId}.*/plans/\\*`)) }]);
+    const machine = s3Grants('ArchiveWorkflowRole');
+    expect(machine.length).toBeGreaterThan(0);
+    // The workflow's grants reach its own files only, never the archived rows.
+    expect(machine.every((grant) => grant.resource.includes(bucketId) && !grant.resource.includes('ArchiveArchiveBucket'))).toBe(true);
   });
 
   it('pages operators when a run fails and sends every ArchiveFailed event to their topic', () => {
@@ -206,6 +241,8 @@ describe('the archive stack', () => {
     const plan = statements('ArchivePlanFunctionRole').flatMap((statement) => statement.actions);
     expect(plan).not.toContain('rds-data:BeginTransaction');
     expect(plan.filter((action) => action.startsWith('s3:') || action.startsWith('events:'))).toEqual([]);
+    const summary = statements('ArchiveSummaryFunctionRole').flatMap((statement) => statement.actions);
+    expect(summary.filter((action) => !/^(logs|xray):/.test(action)).sort()).toEqual(['rds-data:ExecuteStatement', 'secretsmanager:GetSecretValue']);
     const failure = statements('ArchiveFailureFunctionRole').flatMap((statement) => statement.actions);
     expect(failure.filter((action) => !/^(logs|xray|rds-data):/.test(action) && !['secretsmanager:GetSecretValue', 'events:PutEvents'].includes(action))).toEqual([]);
   });

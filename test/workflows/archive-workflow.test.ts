@@ -10,7 +10,7 @@ import { SqlArchiveStore } from '../../functions/adapters/sql-archive-store';
 import { SqlCatalog } from '../../functions/adapters/sql-catalog';
 import { parseArchiveSettings, type ArchiveSettings } from '../../functions/archive/archive-config';
 import { runArchiveWorkflowLocally, synthesizeArchiveDefinition, type ArchiveWorkflowTasks } from '../../functions/archive/local-workflow';
-import { createFailureTask, createPlanTask, createSliceTask } from '../../functions/archive/task-handlers';
+import { createFailureTask, createPlanTask, createSliceTask, createSummaryTask } from '../../functions/archive/task-handlers';
 import { bootstrapCatalog } from '../../functions/catalog/bootstrap';
 import { archiveCutoff, sqlDateTime } from '../../functions/core/archive-batch';
 import type { LoadSample } from '../../functions/core/archive-throttle';
@@ -82,7 +82,7 @@ describe('the archive workflow, synthesized and run locally with the real task f
   }
 
   /**
-   * The three task functions over the catalog, the shards and the local S3, as the Lambda handlers
+   * The task functions over the catalog, the shards and the local S3, as the Lambda handlers
    * wire them in AWS. Each shard's invocations see their own clock, which a Wait state moves on.
    */
   function tasks(setup: Setup, events: AppEvent[], sources: ShardSources): ArchiveWorkflowTasks & { slices: Array<{ shard: string; status: string; rows: number; startedAt: number }> } {
@@ -128,6 +128,7 @@ describe('the archive workflow, synthesized and run locally with the real task f
         }
       },
       reportFailure: createFailureTask({ store, events: publisher, clock: start }),
+      summarize: createSummaryTask({ store }),
     };
   }
 
@@ -157,7 +158,19 @@ describe('the archive workflow, synthesized and run locally with the real task f
     const result = await run({ budgetMs: 0 });
     expect(result.status).toBe('succeeded');
     expect(result.states.slice(0, 3)).toEqual(['Plan', 'AnythingToArchive?', 'ArchiveItems']);
-    expect(result.states.at(-1)).toBe('Archived');
+    expect(result.states.slice(-3)).toEqual(['Summarize', 'AnyFailed?', 'Archived']);
+    expect((result.output as { summary: unknown }).summary).toEqual({
+      runId: expect.stringMatching(/^wf-\d+$/),
+      planned: 2,
+      done: 2,
+      failed: 0,
+      unfinished: 0,
+      notStarted: 0,
+      rows: 800,
+      batches: 8,
+      bytes: expect.any(Number),
+      anyFailed: false,
+    });
     // 400 old rows per shard in batches of 100; a spent budget still finishes the batches in flight: several invocations each.
     for (const shard of ['-80', '80-']) {
       const statuses = result.slices.filter((slice) => slice.shard === shard).map((slice) => slice.status);
@@ -202,6 +215,14 @@ describe('the archive workflow, synthesized and run locally with the real task f
     expect(result.status).toBe('succeeded');
     expect(result.retries).toContain('Archive');
     await expectAllArchivedOnce();
+  });
+
+  it('leaves a shard another run is archiving to that run and still succeeds', async () => {
+    await new SqlArchiveStore(catalog.executor).tryLease('game_logs', '80-', 'an-earlier-run', 60 * 60_000);
+    const result = await run();
+    expect(result.status).toBe('succeeded');
+    expect(result.slices.filter((slice) => slice.shard === '80-').map((slice) => slice.status)).toEqual(['busy']);
+    expect((result.output as { summary: unknown }).summary).toMatchObject({ planned: 2, done: 1, failed: 0, notStarted: 1, rows: 400, anyFailed: false });
   });
 
   it('reports a permanent failure as ArchiveFailed, finishes the other shards and fails the execution', async () => {
