@@ -180,7 +180,7 @@ export class LogArchiver extends Construct {
     this.summaryFunction = new AppFunction<typeof archiveSummaryEnvSchema>(this, 'SummaryFunction', {
       entry: 'functions/archive/summary-handler.ts',
       serviceName: ARCHIVE_SERVICE,
-      description: "Summarizes an archive run from the catalog: how each table and shard ended",
+      description: 'Summarizes an archive run from the catalog: how each table and shard ended',
       environment: props.catalog.catalogEnvironment(),
       logRetention: props.logRetention,
     });

@@ -15,7 +15,7 @@ export interface ArchiveBatchRecord {
   state: BatchState;
   deleteMode: DeleteMode;
   rowCount: number;
-  /** Size and SHA-256 (hex) of the gzip object, fixed when planned. */
+  /** Size and SHA-256 (hex) of the compressed object, fixed when planned. */
   bytes: number;
   sha256: string;
   /** Uncompressed JSON-lines size. */
