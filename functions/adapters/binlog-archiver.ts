@@ -1,12 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
-import { BINLOG_MAGIC, EVENT_HEADER_BYTES, EventTimes, parseEventHeader } from '../core/backup-binlog';
 import type { ShardNode } from '../core/shard-map-types';
-import type { ArchivedFile, BinlogFile, BinlogReplayer, BinlogSource, ReplayRequest } from '../ports/backup-binlog';
+import type { BinlogFile, BinlogReplayer, BinlogSource, ReplayRequest } from '../ports/backup-binlog';
 import type { NodeCredentials } from '../ports/node-credentials';
-import { AppError, ConfigError, ValidationError } from '../shared/errors';
+import { AppError, ConfigError } from '../shared/errors';
 import { findExecutable } from '../shared/executables';
 import { quoteIdentifier } from '../shared/identifiers';
 import { copyBinlog } from './binlog-stream';
@@ -58,29 +56,6 @@ async function finished(child: ChildProcess, name: string): Promise<void> {
   if (code !== 0) throw new AppError(`${name} exited with ${code}: ${stderr.trim()}`);
 }
 
-/** Walks the event headers of a local binary log: its size and the times of its first and last changes. */
-export async function datedBinlog(path: string): Promise<ArchivedFile> {
-  const { size } = await stat(path);
-  const handle = await open(path, 'r');
-  try {
-    const magic = Buffer.alloc(BINLOG_MAGIC.length);
-    await handle.read(magic, 0, magic.length, 0);
-    if (!magic.equals(BINLOG_MAGIC)) throw new ValidationError(`${path} is not a binary log (bad magic number)`);
-    const times = new EventTimes();
-    const header = Buffer.alloc(EVENT_HEADER_BYTES);
-    for (let offset = BINLOG_MAGIC.length; offset + EVENT_HEADER_BYTES <= size; ) {
-      await handle.read(header, 0, EVENT_HEADER_BYTES, offset);
-      const event = parseEventHeader(header);
-      if (event.length < EVENT_HEADER_BYTES) throw new ValidationError(`${path}: corrupt event header at ${offset}`);
-      times.add(event);
-      offset += event.length;
-    }
-    return { path, bytes: size, firstEventAt: times.first, lastEventAt: times.last };
-  } finally {
-    await handle.close();
-  }
-}
-
 export function createBinlogSource(options: BinlogSourceOptions): BinlogSource {
   return {
     async closeCurrent(node: ShardNode) {
@@ -98,9 +73,7 @@ export function createBinlogSource(options: BinlogSourceOptions): BinlogSource {
     },
 
     async fetch(node: ShardNode, file: string, directory: string) {
-      const path = join(directory, file);
-      await copyBinlog(await openBackupConnection(node, options), file, path);
-      return datedBinlog(path);
+      return copyBinlog(await openBackupConnection(node, options), file, join(directory, file));
     },
   };
 }

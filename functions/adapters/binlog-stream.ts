@@ -1,7 +1,8 @@
 import { createWriteStream } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { BINLOG_MAGIC, EVENT_HEADER_BYTES, parseEventHeader } from '../core/backup-binlog';
+import { BINLOG_MAGIC, EVENT_HEADER_BYTES, EventTimes, parseEventHeader } from '../core/backup-binlog';
+import type { ArchivedFile } from '../ports/backup-binlog';
 import { AppError, NotFoundError, ValidationError } from '../shared/errors';
 
 /**
@@ -67,9 +68,10 @@ function serverError(payload: Buffer): AppError {
 
 /**
  * Streams `file` into `path` and returns its size, which must equal the size the server lists for
- * it. The connection is used up: its socket is destroyed at the end, whatever happens.
+ * it, with the times of its first and last changes, read from the event headers as they pass. The
+ * connection is used up: its socket is destroyed at the end, whatever happens.
  */
-export async function copyBinlog(connection: Connection, file: string, path: string): Promise<number> {
+export async function copyBinlog(connection: Connection, file: string, path: string): Promise<ArchivedFile> {
   let server: RowDataPacket | undefined;
   let listed: RowDataPacket | undefined;
   try {
@@ -87,6 +89,7 @@ export async function copyBinlog(connection: Connection, file: string, path: str
   const socket = (connection as unknown as { connection: { stream: Socket } }).connection.stream;
   socket.removeAllListeners('data');
   const out = createWriteStream(path);
+  const times = new EventTimes();
   let written = 0;
   const write = (bytes: Buffer) => {
     written += bytes.length;
@@ -120,6 +123,7 @@ export async function copyBinlog(connection: Connection, file: string, path: str
               if (written > BINLOG_MAGIC.length) return resolve();
               continue;
             }
+            times.add(header);
             write(event);
             // A closed file ends with the rotate into the next one.
             if (header.type === ROTATE_EVENT) return resolve();
@@ -138,5 +142,5 @@ export async function copyBinlog(connection: Connection, file: string, path: str
   if (written !== Number(listed.File_size)) {
     throw new ValidationError(`copied ${written} bytes of binary log ${file}; the server lists ${Number(listed.File_size)}`);
   }
-  return written;
+  return { path, bytes: written, firstEventAt: times.first, lastEventAt: times.last };
 }
