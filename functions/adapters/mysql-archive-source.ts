@@ -1,9 +1,9 @@
-import { primaryOf } from '../core/shard-map';
 import type { PoolConnection as CorePoolConnection } from 'mysql2';
 import type { Pool, PoolConnection, QueryValues, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { integerSpan, keyString, keyValues, matchLockedRows, type CursorValues, type SourceRow, type SourceValue } from '../core/archive-batch';
 import { filterSql, type FilterCondition } from '../core/archive-filter';
 import { boundLiteral, type Partition, type PartitionScheme } from '../core/archive-partitions';
+import { primaryOf } from '../core/shard-map';
 import type { Shard } from '../core/shard-map-types';
 import type {
   ArchiveSource,

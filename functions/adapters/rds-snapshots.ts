@@ -208,6 +208,8 @@ export function createRdsSnapshots({ clientFor, homeRegion }: RdsSnapshotsOption
   };
 }
 
+const groupIds = (groups: { VpcSecurityGroupId?: string }[] | undefined) => groups?.flatMap((group) => (group.VpcSecurityGroupId ? [group.VpcSecurityGroupId] : []));
+
 /** The backed-up cluster's or instance's network and parameter settings; empty when it no longer exists. */
 async function sourceSettings(client: RDSClient, kind: ManagedDatabase['kind'], identifier: string): Promise<SourceSettings> {
   try {
@@ -218,7 +220,7 @@ async function sourceSettings(client: RDSClient, kind: ManagedDatabase['kind'], 
       const { DBInstances: [instance] = [] } = writer ? await client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: writer })) : {};
       return {
         DBSubnetGroupName: cluster.DBSubnetGroup,
-        VpcSecurityGroupIds: cluster.VpcSecurityGroups?.flatMap((group) => (group.VpcSecurityGroupId ? [group.VpcSecurityGroupId] : [])),
+        VpcSecurityGroupIds: groupIds(cluster.VpcSecurityGroups),
         clusterParameterGroup: cluster.DBClusterParameterGroup,
         instanceClass: instance?.DBInstanceClass,
         instanceParameterGroup: instance?.DBParameterGroups?.[0]?.DBParameterGroupName,
@@ -228,7 +230,7 @@ async function sourceSettings(client: RDSClient, kind: ManagedDatabase['kind'], 
     if (!instance) return {};
     return {
       DBSubnetGroupName: instance.DBSubnetGroup?.DBSubnetGroupName,
-      VpcSecurityGroupIds: instance.VpcSecurityGroups?.flatMap((group) => (group.VpcSecurityGroupId ? [group.VpcSecurityGroupId] : [])),
+      VpcSecurityGroupIds: groupIds(instance.VpcSecurityGroups),
       instanceClass: instance.DBInstanceClass,
       instanceParameterGroup: instance.DBParameterGroups?.[0]?.DBParameterGroupName,
     };

@@ -267,7 +267,6 @@ function limitOf(limit: number): number {
   return limit;
 }
 
-
 /** `convert(value)`, or null for a NULL column. */
 const optional = <T>(value: unknown, convert: (value: unknown) => T): T | null => (value === null || value === undefined ? null : convert(value));
 const optionalTime = (value: unknown) => optional(value, epochFromSql);

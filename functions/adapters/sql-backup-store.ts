@@ -289,4 +289,3 @@ function assertLimit(limit: number): void {
 const optionalString = (value: unknown) => (value === null || value === undefined ? null : String(value));
 const optionalEpoch = (value: unknown) => (value === null || value === undefined ? null : epochFromSql(value));
 const optionalTime = (value: number | null) => (value === null ? null : sqlTime(value));
-

@@ -42,7 +42,6 @@ export interface LocalWorkflowOptions {
 
 export type LocalWorkflowResult = LocalExecution;
 
-
 const TASK_STATES = { Plan: 'plan', Archive: 'archive', ReportFailure: 'reportFailure', Summarize: 'summarize' } as const;
 const WAIT_STATES = ['WaitWhileThrottled', 'WaitOutBlackout'];
 

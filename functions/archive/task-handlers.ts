@@ -34,7 +34,6 @@ function parse<S extends z.ZodMiniType>(schema: S, input: unknown, what: string)
   return result.data;
 }
 
-
 async function shardNamed(catalog: Catalog, name: string): Promise<Shard> {
   const map = await catalog.loadShardMap();
   if (!map) throw new NoShardMapError('the catalog holds no shard map');

@@ -1,4 +1,3 @@
-import { primaryOf } from '../core/shard-map';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -7,6 +6,7 @@ import { join } from 'node:path';
 import { backupId as newBackupId } from '../core/backup-epoch';
 import { expiresAt } from '../core/backup-retention';
 import { binlogSequence, compareBinlogFiles } from '../core/backup-pitr';
+import { primaryOf } from '../core/shard-map';
 import type { Shard } from '../core/shard-map-types';
 import type { BinlogSource } from '../ports/backup-binlog';
 import { RESTORABLE_STATUSES, type BackupRecord, type BackupStore } from '../ports/backup-store';

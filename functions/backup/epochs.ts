@@ -1,6 +1,6 @@
-import { primaryOf } from '../core/shard-map';
 import { randomBytes } from 'node:crypto';
 import { epochId as newEpochId } from '../core/backup-epoch';
+import { primaryOf } from '../core/shard-map';
 import type { Shard, ShardKind, ShardMap } from '../core/shard-map-types';
 import type { SnapshotService } from '../ports/backup-snapshots';
 import { RESTORABLE_STATUSES, type BackupStore, type EpochKind, type EpochRecord, type EpochStatus } from '../ports/backup-store';

@@ -1,4 +1,3 @@
-import { primaryOf } from '../core/shard-map';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
@@ -26,6 +25,7 @@ import {
 } from '../core/backup-manifest';
 import { expiresAt, retentionClassFor } from '../core/backup-retention';
 import { InsertBatcher, insertHead } from '../core/backup-sql-values';
+import { primaryOf } from '../core/shard-map';
 import type { Shard, ShardNode } from '../core/shard-map-types';
 import type { DumpConnection, TableShape } from '../ports/backup-mysql';
 import type { BackupObjectRecord, BackupRecord, DumpProgress } from '../ports/backup-store';

@@ -1,4 +1,3 @@
-import { primaryOf } from '../core/shard-map';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -17,6 +16,7 @@ import { runArchiveLocally } from '../archive/local-runner';
 import { shardLoadFromProber } from '../archive/shard-load';
 import { requireShardMap } from '../catalog/shard-map-changes';
 import { sqlDateTime } from '../core/archive-batch';
+import { primaryOf } from '../core/shard-map';
 import type { Shard, ShardMap } from '../core/shard-map-types';
 import { createDailyGameLogs, createGameLogsTable, seedGameLogs } from '../local/game-logs';
 import { localS3Client, SANDBOX_ARCHIVE_BUCKET, SANDBOX_S3_DIR, startLocalS3, type LocalS3 } from '../local/local-s3';

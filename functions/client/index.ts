@@ -1,5 +1,5 @@
-import { primaryOf } from '../core/shard-map';
 import { createRouter, type Router } from '../core/router';
+import { primaryOf } from '../core/shard-map';
 import type { ShardMap, ShardNode } from '../core/shard-map-types';
 import type { Endpoint, RouteResponse } from '../lookup/lookup-api';
 import { AppError, CatalogUnavailableError } from '../shared/errors';

@@ -1,5 +1,5 @@
-import { primaryOf } from './shard-map';
 import { ValidationError } from '../shared/errors';
+import { primaryOf } from './shard-map';
 import type { Shard } from './shard-map-types';
 
 /**

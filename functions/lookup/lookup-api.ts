@@ -1,5 +1,5 @@
-import { primaryOf } from '../core/shard-map';
 import type { RouteResult } from '../core/router';
+import { primaryOf } from '../core/shard-map';
 import type { Shard, ShardMap, ShardNode } from '../core/shard-map-types';
 import { MethodNotAllowedError, NotFoundError, ValidationError, InvalidKeyError } from '../shared/errors';
 import { errorResponse, json, type HttpRequest, type HttpResponse } from '../shared/http';

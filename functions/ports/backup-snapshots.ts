@@ -17,7 +17,6 @@ export interface SnapshotInfo {
   region: string;
 }
 
-/** Cluster and instance snapshots, and the service's point-in-time restore. */
 /** A cluster or instance a restore created. */
 export interface RestoredDatabase {
   arn: string;
@@ -25,6 +24,7 @@ export interface RestoredDatabase {
   endpoint?: { host: string; port: number };
 }
 
+/** Cluster and instance snapshots, and the service's point-in-time restore. */
 export interface SnapshotService {
   createSnapshot(database: ManagedDatabase, snapshotId: string, tags: Record<string, string>): Promise<SnapshotInfo>;
   describeSnapshot(kind: ManagedDatabase['kind'], snapshotId: string, region?: string): Promise<SnapshotInfo | undefined>;

@@ -62,7 +62,6 @@ export async function locateShard(catalog: Catalog, name: string): Promise<Locat
   return { map, shard };
 }
 
-
 /** The map with one shard's nodes replaced, as a draft to commit against `map.version`. */
 export function withShardNodes(map: ShardMap, shardName: string, nodes: ShardNode[]): ShardMapDraft {
   return {

@@ -1,5 +1,5 @@
-import { primaryOf } from '../core/shard-map';
 import { commitShardMapChange } from '../catalog/shard-map-changes';
+import { primaryOf } from '../core/shard-map';
 import type { ShardNode } from '../core/shard-map-types';
 import { buildEvent, parseEventDetail, ShardNodeDown, ShardNodeRecovered, ShardReplicaRemoved, ShardReplicaRestored, type DetailOf } from '../shared/events';
 import { NodeNotReadyError, RecoveryInProgressError, StaleMapVersionError } from '../shared/errors';

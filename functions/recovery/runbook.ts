@@ -1,5 +1,5 @@
-import type { ApprovalKind } from '../ports/recovery-store';
 import { primaryOf } from '../core/shard-map';
+import type { ApprovalKind } from '../ports/recovery-store';
 import {
   buildEvent,
   DataCorruptionReported,

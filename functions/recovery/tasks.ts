@@ -77,4 +77,3 @@ export async function runRecoveryTask(deps: RecoveryDeps, payload: unknown): Pro
     throw failure;
   }
 }
-
