@@ -18,10 +18,10 @@ const MAP: ShardMap = {
   ],
 };
 
-function storeWithEpoch(): MemoryBackupStore {
+async function storeWithEpoch(): Promise<MemoryBackupStore> {
   const store = new MemoryBackupStore();
   store.maps.set(3, MAP);
-  void store.createEpoch({ epochId: EPOCH, kind: 'full', mapVersion: 3, startedAt: 0, shards: ['-80', '80-'], requestedBy: 'test' });
+  await store.createEpoch({ epochId: EPOCH, kind: 'full', mapVersion: 3, startedAt: 0, shards: ['-80', '80-'], requestedBy: 'test' });
   const snapshot = (shard: string, identifier: string, managedKind: 'aurora' | 'rds') =>
     store.createBackup({
       backupId: `b${shard}`,
@@ -37,8 +37,8 @@ function storeWithEpoch(): MemoryBackupStore {
       status: 'succeeded',
       detail: { mapVersion: 3, managedKind, identifier },
     });
-  void snapshot('-80', 'players-a', 'aurora');
-  void snapshot('80-', 'rds-players', 'rds');
+  await snapshot('-80', 'players-a', 'aurora');
+  await snapshot('80-', 'rds-players', 'rds');
   return store;
 }
 
@@ -51,7 +51,7 @@ describe('restoring a whole epoch', () => {
         return kind === 'aurora' ? { arn: `arn:cluster:${target}`, endpoint: { host: `${target}.cluster-xyz.eu-west-1.rds.amazonaws.com`, port: 3306 } } : { arn: `arn:db:${target}` };
       },
     } as SnapshotService;
-    const result = await restoreEpoch({ store: storeWithEpoch(), snapshots, objects: undefined!, restorer: undefined!, clock: { now: () => 0 } }, { epochId: EPOCH, suffix: '_restored', apply: true });
+    const result = await restoreEpoch({ store: await storeWithEpoch(), snapshots, objects: undefined!, restorer: undefined!, clock: { now: () => 0 } }, { epochId: EPOCH, suffix: '_restored', apply: true });
     expect(calls).toEqual([
       ['aurora', 'sk-players-a', 'players-a-restored', 'players-a'],
       ['rds', 'sk-rds-players', 'rds-players-restored', 'rds-players'],
@@ -64,7 +64,7 @@ describe('restoring a whole epoch', () => {
   });
 
   it('only says what it would do without --apply', async () => {
-    const result = await restoreEpoch({ store: storeWithEpoch(), objects: undefined!, restorer: undefined!, clock: { now: () => 0 } }, { epochId: EPOCH, suffix: '_restored', apply: false });
+    const result = await restoreEpoch({ store: await storeWithEpoch(), objects: undefined!, restorer: undefined!, clock: { now: () => 0 } }, { epochId: EPOCH, suffix: '_restored', apply: false });
     expect(result.applied).toBe(false);
     expect(result.shards.map((entry) => entry.targetIdentifier)).toEqual(['players-a-restored', 'rds-players-restored']);
     expect(result.shardMap).toEqual(MAP);

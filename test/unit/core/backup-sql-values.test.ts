@@ -24,14 +24,17 @@ describe('SQL text of dumped rows', () => {
   it('packs rows into statements up to the byte limit, a longer row alone, with the VALUES bytes of each', () => {
     const statements: string[] = [];
     const values: string[] = [];
-    const batcher = new InsertBatcher('INSERT INTO t VALUES ', 40, (statement, rows) => {
+    const counts: number[] = [];
+    const batcher = new InsertBatcher('INSERT INTO t VALUES ', 40, (statement, valuesBytes, rows) => {
       statements.push(statement.toString('utf8'));
-      values.push(rows.toString('utf8'));
+      values.push(valuesBytes.toString('utf8'));
+      counts.push(rows);
     });
     for (const row of ['(1)', '(2)', '(3)', `(${'x'.repeat(50)})`, "('🐉')"]) batcher.add(Buffer.from(row));
     batcher.flush();
     expect(statements).toEqual(['INSERT INTO t VALUES (1),(2),(3);\n', `INSERT INTO t VALUES (${'x'.repeat(50)});\n`, "INSERT INTO t VALUES ('🐉');\n"]);
     expect(values).toEqual(['(1),(2),(3)', `(${'x'.repeat(50)})`, "('🐉')"]);
+    expect(counts).toEqual([3, 1, 1]);
   });
 
   it('has the server encode a row only when every column type is covered', () => {
