@@ -15,6 +15,7 @@ import {
   DistributedMap,
   Errors,
   Fail,
+  JsonPath,
   LogLevel,
   Map as MapState,
   Pass,
@@ -262,13 +263,14 @@ export class BackupOrchestrator extends Construct {
     const { config } = props;
     const states = new Construct(this, 'States');
     const branch = new Construct(this, 'ShardStates');
-    const mapProps = { itemsPath: '$.epoch.tasks', maxConcurrency: config.concurrency, resultPath: '$.results' };
+    // FinishEpoch reads how each shard ended from the catalog, so the Map keeps no results.
+    const mapProps = { itemsPath: '$.epoch.tasks', maxConcurrency: config.concurrency, resultPath: JsonPath.DISCARD };
     const map: MapState | DistributedMap = config.distributedMap
       ? new DistributedMap(states, 'BackupShards', { ...mapProps, mapExecutionType: StateMachineType.STANDARD })
       : new MapState(states, 'BackupShards', mapProps);
     map.itemProcessor(this.shardBranch(branch));
 
-    const finish = this.task(states, 'FinishEpoch', BACKUP_TASKS.finishEpoch, { 'epochId.$': '$.epoch.epochId', 'results.$': '$.results' }, '$.finished');
+    const finish = this.task(states, 'FinishEpoch', BACKUP_TASKS.finishEpoch, { 'epochId.$': '$.epoch.epochId' }, '$.finished');
     const definition = this.task(states, 'BeginEpoch', BACKUP_TASKS.beginEpoch, '$', '$.epoch')
       .next(map as unknown as INextable & IChainable)
       .next(finish)

@@ -1,19 +1,20 @@
 import type { DumpMode, KeyValue, RetentionClass } from '../core/backup-manifest';
 import type { ShardMap } from '../core/shard-map-types';
-import type {
-  BackupFilter,
-  BackupKind,
-  BackupObjectRecord,
-  BackupObjectRole,
-  BackupPatch,
-  BackupRecord,
-  BackupStatus,
-  BackupStore,
-  DumpProgress,
-  EpochKind,
-  EpochRecord,
-  EpochStatus,
-  NewBackup,
+import {
+  RESTORABLE_STATUSES,
+  type BackupFilter,
+  type BackupKind,
+  type BackupObjectRecord,
+  type BackupObjectRole,
+  type BackupPatch,
+  type BackupRecord,
+  type BackupStatus,
+  type BackupStore,
+  type DumpProgress,
+  type EpochKind,
+  type EpochRecord,
+  type EpochStatus,
+  type NewBackup,
 } from '../ports/backup-store';
 import type { SqlExecutor, SqlParams, SqlRow, SqlValue } from '../ports/sql';
 import { ValidationError } from '../shared/errors';
@@ -71,6 +72,15 @@ export class SqlBackupStore implements BackupStore {
   async epoch(epochId: string): Promise<EpochRecord | undefined> {
     const [row] = await this.sql.query('SELECT * FROM sk_backup_epochs WHERE epoch_id = :epochId', { epochId });
     return row && toEpoch(row);
+  }
+
+  async restorableShards(epochId: string): Promise<string[]> {
+    const statuses = Object.fromEntries(RESTORABLE_STATUSES.map((status, index) => [`status${index}`, status]));
+    const rows = await this.sql.query(
+      `SELECT DISTINCT shard_name FROM sk_backups WHERE epoch_id = :epochId AND status IN (${Object.keys(statuses).map((name) => `:${name}`).join(', ')})`,
+      { epochId, ...statuses },
+    );
+    return rows.map((row) => String(row.shard_name));
   }
 
   async listEpochs(limit: number): Promise<EpochRecord[]> {

@@ -55,12 +55,22 @@ export async function shardOfTask(store: BackupStore, task: Pick<ShardTask, 'map
   return shard;
 }
 
-/** Closes the run: succeeded when every shard did, partial when some did, failed when none did. */
-export async function finishEpoch(store: BackupStore, epochId: string, outcomes: readonly { ok: boolean }[], at: number): Promise<EpochStatus> {
-  const succeeded = outcomes.filter((outcome) => outcome.ok).length;
-  const status: EpochStatus = succeeded === outcomes.length ? 'succeeded' : succeeded === 0 ? 'failed' : 'partial';
+/** Failed shards named in a finished epoch's answer; the catalog holds them all. */
+const FAILED_SHARDS_SHOWN = 50;
+
+/**
+ * Closes the run from the catalog, so no per-shard outcome has to travel through the workflow's
+ * state: succeeded when every shard of the epoch has a restorable backup from it, partial when
+ * some do, failed when none do.
+ */
+export async function finishEpoch(store: BackupStore, epochId: string, at: number): Promise<{ status: EpochStatus; failedCount: number; failed: string[] }> {
+  const epoch = await store.epoch(epochId);
+  if (!epoch) throw new NotFoundError(`backup epoch ${epochId} does not exist`);
+  const restorable = new Set(await store.restorableShards(epochId));
+  const failed = epoch.shards.filter((shard) => !restorable.has(shard));
+  const status: EpochStatus = failed.length === 0 ? 'succeeded' : failed.length === epoch.shards.length ? 'failed' : 'partial';
   await store.finishEpoch(epochId, status, at);
-  return status;
+  return { status, failedCount: failed.length, failed: failed.slice(0, FAILED_SHARDS_SHOWN) };
 }
 
 export interface EpochShardRestore {

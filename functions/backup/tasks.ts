@@ -143,11 +143,7 @@ const TASKS: Record<BackupTaskName, Task> = {
     return { shard: String(input.shard), ok: false, backupId: dump?.backupId ?? snapshot?.backupId ?? null, error: message } satisfies ShardOutcome;
   },
 
-  [BACKUP_TASKS.finishEpoch]: async (deps, input) => {
-    const results = Array.isArray(input.results) ? (input.results as ShardOutcome[]) : [];
-    const status = await finishEpoch(deps.store, text(input, 'epochId'), results, deps.clock.now());
-    return { status, failed: results.filter((result) => !result.ok).map((result) => result.shard) };
-  },
+  [BACKUP_TASKS.finishEpoch]: (deps, input) => finishEpoch(deps.store, text(input, 'epochId'), deps.clock.now()),
 
   [BACKUP_TASKS.prune]: async (deps) => {
     const map = await deps.catalog.loadShardMap();

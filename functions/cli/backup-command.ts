@@ -168,7 +168,7 @@ async function backupRunCommand(context: CliContext, options: BackupCliOptions &
         outcomes.push({ shard: task.shard, kind: task.shardKind === 'self-managed' ? (task.kind === 'full' ? 'logical' : 'binlog') : 'snapshot', backupId: null, status: 'failed', rows: 0, bytes: 0, seconds: 0, error: (error as Error).message });
       }
     }
-    const status = await finishEpoch(services.store, epoch.epochId, outcomes.map((outcome) => ({ ok: outcome.status !== 'failed' })), systemClock.now());
+    const { status, failedCount } = await finishEpoch(services.store, epoch.epochId, systemClock.now());
     print(context, options, { epochId: epoch.epochId, mapVersion: epoch.mapVersion, status, shards: outcomes }, () =>
       [
         `epoch ${epoch.epochId} (${options.kind}, shard map version ${epoch.mapVersion}): ${status}`,
@@ -178,7 +178,7 @@ async function backupRunCommand(context: CliContext, options: BackupCliOptions &
         ),
       ].join('\n'),
     );
-    if (status !== 'succeeded') throw new Error(`${outcomes.filter((outcome) => outcome.status === 'failed').length} shard backup(s) failed`);
+    if (status !== 'succeeded') throw new Error(`${failedCount} shard backup(s) failed`);
   });
 }
 

@@ -124,6 +124,8 @@ export interface BackupStore {
   epoch(epochId: string): Promise<EpochRecord | undefined>;
   /** Newest first. */
   listEpochs(limit: number): Promise<EpochRecord[]>;
+  /** The shards with a restorable backup (RESTORABLE_STATUSES) taken in the epoch. */
+  restorableShards(epochId: string): Promise<string[]>;
 
   /** Idempotent on backupId. */
   createBackup(backup: NewBackup): Promise<void>;

@@ -127,6 +127,13 @@ describe('BackupOrchestrator', () => {
     expect(definition.States.BackupIncomplete).toMatchObject({ Type: 'Fail', Error: 'BackupEpochIncomplete' });
   });
 
+  it('keeps no per-shard results in the state: FinishEpoch reads how each shard ended from the catalog', () => {
+    const definition = backupDefinitionFromTemplate(template.toJSON(), backupStateMachineLogicalId(synth().stacks.backup)) as Json;
+    expect(definition.States.BackupShards.ResultPath).toBeNull();
+    expect(definition.States.FinishEpoch.Parameters).toMatchObject({ task: 'backup.finishEpoch', input: { 'epochId.$': '$.epoch.epochId' } });
+    expect(definition.States.FinishEpoch.Parameters.input).toEqual({ 'epochId.$': '$.epoch.epochId' });
+  });
+
   it('sends BackupFailed and BackupVerificationFailed to the operator topic and alarms on failed runs', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { source: ['shardkeeper.backup'], 'detail-type': ['BackupFailed', 'BackupVerificationFailed'] },

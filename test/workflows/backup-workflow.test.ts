@@ -34,6 +34,9 @@ describe('backup state machine (synthesized definition, local use cases)', () =>
     expect(backups.find((backup) => backup.shard === '-40')).toMatchObject({ dumpMode: 'paused-replica', sourceNode: 'a2' });
     expect(world.dumper.paused.size).toBe(0);
     expect(world.events.filter((event) => event.detailType === 'BackupSucceeded')).toHaveLength(3);
+    // The Map's results are discarded; FinishEpoch read the outcome from the catalog.
+    expect(run.output).not.toHaveProperty('results');
+    expect(run.output).toMatchObject({ finished: { status: 'succeeded', failedCount: 0, failed: [] } });
   });
 
   it('retries a transient failure (a dropped connection) and carries on', async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { restoreEpoch } from '../../../functions/backup/epochs';
+import { finishEpoch, restoreEpoch } from '../../../functions/backup/epochs';
 import type { ShardMap } from '../../../functions/core/shard-map-types';
 import type { RestoredDatabase, SnapshotService } from '../../../functions/ports/backup-snapshots';
+import { NotFoundError } from '../../../functions/shared/errors';
 import { MemoryBackupStore } from './memory-backup-store';
 
 const EPOCH = 'e20260104t020000z-v3-abc123';
@@ -68,5 +69,34 @@ describe('restoring a whole epoch', () => {
     expect(result.applied).toBe(false);
     expect(result.shards.map((entry) => entry.targetIdentifier)).toEqual(['players-a-restored', 'rds-players-restored']);
     expect(result.shardMap).toEqual(MAP);
+  });
+});
+
+describe('finishing an epoch from the catalog', () => {
+  it('succeeds when every shard of the epoch has a restorable backup from it', async () => {
+    const store = await storeWithEpoch();
+    await store.updateBackup('b-80', { status: 'verified' });
+    expect(await finishEpoch(store, EPOCH, 5)).toEqual({ status: 'succeeded', failedCount: 0, failed: [] });
+    expect(await store.epoch(EPOCH)).toMatchObject({ status: 'succeeded', finishedAt: 5 });
+  });
+
+  it('is partial when a shard\'s backup failed, and failed when no shard has one', async () => {
+    const store = await storeWithEpoch();
+    await store.updateBackup('b80-', { status: 'failed' });
+    expect(await finishEpoch(store, EPOCH, 5)).toEqual({ status: 'partial', failedCount: 1, failed: ['80-'] });
+    await store.updateBackup('b-80', { status: 'running' });
+    expect(await finishEpoch(store, EPOCH, 6)).toEqual({ status: 'failed', failedCount: 2, failed: ['-80', '80-'] });
+    expect((await store.epoch(EPOCH))!.status).toBe('failed');
+  });
+
+  it('counts a shard whose branch failed before recording any backup as failed', async () => {
+    const store = await storeWithEpoch();
+    await store.createEpoch({ epochId: 'e2', kind: 'full', mapVersion: 3, startedAt: 0, shards: ['-80', '80-', 'c0-'], requestedBy: 'test' });
+    await store.createBackup({ backupId: 'b2', epochId: 'e2', shard: '-80', database: 'players', kind: 'snapshot', retentionClass: 'weekly', startedAt: 0, expiresAt: 1, status: 'succeeded' });
+    expect(await finishEpoch(store, 'e2', 5)).toEqual({ status: 'partial', failedCount: 2, failed: ['80-', 'c0-'] });
+  });
+
+  it('refuses an epoch the catalog does not hold', async () => {
+    await expect(finishEpoch(new MemoryBackupStore(), 'e-missing', 5)).rejects.toThrow(NotFoundError);
   });
 });

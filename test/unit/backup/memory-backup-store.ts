@@ -1,5 +1,5 @@
 import type { ShardMap } from '../../../functions/core/shard-map-types';
-import type { BackupFilter, BackupObjectRecord, BackupPatch, BackupRecord, BackupStore, DumpProgress, EpochRecord, EpochStatus, NewBackup } from '../../../functions/ports/backup-store';
+import { RESTORABLE_STATUSES, type BackupFilter, type BackupObjectRecord, type BackupPatch, type BackupRecord, type BackupStore, type DumpProgress, type EpochRecord, type EpochStatus, type NewBackup } from '../../../functions/ports/backup-store';
 
 /** The BackupStore in memory, for use cases and workflows under test. */
 export class MemoryBackupStore implements BackupStore {
@@ -19,6 +19,10 @@ export class MemoryBackupStore implements BackupStore {
 
   async epoch(epochId: string) {
     return this.epochs.get(epochId);
+  }
+
+  async restorableShards(epochId: string) {
+    return [...new Set([...this.backups.values()].filter((backup) => backup.epochId === epochId && RESTORABLE_STATUSES.includes(backup.status)).map((backup) => backup.shard))];
   }
 
   async listEpochs(limit: number) {
