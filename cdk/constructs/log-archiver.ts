@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, TimeZone, Token, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
 import { STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2 } from 'aws-cdk-lib/cx-api';
 import { CfnWorkGroup } from 'aws-cdk-lib/aws-athena';
 import { Alarm, ComparisonOperator, GraphWidget, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
@@ -21,11 +21,8 @@ import {
   LogLevel,
   Map as InlineMap,
   Pass,
-  ResultWriterV2,
-  S3JsonItemReader,
   StateMachine,
   StateMachineType,
-  type CfnStateMachine,
   Succeed,
   TaskInput,
   Wait,
@@ -34,7 +31,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { MAP_RESULTS_PREFIX, PLAN_ITEMS_PREFIX, type ArchiveSettings } from '../../functions/archive/archive-config';
+import type { ArchiveSettings } from '../../functions/archive/archive-config';
 import type { archiveFailureEnvSchema, archivePlanEnvSchema, archiveSummaryEnvSchema, archiveWorkerEnvSchema } from '../../functions/shared/env';
 import { ArchiveFailed } from '../../functions/shared/events';
 import { ConfigError } from '../../functions/shared/errors';
@@ -42,6 +39,7 @@ import type { ArchiveConfig } from '../config';
 import { AppFunction, METRICS_NAMESPACE } from './app-function';
 import { fleetSecurityGroup, grantFleetSecrets, notifyOperators, page, trustRdsCertificates, type FleetAccess, type OperatorAlerts } from './health-monitor';
 import type { ShardCatalog } from './shard-catalog';
+import { acknowledgeDistributedMap, grantMapItemsWrite, mapFilesAccess, workflowFilesBucket } from './workflow-files';
 
 export interface LogArchiverProps {
   config: ArchiveConfig;
@@ -146,19 +144,7 @@ export class LogArchiver extends Construct {
     this.glueDatabaseName = names.database;
     this.workGroupName = names.workGroup;
 
-    if (config.distributedMap) {
-      // Kept apart from the archive, so the workflow's own grants never reach archived rows.
-      this.workflowFiles = new Bucket(this, 'WorkflowFiles', {
-        encryption: BucketEncryption.S3_MANAGED,
-        enforceSSL: true,
-        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-        serverAccessLogsBucket: this.accessLogs,
-        serverAccessLogsPrefix: 'workflow-files/',
-        // A run's items and results matter while it lasts (at most 7 days) and a little after.
-        lifecycleRules: [{ id: 'ExpireWorkflowFiles', expiration: Duration.days(14), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
-        removalPolicy: RemovalPolicy.DESTROY,
-      });
-    }
+    if (config.distributedMap) this.workflowFiles = workflowFilesBucket(this, this.accessLogs, 'workflow-files/');
 
     const environment = { ...props.catalog.catalogEnvironment(), ARCHIVE_SETTINGS: settingsJson };
     this.planFunction = new AppFunction<typeof archivePlanEnvSchema>(this, 'PlanFunction', {
@@ -169,13 +155,7 @@ export class LogArchiver extends Construct {
       logRetention: props.logRetention,
     });
     props.catalog.grantDataApiAccess(this.planFunction, 'read');
-    if (this.workflowFiles) {
-      Grant.addToPrincipal({ grantee: this.planFunction, actions: ['s3:PutObject'], resourceArns: [this.workflowFiles.arnForObjects(`${PLAN_ITEMS_PREFIX}*`)] });
-      Validations.of(this.planFunction.role!).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.workflowFiles.node.defaultChild as never)}.Arn>/${PLAN_ITEMS_PREFIX}*]`,
-        reason: "Each run's items go to an object named after its execution; the grant covers that prefix of the workflow files bucket only.",
-      });
-    }
+    if (this.workflowFiles) grantMapItemsWrite(this.workflowFiles, this.planFunction);
 
     this.summaryFunction = new AppFunction<typeof archiveSummaryEnvSchema>(this, 'SummaryFunction', {
       entry: 'functions/archive/summary-handler.ts',
@@ -254,25 +234,7 @@ export class LogArchiver extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'Log delivery (logs:CreateLogDelivery and friends) and X-Ray tracing accept no resource-level scoping.',
     });
-    if (config.distributedMap) {
-      // Child executions are named by the Map run, so the policy can only name this machine's executions by prefix.
-      const stack = Stack.of(this);
-      const machineId = stack.getLogicalId(this.stateMachine.node.defaultChild as CfnStateMachine);
-      // cdk-nag prints unresolved region and account as pseudo parameters.
-      const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
-      const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
-      const executions = `arn:<AWS::Partition>:states:${region}:${account}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${machineId}"}]}]}`;
-      for (const resource of [`${executions}:*`, `${executions}/*:*`]) {
-        Validations.of(this.stateMachine).acknowledge({
-          id: `AwsSolutions-IAM5[Resource::${resource}]`,
-          reason: "A Distributed Map manages its own child executions of this state machine, whose names it chooses; the grant covers this machine's executions only.",
-        });
-      }
-      Validations.of(this.stateMachine).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<${stack.getLogicalId(this.workflowFiles!.node.defaultChild as never)}>/*]`,
-        reason: "The Distributed Map reads each run's items and writes its results under names it chooses; the bucket holds only the workflow's own files, no archived rows.",
-      });
-    }
+    if (this.workflowFiles) acknowledgeDistributedMap(this.stateMachine, this.workflowFiles);
 
     this.schedules = this.createSchedules(config);
     notifyOperators(this, 'NotifyOnFailure', props.bus, props.alerts, [ArchiveFailed], 'Archive runs that failed for good, to the operator topic');
@@ -337,8 +299,7 @@ export class LogArchiver extends Construct {
     const map = config.distributedMap
       ? new DistributedMap(s, 'ArchiveItems', {
           // Plan wrote the items to S3: a fleet of any size fits, where a state holds 256 KB.
-          itemReader: new S3JsonItemReader({ bucket: this.workflowFiles!, key: JsonPath.stringAt('$.plan.itemsKey') }),
-          resultWriterV2: new ResultWriterV2({ bucket: this.workflowFiles!, prefix: MAP_RESULTS_PREFIX }),
+          ...mapFilesAccess(this.workflowFiles!, JsonPath.stringAt('$.plan.itemsKey')),
           maxConcurrency: config.concurrency,
           resultPath: JsonPath.DISCARD,
           mapExecutionType: StateMachineType.STANDARD,

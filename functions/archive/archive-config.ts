@@ -11,10 +11,6 @@ import { isIdentifier } from '../shared/identifiers';
  * `resolveArchiveTable` checks them against the live schema of every shard.
  */
 
-/** Where a Distributed Map's items (written by Plan) and results go in the workflow files bucket. */
-export const PLAN_ITEMS_PREFIX = 'plans/';
-export const MAP_RESULTS_PREFIX = 'results';
-
 const identifier = z.string().check(z.refine(isIdentifier, 'must be a MySQL identifier (letters, digits, _ and $; at most 64 characters)'));
 const int = (min: number, max: number) => z.number().check(z.int(), z.minimum(min), z.maximum(max));
 const hhmm = z.string().check(z.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (UTC)'));

@@ -4,7 +4,7 @@ import { createS3ObjectStore } from '../adapters/s3-object-store';
 import { archivePlanEnvSchema, parseEnv } from '../shared/env';
 import { createDataApiCatalog } from '../shared/services';
 import { asStepFunctionsError } from '../shared/errors';
-import { PLAN_ITEMS_PREFIX } from './archive-config';
+import { MAP_ITEMS_PREFIX } from '../shared/map-items';
 import { createPlanTask } from './task-handlers';
 
 const env = parseEnv(archivePlanEnvSchema);
@@ -12,7 +12,7 @@ const logger = new Logger();
 const plan = createPlanTask({
   settings: env.ARCHIVE_SETTINGS,
   catalog: createDataApiCatalog(env),
-  ...(env.ARCHIVE_ITEMS_BUCKET ? { itemsOutput: { objects: createS3ObjectStore({ client: new S3Client({}), bucket: env.ARCHIVE_ITEMS_BUCKET }), prefix: PLAN_ITEMS_PREFIX } } : {}),
+  ...(env.ARCHIVE_ITEMS_BUCKET ? { itemsOutput: { objects: createS3ObjectStore({ client: new S3Client({}), bucket: env.ARCHIVE_ITEMS_BUCKET }), prefix: MAP_ITEMS_PREFIX } } : {}),
 });
 
 /** The workflow's Plan state: `{ runId, startedAt, input }` → the (table, shard) items of the run, inline or in S3. */

@@ -7,6 +7,7 @@ import type { Clock } from '../ports/clock';
 import type { EventPublisher } from '../ports/event-publisher';
 import type { ObjectStore } from '../ports/object-store';
 import { NoShardMapError, NotFoundError, ValidationError } from '../shared/errors';
+import { writeMapItems, type MapItemsOutput } from '../shared/map-items';
 import type { ArchiveSettings } from './archive-config';
 import { reportArchiveFailure } from './archive-failure';
 import { planArchiveItems } from './archive-plan';
@@ -45,15 +46,9 @@ async function shardNamed(catalog: Catalog, name: string): Promise<Shard> {
 /** The items inline (a Map state reads them from the state), or in S3 (a Distributed Map's ItemReader does). */
 export type PlanTaskOutput = { runId: string; count: number } & ({ items: SliceRequest[] } | { itemsKey: string });
 
-/** Where Plan writes a run's items for a Distributed Map, so no fleet is too large for a state's 256 KB. */
-export interface PlanItemsOutput {
-  objects: ObjectStore;
-  /** Key prefix; the run's items go to `<prefix><runId>.json`. */
-  prefix: string;
-}
 
 /** Plan: one item per (table, shard), with each table's cutoff fixed at the execution's start. */
-export function createPlanTask(deps: { settings: ArchiveSettings; catalog: Catalog; itemsOutput?: PlanItemsOutput }) {
+export function createPlanTask(deps: { settings: ArchiveSettings; catalog: Catalog; itemsOutput?: MapItemsOutput }) {
   return async (event: unknown): Promise<PlanTaskOutput> => {
     const { runId, startedAt, input } = parse(planInputSchema, event, 'archive plan');
     const map = await deps.catalog.loadShardMap();
@@ -64,9 +59,7 @@ export function createPlanTask(deps: { settings: ArchiveSettings; catalog: Catal
       { now: Date.parse(startedAt), runId, tables: input.tables, shards: input.shards },
     );
     if (!deps.itemsOutput) return { runId, count: items.length, items };
-    const itemsKey = `${deps.itemsOutput.prefix}${encodeURIComponent(runId)}.json`;
-    await deps.itemsOutput.objects.put(itemsKey, JSON.stringify(items), { contentType: 'application/json', metadata: { items: String(items.length) } });
-    return { runId, count: items.length, itemsKey };
+    return { runId, count: items.length, itemsKey: await writeMapItems(deps.itemsOutput, runId, items) };
   };
 }
 
