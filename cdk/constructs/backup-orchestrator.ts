@@ -1,4 +1,5 @@
 import { ArnFormat, Duration, RemovalPolicy, Stack, TimeZone, Token, Validations } from 'aws-cdk-lib';
+import { STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2 } from 'aws-cdk-lib/cx-api';
 import { Alarm, ComparisonOperator, GraphWidget, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { EventField, Rule, RuleTargetInput, type IEventBus } from 'aws-cdk-lib/aws-events';
 import { SnsTopic } from 'aws-cdk-lib/aws-events-targets';
@@ -41,6 +42,7 @@ import type { BackupConfig } from '../config';
 import { AppFunction } from './app-function';
 import { fleetSecurityGroup, grantFleetSecrets, page, type FleetAccess, type OperatorAlerts } from './health-monitor';
 import type { ShardCatalog } from './shard-catalog';
+import { acknowledgeDistributedMap, grantMapItemsWrite, mapFilesAccess, workflowFilesBucket } from './workflow-files';
 
 export interface BackupOrchestratorProps {
   config: BackupConfig;
@@ -73,9 +75,13 @@ export class BackupOrchestrator extends Construct {
   readonly key: Key;
   readonly tasksFunction: AppFunction<typeof backupTasksEnvSchema>;
   readonly stateMachine: StateMachine;
+  /** A Distributed Map's items and results; only with `distributedMap`. */
+  readonly workflowFiles?: Bucket;
 
   constructor(scope: Construct, id: string, props: BackupOrchestratorProps) {
     super(scope, id);
+    // Renders the Distributed Map's ResultWriterV2 (older CDK behaviour ignores it); set before any child exists.
+    this.node.setContext(STEPFUNCTIONS_USE_DISTRIBUTED_MAP_RESULT_WRITER_V2, true);
     const { config } = props;
     this.key = new Key(this, 'BucketKey', { enableKeyRotation: true, description: 'Encrypts Shardkeeper backups', removalPolicy: RemovalPolicy.RETAIN });
     this.accessLogs = new Bucket(this, 'AccessLogs', {
@@ -108,6 +114,7 @@ export class BackupOrchestrator extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    if (config.distributedMap) this.workflowFiles = workflowFilesBucket(this, this.accessLogs, 'workflow-files/');
     this.tasksFunction = this.createTasksFunction(props);
     this.stateMachine = this.createStateMachine(props);
     this.createSchedules(config);
@@ -136,6 +143,7 @@ export class BackupOrchestrator extends Construct {
         COPY_REGION: config.copyRegion ?? '',
         COPY_KMS_KEY_ARN: config.copyKmsKeyArn ?? '',
         RESTORE_TARGET: config.restoreTarget ? JSON.stringify(config.restoreTarget) : '',
+        BACKUP_ITEMS_BUCKET: this.workflowFiles?.bucketName ?? '',
       },
       // A dump step runs until its budget is spent; a restore test loads a whole shard.
       timeout: Duration.minutes(15),
@@ -147,6 +155,7 @@ export class BackupOrchestrator extends Construct {
     props.catalog.grantDataApiAccess(fn);
     this.bucket.grantReadWrite(fn);
     this.bucket.grantDelete(fn);
+    if (this.workflowFiles) grantMapItemsWrite(this.workflowFiles, fn);
     grantFleetSecrets(fn, this, props.access.fleet);
     if (config.restoreTarget) {
       const secretArn = config.restoreTarget.secretRef.startsWith('arn:')
@@ -264,10 +273,11 @@ export class BackupOrchestrator extends Construct {
     const states = new Construct(this, 'States');
     const branch = new Construct(this, 'ShardStates');
     // FinishEpoch reads how each shard ended from the catalog, so the Map keeps no results.
-    const mapProps = { itemsPath: '$.epoch.tasks', maxConcurrency: config.concurrency, resultPath: JsonPath.DISCARD };
-    const map: MapState | DistributedMap = config.distributedMap
-      ? new DistributedMap(states, 'BackupShards', { ...mapProps, mapExecutionType: StateMachineType.STANDARD })
-      : new MapState(states, 'BackupShards', mapProps);
+    const mapProps = { maxConcurrency: config.concurrency, resultPath: JsonPath.DISCARD };
+    const map: MapState | DistributedMap = this.workflowFiles
+      ? // BeginEpoch wrote the shard tasks to S3: a fleet of any size fits, where a state holds 256 KB.
+        new DistributedMap(states, 'BackupShards', { ...mapProps, ...mapFilesAccess(this.workflowFiles, JsonPath.stringAt('$.epoch.itemsKey')), mapExecutionType: StateMachineType.STANDARD })
+      : new MapState(states, 'BackupShards', { ...mapProps, itemsPath: '$.epoch.tasks' });
     map.itemProcessor(this.shardBranch(branch));
 
     const finish = this.task(states, 'FinishEpoch', BACKUP_TASKS.finishEpoch, { 'epochId.$': '$.epoch.epochId' }, '$.finished');
@@ -295,17 +305,7 @@ export class BackupOrchestrator extends Construct {
       reason: 'Step Functions may invoke any version of the backup task function, and only that function.',
     });
     Validations.of(machine.role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'Log delivery and X-Ray tracing accept no resource-level scoping.' });
-    if (config.distributedMap) {
-      const stack = Stack.of(this);
-      const shown = (value: string, pseudo: string) => (Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value);
-      const executions = `arn:<AWS::Partition>:states:${shown(stack.region, 'Region')}:${shown(stack.account, 'AccountId')}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${stack.getLogicalId(machine.node.defaultChild as never)}"}]}]}`;
-      for (const suffix of [':*', '/*:*']) {
-        Validations.of(machine).acknowledge({
-          id: `AwsSolutions-IAM5[Resource::${executions}${suffix}]`,
-          reason: "A Distributed Map starts and stops the child executions of this state machine, and only those; their names are generated.",
-        });
-      }
-    }
+    if (this.workflowFiles) acknowledgeDistributedMap(machine, this.workflowFiles);
     return machine;
   }
 

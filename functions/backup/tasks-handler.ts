@@ -18,6 +18,7 @@ import type { ShardNode } from '../core/shard-map-types';
 import { systemClock } from '../ports/clock';
 import { backupTasksEnvSchema, lambdaRuntimeEnvSchema, parseEnv } from '../shared/env';
 import { ConfigError } from '../shared/errors';
+import { MAP_ITEMS_PREFIX } from '../shared/map-items';
 import { DEFAULT_BACKUP_SETTINGS } from './backup-deps';
 import { runBackupTask, type BackupTaskDeps } from './tasks';
 import { createDataApiExecutor } from '../shared/services';
@@ -62,6 +63,7 @@ const deps: BackupTaskDeps = {
   dumpMode: env.DUMP_MODE,
   copyRegion: env.COPY_REGION || undefined,
   copyKmsKeyId: env.COPY_KMS_KEY_ARN || undefined,
+  ...(env.BACKUP_ITEMS_BUCKET ? { itemsOutput: { objects: createS3ObjectStore({ client: new S3Client({}), bucket: env.BACKUP_ITEMS_BUCKET }), prefix: MAP_ITEMS_PREFIX } } : {}),
 };
 
 /** One step of the backup workflow (or a scheduled prune / restore test): `{ task, input }`. */

@@ -4,6 +4,7 @@ import type { RestoreConnector } from '../ports/backup-mysql';
 import type { SnapshotService } from '../ports/backup-snapshots';
 import type { Catalog } from '../ports/catalog';
 import { AppError, asStepFunctionsError, ConfigError, ValidationError } from '../shared/errors';
+import { writeMapItems, type MapItemsOutput } from '../shared/map-items';
 import type { LogicalBackupDeps } from './backup-deps';
 import { archiveBinlogs } from './binlog-archive';
 import { beginEpoch, finishEpoch, shardOfTask, type ShardTask } from './epochs';
@@ -45,6 +46,8 @@ export interface BackupTaskDeps extends LogicalBackupDeps {
   dumpMode?: DumpMode | 'auto';
   copyRegion?: string;
   copyKmsKeyId?: string;
+  /** With a Distributed Map: where BeginEpoch writes the shard tasks, instead of returning them. */
+  itemsOutput?: MapItemsOutput;
 }
 
 export interface BackupTaskPayload {
@@ -52,7 +55,7 @@ export interface BackupTaskPayload {
   input?: Record<string, unknown>;
 }
 
-/** The outcome of one shard in a run, as the Map state collects them. */
+/** How one shard's branch of a run ended (FinishEpoch reads the same from the catalog). */
 export interface ShardOutcome {
   shard: string;
   ok: boolean;
@@ -90,12 +93,16 @@ const outcome = async (deps: BackupTaskDeps, shard: string, backupId: string): P
 };
 
 const TASKS: Record<BackupTaskName, Task> = {
-  [BACKUP_TASKS.beginEpoch]: (deps, input) =>
-    beginEpoch(deps, {
+  [BACKUP_TASKS.beginEpoch]: async (deps, input) => {
+    const epoch = await beginEpoch(deps, {
       kind: input.kind === 'incremental' ? 'incremental' : 'full',
       shards: Array.isArray(input.shards) ? input.shards.map(String) : undefined,
       requestedBy: typeof input.requestedBy === 'string' ? input.requestedBy : 'schedule',
-    }),
+    });
+    if (!deps.itemsOutput) return epoch;
+    const { tasks, ...begun } = epoch;
+    return { ...begun, count: tasks.length, itemsKey: await writeMapItems(deps.itemsOutput, epoch.epochId, tasks) };
+  },
 
   [BACKUP_TASKS.startDump]: async (deps, input) => {
     const task = shardTask(input);

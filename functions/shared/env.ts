@@ -78,6 +78,8 @@ export const backupTasksEnvSchema = z.extend(catalogEnvSchema, {
   /** Logical dumps: auto (a paused replica when the shard has one), paused-replica or snapshot. */
   DUMP_MODE: z._default(z.enum(['auto', 'paused-replica', 'snapshot']), 'auto'),
   COMPRESSION_LEVEL: count(1, 9, 6),
+  /** For a Distributed Map, the bucket its ItemReader reads BeginEpoch's shard tasks from; empty: the tasks stay in the state. */
+  BACKUP_ITEMS_BUCKET: z._default(z.union([z.literal(''), z.string().check(z.minLength(3), z.maxLength(63))]), ''),
   TIME_ZONE: z._default(
     z.string().check(
       z.refine((zone) => {

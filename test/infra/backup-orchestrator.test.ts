@@ -145,7 +145,27 @@ describe('BackupOrchestrator', () => {
   it('runs large fleets in a Distributed Map, copies snapshots cross-region and locks objects when configured', () => {
     const { template: extras, stacks } = synth(EXTRAS);
     const definition = backupDefinitionFromTemplate(extras.toJSON(), backupStateMachineLogicalId(stacks.backup)) as Json;
-    expect(definition.States.BackupShards).toMatchObject({ Type: 'Map', MaxConcurrency: 16, ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } } });
+    expect(definition.States.BackupShards).toMatchObject({
+      Type: 'Map',
+      MaxConcurrency: 16,
+      ResultPath: null,
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
+      // BeginEpoch wrote the shard tasks to S3: no fleet is too large for a state's 256 KB.
+      ItemReader: { ReaderConfig: { InputType: 'JSON' }, Parameters: { 'Key.$': '$.epoch.itemsKey' } },
+      ResultWriter: { Parameters: { Prefix: 'results' } },
+    });
+    expect(definition.States.BackupShards).not.toHaveProperty('ItemsPath');
+    const [filesId, files] = Object.entries(extras.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('BackupWorkflowFiles'))!;
+    expect(files).toMatchObject({ Properties: { LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: 14, Status: 'Enabled' })] }, BucketEncryption: expect.anything() } });
+    extras.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ BACKUP_ITEMS_BUCKET: { Ref: filesId } }) } });
+    const filesGrants = (rolePrefix: string) => statementsOf(extras, rolePrefix).filter((statement) => JSON.stringify(statement.Resource).includes(filesId));
+    expect(filesGrants('BackupTasksRole')).toEqual([expect.objectContaining({ Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [filesId, 'Arn'] }, '/plans/*']] } })]);
+    // The workflow's own S3 grants reach its files bucket only, never the backups.
+    const machineS3 = statementsOf(extras, 'BackupWorkflowRole').filter((statement) => asArray(statement.Action as string | string[]).some((action) => action.startsWith('s3:')));
+    expect(machineS3.length).toBeGreaterThan(0);
+    const backupsId = Object.keys(extras.findResources('AWS::S3::Bucket')).find((id) => id.startsWith('BackupBackups'))!;
+    expect(backupsId).toBeDefined();
+    expect(machineS3.every((statement) => JSON.stringify(statement.Resource).includes(filesId) && !JSON.stringify(statement.Resource).includes(backupsId))).toBe(true);
     extras.hasResourceProperties('AWS::S3::Bucket', { ObjectLockEnabled: true, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 30 } } } });
     const rendered = JSON.stringify(statementsOf(extras, 'BackupTasksRole'));
     expect(rendered).toContain(':rds:eu-central-1:');
