@@ -46,7 +46,6 @@ async function shardNamed(catalog: Catalog, name: string): Promise<Shard> {
 /** The items inline (a Map state reads them from the state), or in S3 (a Distributed Map's ItemReader does). */
 export type PlanTaskOutput = { runId: string; count: number } & ({ items: SliceRequest[] } | { itemsKey: string });
 
-
 /** Plan: one item per (table, shard), with each table's cutoff fixed at the execution's start. */
 export function createPlanTask(deps: { settings: ArchiveSettings; catalog: Catalog; itemsOutput?: MapItemsOutput }) {
   return async (event: unknown): Promise<PlanTaskOutput> => {

@@ -8,7 +8,8 @@
  * emptied by bare DELETEs over primary-key spans (pt-archiver's own delete, without its reads):
  * the server's own delete rate, which caps any archiver's. Each row also reports the CPU the
  * database server spent in it, when the server runs on this machine.
- * BENCH_CPU_PROF=<dir> writes a CPU profile of the archiver process there.
+ * MYSQL_URL (default mysql://root@127.0.0.1:3306) names the server; BENCH_CPU_PROF=<dir> writes a
+ * CPU profile of the archiver process there.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -29,7 +30,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
 import { report } from './report';
 
-const MYSQL = { host: '127.0.0.1', port: 3306, user: 'root', password: '' };
+const MYSQL_URL = new URL(process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306');
+const MYSQL = { host: MYSQL_URL.hostname, port: Number(MYSQL_URL.port || 3306), user: decodeURIComponent(MYSQL_URL.username || 'root'), password: decodeURIComponent(MYSQL_URL.password) };
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const BATCH = 10_000;
 const DAY_MS = 86_400_000;
@@ -233,7 +235,7 @@ async function main(): Promise<void> {
       'pt-archiver',
       [
         '--source',
-        `h=${MYSQL.host},P=${MYSQL.port},u=${MYSQL.user},D=${peerDatabase},t=game_logs`,
+        `h=${MYSQL.host},P=${MYSQL.port},u=${MYSQL.user}${MYSQL.password ? `,p=${MYSQL.password}` : ''},D=${peerDatabase},t=game_logs`,
         '--where',
         `created_at < '${sqlDateTime(cutoff)}'`,
         '--limit',
