@@ -8,8 +8,9 @@
  * emptied by bare DELETEs over primary-key spans (pt-archiver's own delete, without its reads):
  * the server's own delete rate, which caps any archiver's. Each row also reports the CPU the
  * database server spent in it, when the server runs on this machine.
- * MYSQL_URL (default mysql://root@127.0.0.1:3306) names the server; BENCH_CPU_PROF=<dir> writes a
- * CPU profile of the archiver process there.
+ * Each round runs all three on fresh copies of one seeded table; the fastest run of each is reported.
+ * MYSQL_URL (default mysql://root@127.0.0.1:3306) names the server, BENCH_ROUNDS the rounds (3),
+ * BENCH_ROWS the table size; BENCH_CPU_PROF=<dir> writes CPU profiles of the archiver process there.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -40,6 +41,8 @@ const RETENTION_DAYS = 10;
 /** 40 days of logs, 10 kept: three quarters of the rows are old. */
 const SPAN_DAYS = 40;
 const BUCKET = 'bench-archive';
+/** Rounds of each tool, alternating; the fastest of each is compared (the machine is shared, so single runs are noisy). */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 interface WorkerResult {
   rows: number;
@@ -183,6 +186,25 @@ function coresBusy(cores: number, runs: Array<[string, number, Record<string, nu
   return `${described.join(', ')}; the machine has ${cores}`;
 }
 
+interface Run {
+  seconds: number;
+  rows: number;
+  left: number;
+  serverCpu: number | null;
+}
+
+interface OursRun extends Run {
+  worker: WorkerResult;
+  localS3Cpu: number;
+}
+
+interface PeerRun extends Run {
+  cpu: number;
+  outputBytes: number;
+}
+
+const fastest = <T extends Run>(runs: readonly T[]): T => runs.reduce((a, b) => (a.seconds <= b.seconds ? a : b));
+
 async function main(): Promise<void> {
   if (process.argv[2] === '--worker') return worker(JSON.parse(process.argv[3]!) as { database: string; catalog: string; endpoint: string });
 
@@ -191,112 +213,130 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const suffix = Math.random().toString(16).slice(2, 10);
-  const database = `sk_bench_archive_${suffix}`;
-  const peerDatabase = `sk_bench_ptarchiver_${suffix}`;
-  const floorDatabase = `sk_bench_floor_${suffix}`;
-  const catalog = `sk_bench_catalog_${suffix}`;
+  const source = `sk_bench_source_${suffix}`;
+  const created: string[] = [];
   // Loaded here only, so the bundled archiver process never evaluates the local S3 server or the seeding code.
   const { startLocalS3 } = await import('../../functions/local/local-s3');
   const { createGameLogsTable, seedGameLogs } = await import('../../functions/local/game-logs');
   const admin = createMysqlPool({ ...MYSQL, connectionLimit: 2 });
   const directory = mkdtempSync(join(tmpdir(), 'sk-bench-archive-'));
   const s3 = await startLocalS3({ directory: join(directory, 's3'), buckets: [BUCKET] });
+  const createDatabase = async (name: string) => {
+    created.push(name);
+    await admin.query(`CREATE DATABASE ${quoteIdentifier(name)}`);
+  };
+  /** A fresh copy of the seeded table, so every run starts from the same rows. */
+  const copyOfSource = async (name: string) => {
+    await createDatabase(name);
+    await admin.query(`CREATE TABLE ${quoteIdentifier(name)}.game_logs LIKE ${quoteIdentifier(source)}.game_logs`);
+    await admin.query(`INSERT INTO ${quoteIdentifier(name)}.game_logs SELECT * FROM ${quoteIdentifier(source)}.game_logs`);
+  };
+  const cutoff = archiveCutoff(NOW, RETENTION_DAYS);
+  const oldRowsIn = async (name: string) => {
+    const [[row]] = (await admin.query(`SELECT COUNT(*) AS n FROM ${quoteIdentifier(name)}.game_logs WHERE created_at < ?`, [sqlDateTime(cutoff)])) as unknown as [[{ n: number }]];
+    return Number(row.n);
+  };
   try {
-    for (const name of [database, peerDatabase, floorDatabase, catalog]) await admin.query(`CREATE DATABASE ${quoteIdentifier(name)}`);
-    const catalogPool = createMysqlPool({ ...MYSQL, database: catalog, connectionLimit: 1 });
-    await migrate(createMysqlExecutor(catalogPool));
-    await catalogPool.end();
-    const cutoff = archiveCutoff(NOW, RETENTION_DAYS);
     const from = cutoff - (SPAN_DAYS - RETENTION_DAYS) * DAY_MS;
-    console.log(`seeding ${ROWS.toLocaleString('en-US')} game_logs rows over ${SPAN_DAYS} days (twice: ours and pt-archiver's)...`);
-    await createGameLogsTable(admin, database);
-    await seedGameLogs(admin, database, 'game_logs', { from, to: from + SPAN_DAYS * DAY_MS, rows: ROWS });
-    await admin.query(`CREATE TABLE ${quoteIdentifier(peerDatabase)}.game_logs LIKE ${quoteIdentifier(database)}.game_logs`);
-    await admin.query(`INSERT INTO ${quoteIdentifier(peerDatabase)}.game_logs SELECT * FROM ${quoteIdentifier(database)}.game_logs`);
-    await admin.query(`CREATE TABLE ${quoteIdentifier(floorDatabase)}.game_logs LIKE ${quoteIdentifier(database)}.game_logs`);
-    await admin.query(`INSERT INTO ${quoteIdentifier(floorDatabase)}.game_logs SELECT * FROM ${quoteIdentifier(database)}.game_logs`);
-    const shardDatabases = [database, peerDatabase, floorDatabase];
-    const [[eligible]] = (await admin.query(`SELECT COUNT(*) AS n FROM ${quoteIdentifier(database)}.game_logs WHERE created_at < ?`, [sqlDateTime(cutoff)])) as unknown as [[{ n: number }]];
-    console.log(`${Number(eligible.n).toLocaleString('en-US')} rows are older than ${sqlDateTime(cutoff)}`);
-
+    console.log(`seeding ${ROWS.toLocaleString('en-US')} game_logs rows over ${SPAN_DAYS} days...`);
+    await createDatabase(source);
+    await createGameLogsTable(admin, source);
+    await seedGameLogs(admin, source, 'game_logs', { from, to: from + SPAN_DAYS * DAY_MS, rows: ROWS });
+    const eligible = await oldRowsIn(source);
+    console.log(`${eligible.toLocaleString('en-US')} rows are older than ${sqlDateTime(cutoff)}; ${ROUNDS} rounds, each on fresh copies`);
     const serverCpu = await serverCpuReader(admin);
-    await settle(admin, database, shardDatabases);
-    // The local S3 server runs in this process: its CPU is what this process uses meanwhile.
-    const benchCpuBefore = process.cpuUsage();
-    const oursRun = await measured(serverCpu, () => runWorker({ database, catalog, endpoint: s3.endpoint }, directory));
-    const benchCpu = process.cpuUsage(benchCpuBefore);
-    const localS3Cpu = (benchCpu.user + benchCpu.system) / 1e6;
-    const ours = oursRun.result;
-    await settle(admin, peerDatabase, shardDatabases);
 
-    const outFile = join(directory, 'pt-archiver.txt');
-    const ptCpuBefore = childrenCpu();
-    const ptRun = await measured(serverCpu, () => spawnSync(
-      'pt-archiver',
-      [
-        '--source',
-        `h=${MYSQL.host},P=${MYSQL.port},u=${MYSQL.user}${MYSQL.password ? `,p=${MYSQL.password}` : ''},D=${peerDatabase},t=game_logs`,
-        '--where',
-        `created_at < '${sqlDateTime(cutoff)}'`,
-        '--limit',
-        String(BATCH),
-        '--bulk-delete',
-        '--commit-each',
-        '--file',
-        outFile,
-        '--no-check-charset',
-      ],
-      { encoding: 'utf8' },
-    ));
-    const pt = ptRun.result;
-    const ptCpu = childrenCpu() - ptCpuBefore;
-    const ptMs = ptRun.ms;
-    if (pt.status !== 0) throw new Error(`pt-archiver failed (${pt.status}): ${pt.stderr || pt.stdout}`);
-    const [[left]] = (await admin.query(`SELECT COUNT(*) AS n FROM ${quoteIdentifier(peerDatabase)}.game_logs WHERE created_at < ?`, [sqlDateTime(cutoff)])) as unknown as [[{ n: number }]];
-    const [[oursLeft]] = (await admin.query(`SELECT COUNT(*) AS n FROM ${quoteIdentifier(database)}.game_logs WHERE created_at < ?`, [sqlDateTime(cutoff)])) as unknown as [[{ n: number }]];
-    const ptRows = Number(eligible.n) - Number(left.n);
+    const ours: OursRun[] = [];
+    const peer: PeerRun[] = [];
+    const floor: Run[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      const names = { ours: `sk_bench_archive_${suffix}_${round}`, peer: `sk_bench_ptarchiver_${suffix}_${round}`, floor: `sk_bench_floor_${suffix}_${round}`, catalog: `sk_bench_catalog_${suffix}_${round}` };
+      const shards = [names.ours, names.peer, names.floor];
+      for (const name of shards) await copyOfSource(name);
+      await createDatabase(names.catalog);
+      const catalogPool = createMysqlPool({ ...MYSQL, database: names.catalog, connectionLimit: 1 });
+      await migrate(createMysqlExecutor(catalogPool));
+      await catalogPool.end();
+
+      await settle(admin, names.ours, shards);
+      // The local S3 server runs in this process: its CPU is what this process uses meanwhile.
+      const benchCpuBefore = process.cpuUsage();
+      const oursRun = await measured(serverCpu, () => runWorker({ database: names.ours, catalog: names.catalog, endpoint: s3.endpoint }, directory));
+      const benchCpu = process.cpuUsage(benchCpuBefore);
+      ours.push({ worker: oursRun.result, seconds: oursRun.result.elapsedMs / 1000, rows: oursRun.result.rows, left: await oldRowsIn(names.ours), serverCpu: oursRun.serverCpu, localS3Cpu: (benchCpu.user + benchCpu.system) / 1e6 });
+
+      await settle(admin, names.peer, shards);
+      const outFile = join(directory, `pt-archiver-${round}.txt`);
+      const ptCpuBefore = childrenCpu();
+      const ptRun = await measured(serverCpu, () => spawnSync(
+        'pt-archiver',
+        [
+          '--source',
+          `h=${MYSQL.host},P=${MYSQL.port},u=${MYSQL.user}${MYSQL.password ? `,p=${MYSQL.password}` : ''},D=${names.peer},t=game_logs`,
+          '--where',
+          `created_at < '${sqlDateTime(cutoff)}'`,
+          '--limit',
+          String(BATCH),
+          '--bulk-delete',
+          '--commit-each',
+          '--file',
+          outFile,
+          '--no-check-charset',
+        ],
+        { encoding: 'utf8' },
+      ));
+      if (ptRun.result.status !== 0) throw new Error(`pt-archiver failed (${ptRun.result.status}): ${ptRun.result.stderr || ptRun.result.stdout}`);
+      const peerLeft = await oldRowsIn(names.peer);
+      peer.push({ seconds: ptRun.ms / 1000, rows: eligible - peerLeft, left: peerLeft, serverCpu: ptRun.serverCpu, cpu: childrenCpu() - ptCpuBefore, outputBytes: statSync(outFile).size });
+
+      // What the server alone needs to delete the same rows, nothing read or written: no archiver can be
+      // faster. Spans of BATCH keys through the primary key are the cheapest delete there is (log_id is dense).
+      const floorTable = `${quoteIdentifier(names.floor)}.game_logs`;
+      const [[keys]] = (await admin.query(`SELECT MIN(log_id) AS low, MAX(log_id) AS high FROM ${floorTable} WHERE created_at < ?`, [sqlDateTime(cutoff)])) as unknown as [[{ low: number; high: number }]];
+      await settle(admin, names.floor, shards);
+      const floorRun = await measured(serverCpu, async () => {
+        let deleted = 0;
+        for (let low = Number(keys.low); low <= Number(keys.high); low += BATCH) {
+          const [result] = (await admin.query(`DELETE FROM ${floorTable} WHERE log_id BETWEEN ${low} AND ${low + BATCH - 1} AND created_at < ?`, [sqlDateTime(cutoff)])) as unknown as [{ affectedRows: number }];
+          deleted += result.affectedRows;
+        }
+        return deleted;
+      });
+      floor.push({ seconds: floorRun.ms / 1000, rows: floorRun.result, left: await oldRowsIn(names.floor), serverCpu: floorRun.serverCpu });
+
+      const last = (runs: readonly Run[]) => runs.at(-1)!.seconds.toFixed(2);
+      console.log(`round ${round}: shardkeeper ${last(ours)} s, pt-archiver ${last(peer)} s, bare deletes ${last(floor)} s`);
+      for (const name of [...shards, names.catalog]) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
+    }
+
+    const best = fastest(ours);
+    const bestPeer = fastest(peer);
+    const bestFloor = fastest(floor);
+    const rate = (run: Run) => run.rows / run.seconds;
     const objects = readdirSync(join(directory, 's3', BUCKET), { recursive: true }).length;
-
-    // What the server alone needs to delete the same rows, nothing read or written: no archiver can be
-    // faster. Spans of BATCH keys through the primary key are the cheapest delete there is (log_id is dense).
-    const floorTable = `${quoteIdentifier(floorDatabase)}.game_logs`;
-    const [[keys]] = (await admin.query(`SELECT MIN(log_id) AS low, MAX(log_id) AS high FROM ${floorTable} WHERE created_at < ?`, [sqlDateTime(cutoff)])) as unknown as [[{ low: number; high: number }]];
-    await settle(admin, floorDatabase, shardDatabases);
-    const floorRun = await measured(serverCpu, async () => {
-      let deleted = 0;
-      for (let low = Number(keys.low); low <= Number(keys.high); low += BATCH) {
-        const [result] = (await admin.query(`DELETE FROM ${floorTable} WHERE log_id BETWEEN ${low} AND ${low + BATCH - 1} AND created_at < ?`, [sqlDateTime(cutoff)])) as unknown as [{ affectedRows: number }];
-        deleted += result.affectedRows;
-      }
-      return deleted;
-    });
-    const floorRows = floorRun.result;
-    const floorMs = floorRun.ms;
-
-    const oursRate = (ours.rows * 1000) / ours.elapsedMs;
-    const ptRate = (ptRows * 1000) / ptMs;
     report(
       'archive',
       [
-        { archiver: 'shardkeeper (zstd JSON lines → local S3, verified, manifest, checked deletes)', rows: ours.rows, seconds: ours.elapsedMs / 1000, 'rows/s': oursRate, 'left on shard': Number(oursLeft.n), 'output MB': ours.bytes / 1_048_576, 'peak RSS MB': ours.maxRssMb, 'server CPU s': oursRun.serverCpu, 'archiver CPU s': ours.cpuSeconds },
-        { archiver: 'pt-archiver --limit 10000 --bulk-delete --commit-each --file', rows: ptRows, seconds: ptMs / 1000, 'rows/s': ptRate, 'left on shard': Number(left.n), 'output MB': statSync(outFile).size / 1_048_576, 'peak RSS MB': null, 'server CPU s': ptRun.serverCpu, 'archiver CPU s': ptCpu },
-        { archiver: 'server floor: DELETE of 10000-key spans until none left, nothing archived', rows: floorRows, seconds: floorMs / 1000, 'rows/s': (floorRows * 1000) / floorMs, 'left on shard': 0, 'output MB': null, 'peak RSS MB': null, 'server CPU s': floorRun.serverCpu, 'archiver CPU s': null },
+        { archiver: 'shardkeeper (zstd JSON lines → local S3, verified, manifest, checked deletes)', rows: best.rows, seconds: best.seconds, 'rows/s': rate(best), 'left on shard': best.left, 'output MB': best.worker.bytes / 1_048_576, 'peak RSS MB': Math.max(...ours.map((run) => run.worker.maxRssMb)), 'server CPU s': best.serverCpu, 'archiver CPU s': best.worker.cpuSeconds },
+        { archiver: 'pt-archiver --limit 10000 --bulk-delete --commit-each --file', rows: bestPeer.rows, seconds: bestPeer.seconds, 'rows/s': rate(bestPeer), 'left on shard': bestPeer.left, 'output MB': bestPeer.outputBytes / 1_048_576, 'peak RSS MB': null, 'server CPU s': bestPeer.serverCpu, 'archiver CPU s': bestPeer.cpu },
+        { archiver: 'server floor: DELETE of 10000-key spans until none left, nothing archived', rows: bestFloor.rows, seconds: bestFloor.seconds, 'rows/s': rate(bestFloor), 'left on shard': bestFloor.left, 'output MB': null, 'peak RSS MB': null, 'server CPU s': bestFloor.serverCpu, 'archiver CPU s': null },
       ],
       {
-        ratio: `${(oursRate / ptRate).toFixed(2)}× pt-archiver (target ≥ 1.5×)`,
-        ceiling: `${((floorRows * 1000) / floorMs / ptRate).toFixed(2)}× pt-archiver: the server's own delete rate; shardkeeper reaches ${((100 * oursRate * floorMs) / (floorRows * 1000)).toFixed(0)} % of it`,
-        compression: `${(ours.rawBytes / ours.bytes).toFixed(2)}× (${(ours.rawBytes / 1_048_576).toFixed(1)} MB of JSON lines → ${(ours.bytes / 1_048_576).toFixed(1)} MB zstd in ${ours.batches} batches, ${objects} files in the local S3)`,
-        peakRss: `${ours.maxRssMb.toFixed(0)} MB (target ≤ 256 MB)`,
+        ratio: `${(rate(best) / rate(bestPeer)).toFixed(2)}× pt-archiver, fastest of ${ROUNDS} rounds each (target ≥ 1.5×); round by round: ${ours.map((run, index) => `${(rate(run) / rate(peer[index]!)).toFixed(2)}×`).join(', ')}`,
+        rounds: { shardkeeper: ours.map((run) => Number(run.seconds.toFixed(2))), ptArchiver: peer.map((run) => Number(run.seconds.toFixed(2))), bareDeletes: floor.map((run) => Number(run.seconds.toFixed(2))) },
+        ceiling: `${(rate(bestFloor) / rate(bestPeer)).toFixed(2)}× pt-archiver: the server's own delete rate; shardkeeper reaches ${((100 * rate(best)) / rate(bestFloor)).toFixed(0)} % of it`,
+        compression: `${(best.worker.rawBytes / best.worker.bytes).toFixed(2)}× (${(best.worker.rawBytes / 1_048_576).toFixed(1)} MB of JSON lines → ${(best.worker.bytes / 1_048_576).toFixed(1)} MB zstd in ${best.worker.batches} batches, ${objects} files in the local S3)`,
+        peakRss: `${Math.max(...ours.map((run) => run.worker.maxRssMb)).toFixed(0)} MB (target ≤ 256 MB)`,
         coresBusy: coresBusy(cpus().length, [
-          ['shardkeeper', ours.elapsedMs, { server: oursRun.serverCpu, archiver: ours.cpuSeconds, 'local S3': localS3Cpu }],
-          ['pt-archiver', ptMs, { server: ptRun.serverCpu, archiver: ptCpu }],
-          ['server floor', floorMs, { server: floorRun.serverCpu }],
+          ['shardkeeper', best.seconds * 1000, { server: best.serverCpu, archiver: best.worker.cpuSeconds, 'local S3': best.localS3Cpu }],
+          ['pt-archiver', bestPeer.seconds * 1000, { server: bestPeer.serverCpu, archiver: bestPeer.cpu }],
+          ['server floor', bestFloor.seconds * 1000, { server: bestFloor.serverCpu }],
         ]),
         table: `${ROWS} rows over ${SPAN_DAYS} days, ${RETENTION_DAYS} days kept, batches of ${BATCH}`,
       },
     );
   } finally {
-    for (const name of [database, peerDatabase, floorDatabase, catalog]) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
+    for (const name of created) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
     await admin.end();
     await s3.stop();
     rmSync(directory, { recursive: true, force: true });
