@@ -75,11 +75,8 @@ export class SqlBackupStore implements BackupStore {
   }
 
   async restorableShards(epochId: string): Promise<string[]> {
-    const statuses = Object.fromEntries(RESTORABLE_STATUSES.map((status, index) => [`status${index}`, status]));
-    const rows = await this.sql.query(
-      `SELECT DISTINCT shard_name FROM sk_backups WHERE epoch_id = :epochId AND status IN (${Object.keys(statuses).map((name) => `:${name}`).join(', ')})`,
-      { epochId, ...statuses },
-    );
+    const params: SqlParams = { epochId };
+    const rows = await this.sql.query(`SELECT DISTINCT shard_name FROM sk_backups WHERE epoch_id = :epochId AND ${inList('status', RESTORABLE_STATUSES, params)}`, params);
     return rows.map((row) => String(row.shard_name));
   }
 
@@ -134,16 +131,8 @@ export class SqlBackupStore implements BackupStore {
       conditions.push('epoch_id = :epochId');
       params.epochId = filter.epochId;
     }
-    const inList = (column: string, name: string, values: readonly string[]) => {
-      // Named parameters per value: both executors bind scalars only.
-      const names = values.map((value, index) => {
-        params[`${name}${index}`] = value;
-        return `:${name}${index}`;
-      });
-      conditions.push(values.length === 0 ? 'FALSE' : `${column} IN (${names.join(', ')})`);
-    };
-    if (filter.kinds) inList('kind', 'kind', filter.kinds);
-    if (filter.statuses) inList('status', 'status', filter.statuses);
+    if (filter.kinds) conditions.push(inList('kind', filter.kinds, params));
+    if (filter.statuses) conditions.push(inList('status', filter.statuses, params));
     const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
     const rows = await this.sql.query(`SELECT ${BACKUP_COLUMNS} FROM sk_backups ${where} ORDER BY started_at DESC, backup_id DESC LIMIT ${filter.limit}`, params);
     return rows.map(toBackup);
@@ -290,6 +279,15 @@ function toObject(row: SqlRow): BackupObjectRecord {
 function parseJson<T>(value: unknown): T | null {
   if (value === null || value === undefined) return null;
   return (typeof value === 'string' ? JSON.parse(value) : value) as T;
+}
+
+/** `column IN (:column0, …)`, its values added to `params` one named parameter each (both executors bind scalars only); FALSE for none. */
+function inList(column: string, values: readonly string[], params: SqlParams): string {
+  const names = values.map((value, index) => {
+    params[`${column}${index}`] = value;
+    return `:${column}${index}`;
+  });
+  return names.length === 0 ? 'FALSE' : `${column} IN (${names.join(', ')})`;
 }
 
 function assertLimit(limit: number): void {
