@@ -15,7 +15,7 @@ import type {
 import { systemClock, type Clock } from '../ports/clock';
 import type { SqlExecutor, SqlRow } from '../ports/sql';
 import { ConflictError, ValidationError } from '../shared/errors';
-import { epochFromSql, sqlTime } from './sql-time';
+import { epochFromSql, optionalEpochFromSql, sqlTime } from './sql-time';
 
 /** The ArchiveStore over the catalog's SqlExecutor (mysql2 locally, the Data API in AWS); tables from migration 4. */
 export class SqlArchiveStore implements ArchiveStore {
@@ -269,7 +269,6 @@ function limitOf(limit: number): number {
 
 /** `convert(value)`, or null for a NULL column. */
 const optional = <T>(value: unknown, convert: (value: unknown) => T): T | null => (value === null || value === undefined ? null : convert(value));
-const optionalTime = (value: unknown) => optional(value, epochFromSql);
 const parseJson = (value: unknown): unknown => (typeof value === 'string' ? JSON.parse(value) : value);
 
 function toRun(row: SqlRow): ArchiveRun {
@@ -284,7 +283,7 @@ function toRun(row: SqlRow): ArchiveRun {
     bytes: Number(row.bytes),
     rawBytes: Number(row.raw_bytes),
     startedAt: epochFromSql(row.started_at),
-    finishedAt: optionalTime(row.finished_at),
+    finishedAt: optionalEpochFromSql(row.finished_at),
     error: optional(row.error, String),
   };
 }
@@ -323,6 +322,6 @@ function toUnit(row: SqlRow): DetachedUnit {
     state: String(row.state) as DetachedState,
     rowCount: optional(row.row_count, Number),
     createdAt: epochFromSql(row.created_at),
-    droppedAt: optionalTime(row.dropped_at),
+    droppedAt: optionalEpochFromSql(row.dropped_at),
   };
 }

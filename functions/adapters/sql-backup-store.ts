@@ -18,7 +18,7 @@ import {
 } from '../ports/backup-store';
 import type { SqlExecutor, SqlParams, SqlRow, SqlValue } from '../ports/sql';
 import { ValidationError } from '../shared/errors';
-import { epochFromSql, sqlTime } from './sql-time';
+import { epochFromSql, optionalEpochFromSql, sqlTime } from './sql-time';
 
 /** Column of sk_backups for each patchable field, with how its value is written. */
 const PATCH_COLUMNS: { [K in keyof Required<BackupPatch>]: [string, (value: Required<BackupPatch>[K]) => SqlValue][] } = {
@@ -217,7 +217,7 @@ function toEpoch(row: SqlRow): EpochRecord {
     kind: String(row.kind) as EpochKind,
     mapVersion: Number(row.map_version),
     startedAt: epochFromSql(row.started_at),
-    finishedAt: optionalEpoch(row.finished_at),
+    finishedAt: optionalEpochFromSql(row.finished_at),
     status: String(row.status) as EpochStatus,
     shards: parseJson<string[]>(row.shards) ?? [],
     requestedBy: String(row.requested_by),
@@ -238,8 +238,8 @@ function toBackup(row: SqlRow): BackupRecord {
     dumpMode: optionalString(row.dump_mode) as DumpMode | null,
     position: file === null ? null : { file, position: Number(row.binlog_position), gtid: optionalString(row.gtid) },
     startedAt: epochFromSql(row.started_at),
-    consistentAt: optionalEpoch(row.consistent_at),
-    finishedAt: optionalEpoch(row.finished_at),
+    consistentAt: optionalEpochFromSql(row.consistent_at),
+    finishedAt: optionalEpochFromSql(row.finished_at),
     expiresAt: epochFromSql(row.expires_at),
     bytes: Number(row.bytes),
     rowCount: Number(row.row_count),
@@ -250,7 +250,7 @@ function toBackup(row: SqlRow): BackupRecord {
     baseBackupId: optionalString(row.base_backup_id),
     progress: parseJson<DumpProgress>(row.progress),
     error: optionalString(row.error),
-    verifiedAt: optionalEpoch(row.verified_at),
+    verifiedAt: optionalEpochFromSql(row.verified_at),
     restoreSeconds: row.restore_seconds === null || row.restore_seconds === undefined ? null : Number(row.restore_seconds),
     detail: parseJson<Record<string, unknown>>(row.detail) ?? {},
   };
@@ -270,9 +270,9 @@ function toObject(row: SqlRow): BackupObjectRecord {
     rowsSha256: optionalString(row.rows_sha256),
     lastKey: parseJson<KeyValue[]>(row.last_key),
     binlogFile: optionalString(row.binlog_file),
-    firstEventAt: optionalEpoch(row.first_event_at),
-    lastEventAt: optionalEpoch(row.last_event_at),
-    coveredUntil: optionalEpoch(row.covered_until),
+    firstEventAt: optionalEpochFromSql(row.first_event_at),
+    lastEventAt: optionalEpochFromSql(row.last_event_at),
+    coveredUntil: optionalEpochFromSql(row.covered_until),
   };
 }
 
@@ -295,5 +295,4 @@ function assertLimit(limit: number): void {
 }
 
 const optionalString = (value: unknown) => (value === null || value === undefined ? null : String(value));
-const optionalEpoch = (value: unknown) => (value === null || value === undefined ? null : epochFromSql(value));
 const optionalTime = (value: number | null) => (value === null ? null : sqlTime(value));

@@ -4,7 +4,7 @@ import type { HealthChanges, HealthStore, LeaseAttempt, MonitorLease, NodeKey, S
 import type { ProbeResult } from '../ports/node-prober';
 import type { SqlExecutor, SqlParams, SqlRow, SqlValue } from '../ports/sql';
 import { LeaseLostError } from '../shared/errors';
-import { epochFromSql, sqlTime } from './sql-time';
+import { epochFromSql, optionalEpochFromSql, sqlTime } from './sql-time';
 
 /** Rows per multi-row statement: probe JSON makes rows ~1 KB, so requests stay far inside Data API limits. */
 const BATCH_ROWS = 50;
@@ -138,7 +138,7 @@ function toNode(row: SqlRow, withProbes: boolean): StoredNodeHealth {
   };
   if (withProbes) {
     node.lastProbe = row.last_probe === null ? null : (JSON.parse(String(row.last_probe)) as ProbeResult);
-    node.lastProbeAt = row.last_probe_at === null ? null : epochFromSql(row.last_probe_at);
+    node.lastProbeAt = optionalEpochFromSql(row.last_probe_at);
   }
   return node;
 }

@@ -14,7 +14,7 @@ import type {
 } from '../ports/recovery-store';
 import type { SqlExecutor, SqlParams, SqlRow, SqlValue } from '../ports/sql';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors';
-import { epochFromSql, sqlTime } from './sql-time';
+import { epochFromSql, optionalEpochFromSql, sqlTime } from './sql-time';
 
 /** The RecoveryStore over the catalog's SqlExecutor (mysql2 locally, the Data API in AWS); tables from migration 3. */
 export class SqlRecoveryStore implements RecoveryStore {
@@ -208,8 +208,8 @@ function toSettings(row: SqlRow): RecoverySettings {
     shard: String(row.shard_name),
     // BOOLEAN is TINYINT(1): mysql2 returns 0/1, the Data API a long or a boolean.
     enabled: row.enabled === true || Number(row.enabled) === 1,
-    lastFailoverAt: optionalEpoch(row.last_failover_at),
-    acknowledgedAt: optionalEpoch(row.acknowledged_at),
+    lastFailoverAt: optionalEpochFromSql(row.last_failover_at),
+    acknowledgedAt: optionalEpochFromSql(row.acknowledged_at),
     updatedBy: optionalString(row.updated_by),
   };
 }
@@ -224,7 +224,7 @@ function toApproval(row: SqlRow): PendingApproval {
     requestedAt: epochFromSql(row.requested_at),
     decision: optionalString(row.decision) as ApprovalDecision | null,
     decidedBy: optionalString(row.decided_by),
-    decidedAt: optionalEpoch(row.decided_at),
+    decidedAt: optionalEpochFromSql(row.decided_at),
   };
 }
 
@@ -233,4 +233,3 @@ function assertLimit(limit: number): void {
 }
 
 const optionalString = (value: unknown) => (value === null || value === undefined ? null : String(value));
-const optionalEpoch = (value: unknown) => (value === null || value === undefined ? null : epochFromSql(value));

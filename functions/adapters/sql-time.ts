@@ -8,3 +8,8 @@ export function epochFromSql(value: unknown): number {
   const text = String(value);
   return Date.parse(`${text.replace(' ', 'T')}${text.endsWith('Z') ? '' : 'Z'}`);
 }
+
+/** epochFromSql of a nullable column: null stays null. */
+export function optionalEpochFromSql(value: unknown): number | null {
+  return value === null || value === undefined ? null : epochFromSql(value);
+}
