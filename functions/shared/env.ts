@@ -27,6 +27,8 @@ export const lookupEnvSchema = z.extend(catalogEnvSchema, {
 export const catalogBootstrapEnvSchema = catalogEnvSchema;
 
 const count = (min: number, max: number, fallback: number) => z._default(z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max)), fallback);
+/** A Distributed Map's workflow-files bucket; empty when the workflow keeps its items in the state. */
+const mapItemsBucket = z._default(z.union([z.literal(''), z.string().check(z.minLength(3), z.maxLength(63))]), '');
 const amount = (fallback: number) => z._default(z.coerce.number().check(z.positive()), fallback);
 
 /** The scheduled health monitor: catalog, event bus, probe cadence and timeouts, classification thresholds. */
@@ -79,7 +81,7 @@ export const backupTasksEnvSchema = z.extend(catalogEnvSchema, {
   DUMP_MODE: z._default(z.enum(['auto', 'paused-replica', 'snapshot']), 'auto'),
   COMPRESSION_LEVEL: count(1, 9, 6),
   /** For a Distributed Map, the bucket its ItemReader reads BeginEpoch's shard tasks from; empty: the tasks stay in the state. */
-  BACKUP_ITEMS_BUCKET: z._default(z.union([z.literal(''), z.string().check(z.minLength(3), z.maxLength(63))]), ''),
+  BACKUP_ITEMS_BUCKET: mapItemsBucket,
   TIME_ZONE: z._default(
     z.string().check(
       z.refine((zone) => {
@@ -122,7 +124,7 @@ const archiveSettingsJson = z.pipe(
 export const archivePlanEnvSchema = z.extend(catalogEnvSchema, {
   ARCHIVE_SETTINGS: archiveSettingsJson,
   /** For a Distributed Map, the bucket its ItemReader reads the plan's items from; empty: the items stay in the state. */
-  ARCHIVE_ITEMS_BUCKET: z._default(z.union([z.literal(''), z.string().check(z.minLength(3), z.maxLength(63))]), ''),
+  ARCHIVE_ITEMS_BUCKET: mapItemsBucket,
 });
 
 /** The workflow's Summarize step: reads how the execution's items ended. */
