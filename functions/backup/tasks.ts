@@ -2,6 +2,7 @@ import type { DumpMode } from '../core/backup-manifest';
 import type { BinlogSource } from '../ports/backup-binlog';
 import type { RestoreConnector } from '../ports/backup-mysql';
 import type { SnapshotService } from '../ports/backup-snapshots';
+import { RESTORABLE_STATUSES, type BackupRecord } from '../ports/backup-store';
 import type { Catalog } from '../ports/catalog';
 import { AppError, asStepFunctionsError, ConfigError, ValidationError } from '../shared/errors';
 import { writeMapItems, type MapItemsOutput } from '../shared/map-items';
@@ -87,10 +88,8 @@ const snapshotDeps = (deps: BackupTaskDeps) => {
   return { ...deps, snapshots: deps.snapshots };
 };
 
-const outcome = async (deps: BackupTaskDeps, shard: string, backupId: string): Promise<ShardOutcome> => {
-  const backup = await deps.store.backup(backupId);
-  return { shard, ok: backup?.status === 'succeeded' || backup?.status === 'verified', backupId };
-};
+/** The branch's answer from the backup record the step has just read back. */
+const outcome = (backup: BackupRecord): ShardOutcome => ({ shard: backup.shard, ok: RESTORABLE_STATUSES.includes(backup.status), backupId: backup.backupId });
 
 const TASKS: Record<BackupTaskName, Task> = {
   [BACKUP_TASKS.beginEpoch]: async (deps, input) => {
@@ -131,12 +130,12 @@ const TASKS: Record<BackupTaskName, Task> = {
     const task = shardTask(input);
     if (!deps.binlogs) throw new ConfigError('binary log archiving needs the binlog tools (no binlog source configured)');
     const backup = await archiveBinlogs({ ...deps, binlogs: deps.binlogs }, { epochId: task.epochId, mapVersion: task.mapVersion, shard: await shardOfTask(deps.store, task, deps.catalog) });
-    return outcome(deps, task.shard, backup.backupId);
+    return outcome(backup);
   },
   [BACKUP_TASKS.recordWindow]: async (deps, input) => {
     const task = shardTask(input);
     const backup = await recordRestoreWindow(snapshotDeps(deps), { epochId: task.epochId, mapVersion: task.mapVersion, shard: await shardOfTask(deps.store, task, deps.catalog) });
-    return outcome(deps, task.shard, backup.backupId);
+    return outcome(backup);
   },
 
   /** The Catch path of a shard: whatever the branch had started is failed (a paused replica resumed) and reported. */
