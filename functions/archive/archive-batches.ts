@@ -1,11 +1,11 @@
 import {
   batchObjectKey,
+  batchRows,
   buildBatchBody,
   cursorOf,
   dtOf,
   keyString,
   sha256Hex,
-  batchLines,
   takeSameDay,
   type CursorValues,
   type SourceRow,
@@ -85,8 +85,7 @@ export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cu
   if (selected.length === 0) return { kind: 'empty' };
   const rows = takeSameDay(selected, table.config.timeColumn);
   const body = buildBatchBody(rows, table.columns);
-  const archived = new Map<string, SourceRow>();
-  for (const row of rows) archived.set(keyString(row, table.keyColumns), row);
+  const archived = rowsByKey(rows, table.keyColumns);
   const first = rows[0]!;
   const last = rows.at(-1)!;
   const dt = dtOf(first[table.config.timeColumn] ?? null);
@@ -273,16 +272,16 @@ export async function recoverBatch(context: BatchContext, scan: UnitScan, batch:
         await abandon(context, batch);
         return { kind: 'abandoned' };
       }
-      return finishVerifiedBatch(context, scan, batch, rowsByKey(batchLines(body), context.table.keyColumns), Promise.resolve(mayAdvance));
+      return finishVerifiedBatch(context, scan, batch, rowsByKey(batchRows(body), context.table.keyColumns), Promise.resolve(mayAdvance));
     }
   }
 }
 
-function rowsByKey(lines: readonly string[], keyColumns: readonly string[]): Map<string, SourceRow> {
-  return new Map(lines.map((line) => {
-    const row = JSON.parse(line) as SourceRow;
-    return [keyString(row, keyColumns), row];
-  }));
+/** The archived rows by keyString, as the delete checks them against the shard. */
+function rowsByKey(rows: readonly SourceRow[], keyColumns: readonly string[]): Map<string, SourceRow> {
+  const byKey = new Map<string, SourceRow>();
+  for (const row of rows) byKey.set(keyString(row, keyColumns), row);
+  return byKey;
 }
 
 /** Size and SHA-256 as recorded at planning: from S3's own checksum when it reports one, else by reading the object. */

@@ -1,4 +1,4 @@
-import { isoDate, sqlDateTime, batchLines, type SourceRow } from '../core/archive-batch';
+import { batchRows, isoDate, sqlDateTime } from '../core/archive-batch';
 import { dailyTableDay } from '../core/archive-partitions';
 import type { ArchiveSource } from '../ports/archive-source';
 import type { ArchiveStore } from '../ports/archive-store';
@@ -57,12 +57,10 @@ export async function restoreArchivedRows(
   for (const [index, batch] of batches.entries()) {
     const body = await verifiedBody(deps.objects, batch);
     if (!body) throw new ArchiveIntegrityError(`archive object ${batch.objectKey} is missing or does not match its manifest checksum`);
-    const rows = batchLines(body)
-      .map((line) => JSON.parse(line) as SourceRow)
-      .filter((row) => {
-        const time = String(row[config.timeColumn]);
-        return time >= from && time < to && (request.player === undefined || String(row[config.playerColumn]) === request.player);
-      });
+    const rows = batchRows(body).filter((row) => {
+      const time = String(row[config.timeColumn]);
+      return time >= from && time < to && (request.player === undefined || String(row[config.playerColumn]) === request.player);
+    });
     matched += rows.length;
     const first = rows[0];
     if (first) inserted += await deps.source.insertMissing(target, Object.keys(first), rows);

@@ -178,6 +178,11 @@ export function batchLines(body: Buffer): string[] {
   return raw.toString().split('\n').filter((line) => line !== '');
 }
 
+/** The rows of an archive object, as its JSON lines hold them (bytes as base64). */
+export function batchRows(body: Buffer): SourceRow[] {
+  return batchLines(body).map((line) => JSON.parse(line) as SourceRow);
+}
+
 /**
  * Whether a row on the shard still holds what was archived. The archived row is the row as read,
  * or parsed back from its JSON line, where bytes are base64.
