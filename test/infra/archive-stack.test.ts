@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import cdkJson from '../../cdk.json' with { type: 'json' };
 import { parseConfig } from '../../cdk/config';
 import { buildApp } from '../../cdk/stacks/build-app';
+import { expectWorkflowFiles, s3Grants } from './workflow-files';
 
 const demo = cdkJson.context.shardkeeper;
 const archive = {
@@ -171,26 +172,16 @@ describe('the archive stack', () => {
       ResultWriter: { Parameters: { Prefix: 'results' } },
     });
     expect(map).not.toHaveProperty('ItemsPath');
-    const definitionJson = JSON.stringify((Object.values(distributed.findResources('AWS::StepFunctions::StateMachine'))[0] as { Properties: unknown }).Properties);
-    // The ItemReader and the ResultWriter both name the workflow files bucket: no fleet is too large for a state's 256 KB.
-    expect(definitionJson.match(/\{"Ref":"ArchiveWorkflowFiles[0-9A-F]+"\}/g)).toHaveLength(2);
-
-    const [bucketId, bucket] = Object.entries(distributed.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('ArchiveWorkflowFiles'))!;
-    expect(bucket).toMatchObject({ Properties: { LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: 14, Status: 'Enabled' })] }, BucketEncryption: expect.anything() } });
-    distributed.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ ARCHIVE_ITEMS_BUCKET: { Ref: bucketId } }) } });
-
-    const policies = Object.entries(distributed.findResources('AWS::IAM::Policy'));
-    const s3Grants = (prefix: string) =>
-      policies
-        .filter(([id]) => id.startsWith(prefix))
-        .flatMap(([, policy]) => (policy as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } } }).Properties.PolicyDocument.Statement)
-        .filter((statement) => [statement.Action].flat().some((action) => action.startsWith('s3:')))
-        .map((statement) => ({ actions: [statement.Action].flat().sort(), resource: JSON.stringify(statement.Resource) }));
-    expect(s3Grants('ArchivePlanFunctionRole')).toEqual([{ actions: ['s3:PutObject'], resource: expect.stringMatching(new RegExp(`${bucketId}.*/plans/\\*`)) }]);
-    const machine = s3Grants('ArchiveWorkflowRole');
-    expect(machine.length).toBeGreaterThan(0);
-    // The workflow's grants reach its own files only, never the archived rows.
-    expect(machine.every((grant) => grant.resource.includes(bucketId) && !grant.resource.includes('ArchiveArchiveBucket'))).toBe(true);
+    // No fleet is too large for a state's 256 KB; the workflow's grants never reach the archived rows.
+    expectWorkflowFiles(distributed, {
+      bucketPrefix: 'ArchiveWorkflowFiles',
+      envVar: 'ARCHIVE_ITEMS_BUCKET',
+      plannerRole: 'ArchivePlanFunctionRole',
+      machineRole: 'ArchiveWorkflowRole',
+      dataBucketPrefix: 'ArchiveArchiveBucket',
+    });
+    // Plan touches S3 nowhere else.
+    expect(s3Grants(distributed, 'ArchivePlanFunctionRole')).toHaveLength(1);
   });
 
   it('pages operators when a run fails and sends every ArchiveFailed event to their topic', () => {

@@ -9,6 +9,7 @@ import { parseConfig } from '../../cdk/config';
 import { buildApp } from '../../cdk/stacks/build-app';
 import { backupDefinitionFromTemplate, backupStateMachineLogicalId } from '../../functions/backup/local-workflow';
 import { TRANSIENT_BACKUP_ERRORS } from '../../functions/backup/tasks';
+import { expectWorkflowFiles, s3Grants } from './workflow-files';
 
 const demoConfig = cdkJson.context.shardkeeper;
 const EXTRAS = {
@@ -130,7 +131,7 @@ describe('BackupOrchestrator', () => {
   it('keeps no per-shard results in the state: FinishEpoch reads how each shard ended from the catalog', () => {
     const definition = backupDefinitionFromTemplate(template.toJSON(), backupStateMachineLogicalId(synth().stacks.backup)) as Json;
     expect(definition.States.BackupShards.ResultPath).toBeNull();
-    expect(definition.States.FinishEpoch.Parameters).toMatchObject({ task: 'backup.finishEpoch', input: { 'epochId.$': '$.epoch.epochId' } });
+    expect(definition.States.FinishEpoch.Parameters.task).toBe('backup.finishEpoch');
     expect(definition.States.FinishEpoch.Parameters.input).toEqual({ 'epochId.$': '$.epoch.epochId' });
   });
 
@@ -155,17 +156,15 @@ describe('BackupOrchestrator', () => {
       ResultWriter: { Parameters: { Prefix: 'results' } },
     });
     expect(definition.States.BackupShards).not.toHaveProperty('ItemsPath');
-    const [filesId, files] = Object.entries(extras.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('BackupWorkflowFiles'))!;
-    expect(files).toMatchObject({ Properties: { LifecycleConfiguration: { Rules: [expect.objectContaining({ ExpirationInDays: 14, Status: 'Enabled' })] }, BucketEncryption: expect.anything() } });
-    extras.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ BACKUP_ITEMS_BUCKET: { Ref: filesId } }) } });
-    const filesGrants = (rolePrefix: string) => statementsOf(extras, rolePrefix).filter((statement) => JSON.stringify(statement.Resource).includes(filesId));
-    expect(filesGrants('BackupTasksRole')).toEqual([expect.objectContaining({ Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [filesId, 'Arn'] }, '/plans/*']] } })]);
     // The workflow's own S3 grants reach its files bucket only, never the backups.
-    const machineS3 = statementsOf(extras, 'BackupWorkflowRole').filter((statement) => asArray(statement.Action as string | string[]).some((action) => action.startsWith('s3:')));
-    expect(machineS3.length).toBeGreaterThan(0);
-    const backupsId = Object.keys(extras.findResources('AWS::S3::Bucket')).find((id) => id.startsWith('BackupBackups'))!;
-    expect(backupsId).toBeDefined();
-    expect(machineS3.every((statement) => JSON.stringify(statement.Resource).includes(filesId) && !JSON.stringify(statement.Resource).includes(backupsId))).toBe(true);
+    const filesId = expectWorkflowFiles(extras, {
+      bucketPrefix: 'BackupWorkflowFiles',
+      envVar: 'BACKUP_ITEMS_BUCKET',
+      plannerRole: 'BackupTasksRole',
+      machineRole: 'BackupWorkflowRole',
+      dataBucketPrefix: 'BackupBackups',
+    });
+    expect(s3Grants(extras, 'BackupTasksRole').filter((grant) => grant.resource.includes(filesId))).toEqual([{ actions: ['s3:PutObject'], resource: JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [filesId, 'Arn'] }, '/plans/*']] }) }]);
     extras.hasResourceProperties('AWS::S3::Bucket', { ObjectLockEnabled: true, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 30 } } } });
     const rendered = JSON.stringify(statementsOf(extras, 'BackupTasksRole'));
     expect(rendered).toContain(':rds:eu-central-1:');
