@@ -91,11 +91,8 @@ async function worker(args: { database: string; catalog: string; endpoint: strin
   await Promise.all([catalogPool.end(), shardPool.end()]);
 }
 
-/**
- * Runs the archiver bundled by esbuild, as the deployed function runs it (no TypeScript loader in
- * the process), so its peak RSS is the archiver's own.
- */
-async function runWorker(args: { database: string; catalog: string; endpoint: string }, directory: string): Promise<WorkerResult> {
+/** Bundles this file with esbuild, so the archiver runs as the deployed function does (no TypeScript loader in the process). */
+async function bundleWorker(directory: string): Promise<string> {
   const bundle = join(directory, 'archiver.mjs');
   await build({
     entryPoints: [fileURLToPath(import.meta.url)],
@@ -107,6 +104,11 @@ async function runWorker(args: { database: string; catalog: string; endpoint: st
     logLevel: 'error',
     banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
   });
+  return bundle;
+}
+
+/** Runs the bundled archiver in its own process, so its peak RSS is the archiver's own. */
+async function runWorker(bundle: string, args: { database: string; catalog: string; endpoint: string }): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
     // The young generation capped as in the deployed function (cdk/constructs/log-archiver.ts).
     const child = spawn(process.execPath, ['--max-semi-space-size=4', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : []), bundle, '--worker', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -245,6 +247,7 @@ async function main(): Promise<void> {
     const eligible = await oldRowsIn(source);
     console.log(`${eligible.toLocaleString('en-US')} rows are older than ${sqlDateTime(cutoff)}; ${ROUNDS} rounds, each on fresh copies`);
     const serverCpu = await serverCpuReader(admin);
+    const bundle = await bundleWorker(directory);
 
     const ours: OursRun[] = [];
     const peer: PeerRun[] = [];
@@ -261,7 +264,7 @@ async function main(): Promise<void> {
       await settle(admin, names.ours, shards);
       // The local S3 server runs in this process: its CPU is what this process uses meanwhile.
       const benchCpuBefore = process.cpuUsage();
-      const oursRun = await measured(serverCpu, () => runWorker({ database: names.ours, catalog: names.catalog, endpoint: s3.endpoint }, directory));
+      const oursRun = await measured(serverCpu, () => runWorker(bundle, { database: names.ours, catalog: names.catalog, endpoint: s3.endpoint }));
       const benchCpu = process.cpuUsage(benchCpuBefore);
       ours.push({ worker: oursRun.result, seconds: oursRun.result.elapsedMs / 1000, rows: oursRun.result.rows, left: await oldRowsIn(names.ours), serverCpu: oursRun.serverCpu, localS3Cpu: (benchCpu.user + benchCpu.system) / 1e6 });
 
