@@ -188,6 +188,20 @@ function coresBusy(cores: number, runs: Array<[string, number, Record<string, nu
   return `${described.join(', ')}; the machine has ${cores}`;
 }
 
+/**
+ * What the 1.5× target leaves for the archiver's own work: every core busy for the target time,
+ * minus what the server needs for the deletes alone (the floor run).
+ */
+function cpuBudget(cores: number, targetSeconds: number, floorServerCpu: number | null, oursCpu: number | null): string {
+  if (floorServerCpu === null || oursCpu === null) return 'n/a (server CPU not readable)';
+  const total = cores * targetSeconds;
+  return (
+    `1.5× pt-archiver means ≤ ${targetSeconds.toFixed(2)} s, at most ${total.toFixed(1)} CPU s on ${cores} cores for server, archiver and local S3 together; ` +
+    `the bare deletes alone cost the server ${floorServerCpu.toFixed(1)}, leaving ${(total - floorServerCpu).toFixed(1)} for reading, encoding, compressing and uploading the rows; ` +
+    `shardkeeper's run used ${oursCpu.toFixed(1)} CPU s in all (${(oursCpu - floorServerCpu).toFixed(1)} beyond the bare deletes)`
+  );
+}
+
 interface Run {
   seconds: number;
   rows: number;
@@ -335,6 +349,7 @@ async function main(): Promise<void> {
           ['pt-archiver', bestPeer.seconds * 1000, { server: bestPeer.serverCpu, archiver: bestPeer.cpu }],
           ['server floor', bestFloor.seconds * 1000, { server: bestFloor.serverCpu }],
         ]),
+        budget: cpuBudget(cpus().length, bestPeer.seconds / 1.5, bestFloor.serverCpu, best.serverCpu === null ? null : best.serverCpu + best.worker.cpuSeconds + best.localS3Cpu),
         table: `${ROWS} rows over ${SPAN_DAYS} days, ${RETENTION_DAYS} days kept, batches of ${BATCH}`,
       },
     );
