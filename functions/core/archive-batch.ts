@@ -97,6 +97,25 @@ export function integerSpan(keys: Iterable<string>): { min: string; max: string 
   return min === undefined || max === undefined ? undefined : { min, max };
 }
 
+/**
+ * Rows in (time, integer key) order, as a keyset scan reads them. Rows read in key order from a
+ * table whose keys grow with time mostly are already; those are returned as they are.
+ */
+export function inScanOrder<R extends SourceRow>(rows: R[], timeColumn: string, keyColumn: string): R[] {
+  const compare = (a: R, b: R) => {
+    const timeA = String(a[timeColumn]);
+    const timeB = String(b[timeColumn]);
+    if (timeA !== timeB) return timeA < timeB ? -1 : 1;
+    const keyA = a[keyColumn];
+    const keyB = b[keyColumn];
+    return typeof keyA === 'number' && typeof keyB === 'number' ? keyA - keyB : compareIntegerText(String(keyA), String(keyB));
+  };
+  for (let index = 1; index < rows.length; index++) {
+    if (compare(rows[index - 1]!, rows[index]!) > 0) return [...rows].sort(compare);
+  }
+  return rows;
+}
+
 const READABLE_KEY = /^\d{1,20}$/;
 
 /** Integer keys stay readable in the object name; anything else becomes a hash that still depends only on the key. */

@@ -9,6 +9,7 @@ import {
   cursorOf,
   dtOf,
   encodeRow,
+  inScanOrder,
   integerSpan,
   keyString,
   keyValues,
@@ -83,6 +84,17 @@ describe('batch rows', () => {
     expect(integerSpan(['7'])).toEqual({ min: '7', max: '7' });
     expect(integerSpan([])).toBeUndefined();
     for (const odd of ['007', '-0', '+1', '1.5', 'x', '123456789012345678901']) expect(integerSpan(['1', odd])).toBeUndefined();
+  });
+
+  it('puts rows read in key order into (time, key) order, leaving rows already in it as they are', () => {
+    const row = (created_at: string, log_id: number | string) => ({ created_at, log_id });
+    const inOrder = [row('2024-01-01 00:00:00.000', 1), row('2024-01-01 00:00:00.000', 2), row('2024-01-01 00:00:01.000', 3)];
+    expect(inScanOrder(inOrder, 'created_at', 'log_id')).toBe(inOrder);
+    // A late log: an older time under a newer key; a BIGINT beyond 2^53 read as text.
+    const late = [row('2024-01-01 00:00:05.000', 7), row('2024-01-01 00:00:02.000', 9), row('2024-01-01 00:00:05.000', '18446744073709551615'), row('2024-01-01 00:00:05.000', 8)];
+    expect(inScanOrder(late, 'created_at', 'log_id').map((r) => r.log_id)).toEqual([9, 7, 8, '18446744073709551615']);
+    expect(late.map((r) => r.log_id)).toEqual([7, 9, '18446744073709551615', 8]);
+    expect(inScanOrder([row('2024-01-01', -3), row('2024-01-01', -12)], 'created_at', 'log_id').map((r) => r.log_id)).toEqual([-12, -3]);
   });
 
   it('identifies rows by their key values as text, whatever their JS type', () => {

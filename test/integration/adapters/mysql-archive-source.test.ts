@@ -1,0 +1,88 @@
+import type { Pool } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createArchivePool, createMysqlArchiveSource } from '../../../functions/adapters/mysql-archive-source';
+import { cursorOf, type CursorValues, type SourceRow } from '../../../functions/core/archive-batch';
+import type { FilterCondition } from '../../../functions/core/archive-filter';
+import { createGameLogsTable, seedGameLogs } from '../../../functions/local/game-logs';
+import { createScratchDatabase, mysqlUrl, type ScratchDatabase } from '../helpers/mariadb';
+
+const DAY_MS = 86_400_000;
+const FROM = Date.UTC(2024, 0, 1);
+const BEFORE = '2024-01-04 00:00:00';
+const COLUMNS = ['log_id', 'player_id', 'action_type', 'action_data', 'created_at'];
+const ORDER = ['created_at', 'log_id'];
+
+describe('MySQL archive source reading batches', () => {
+  let shard: ScratchDatabase;
+  let pool: Pool;
+  let statements: string[];
+
+  beforeAll(async () => {
+    shard = await createScratchDatabase();
+    pool = createArchivePool({ url: mysqlUrl(), database: shard.database });
+    statements = [];
+    // Every statement the adapter sends, to see which way it read.
+    const query = pool.query.bind(pool) as (sql: string, values?: unknown) => unknown;
+    pool.query = ((sql: string, values?: unknown) => {
+      statements.push(sql);
+      return query(sql, values);
+    }) as Pool['query'];
+
+    await createGameLogsTable(shard.pool, shard.database, 'ordered');
+    await seedGameLogs(shard.pool, shard.database, 'ordered', { from: FROM, to: FROM + 4 * DAY_MS, rows: 4_000 });
+    // Late logs: old times under the newest keys.
+    await shard.pool.query(`INSERT INTO ordered (log_id, player_id, action_type, created_at) VALUES (9001, 1, 'late', '2024-01-02 00:00:00.000'), (9002, 2, 'late', '2024-01-02 12:00:00.000')`);
+    // In the first batch's key range: key 320 early, and key 310 at the time of the batch's last row (299), after it.
+    const timeOf = async (logId: number) => ((await shard.pool.query('SELECT created_at FROM ordered WHERE log_id = ?', [logId]))[0] as Array<{ created_at: string }>)[0]!.created_at;
+    await shard.pool.query('UPDATE ordered SET created_at = ? WHERE log_id = 320', [await timeOf(50)]);
+    await shard.pool.query('UPDATE ordered SET created_at = ? WHERE log_id = 310', [await timeOf(299)]);
+
+    await createGameLogsTable(shard.pool, shard.database, 'scattered');
+    await seedGameLogs(shard.pool, shard.database, 'scattered', { from: FROM, to: FROM + 4 * DAY_MS, rows: 1_000 });
+    // Keys that do not grow with time: each row's key moves far from its neighbours'.
+    await shard.pool.query('UPDATE scattered SET log_id = (log_id * 7919) % 1000003 + 1000000 ORDER BY log_id DESC');
+  });
+  afterAll(async () => {
+    await pool.end();
+    await shard.drop();
+  });
+
+  /** Every batch of the table, cursor to cursor, and the statements that read them. */
+  async function readAll(table: string, filter: FilterCondition[] = []): Promise<{ rows: SourceRow[]; sql: string[] }> {
+    const source = createMysqlArchiveSource(pool, shard.database);
+    statements.length = 0;
+    const rows: SourceRow[] = [];
+    let after: CursorValues | null = null;
+    for (;;) {
+      const batch = await source.selectBatch({ table, columns: COLUMNS, orderColumns: ORDER, after, before: BEFORE, filter, limit: 300 });
+      if (batch.length === 0) return { rows, sql: [...statements] };
+      expect(batch.length).toBeLessThanOrEqual(300);
+      rows.push(...batch);
+      after = cursorOf(batch.at(-1)!, ORDER);
+    }
+  }
+
+  async function expected(table: string, where = ''): Promise<SourceRow[]> {
+    const [rows] = await pool.query(`SELECT ${COLUMNS.join(', ')} FROM ${table} WHERE created_at < ?${where} ORDER BY created_at, log_id`, [BEFORE]);
+    return rows as SourceRow[];
+  }
+
+  it('reads the batches of a table whose keys grow with time by primary-key range, in (time, key) order', async () => {
+    const { rows, sql } = await readAll('ordered');
+    expect(rows).toEqual(await expected('ordered'));
+    expect(rows.slice(0, 300).map((row) => row.log_id)).toContain('320');
+    expect(rows[300]!.log_id).toBe('310');
+    expect(sql.some((statement) => statement.includes('FORCE INDEX (PRIMARY)'))).toBe(true);
+  });
+
+  it('reads through the time index when keys do not grow with time, or a filter needs other columns', async () => {
+    const scattered = await readAll('scattered');
+    expect(scattered.rows).toEqual(await expected('scattered'));
+    expect(scattered.rows.length).toBeGreaterThan(600);
+    expect(scattered.sql.some((statement) => statement.includes('FORCE INDEX (PRIMARY)'))).toBe(false);
+
+    const filtered = await readAll('ordered', [{ column: 'action_type', op: 'in', values: ['login', 'late'] }]);
+    expect(filtered.rows).toEqual(await expected('ordered', " AND action_type IN ('login', 'late')"));
+    expect(filtered.sql.some((statement) => statement.includes('FORCE INDEX (PRIMARY)'))).toBe(false);
+  });
+});
