@@ -1,5 +1,10 @@
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import S3rver from 's3rver';
 import { SANDBOX_DIR } from './sandbox-paths';
 
@@ -22,9 +27,58 @@ export function localS3Client(endpoint: string): S3Client {
   return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
 }
 
+/** An object as s3rver hands it to its store. */
+interface IncomingObject {
+  bucket: string;
+  key: string;
+  content: Readable | Buffer;
+  metadata: Record<string, string>;
+}
+
+/** The parts of s3rver's filesystem store that storing an object uses. */
+interface ObjectFiles {
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5: string): Promise<void>;
+  putObject(object: IncomingObject): Promise<{ size: number; md5: string }>;
+}
+
+/**
+ * s3rver writes an object over its file in place and answers the PUT before the file is complete,
+ * so a read right after a PUT, or after an interrupted one, can see part of an object. S3 replaces
+ * an object whole once its body has arrived: the body goes to a file of its own that is renamed
+ * over the object when complete, and removed if the upload fails.
+ */
+function replaceObjectsWhole(store: ObjectFiles): void {
+  store.putObject = async (object) => {
+    const path = store.getResourcePath(object.bucket, object.key, 'object');
+    const partial = `${path}.${randomBytes(6).toString('hex')}.partial`;
+    await mkdir(dirname(path), { recursive: true });
+    const md5 = createHash('md5');
+    let size = 0;
+    const measure = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        md5.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content, measure, createWriteStream(partial));
+      await rename(partial, path);
+    } catch (error) {
+      await rm(partial, { force: true });
+      throw error;
+    }
+    const digest = md5.digest('hex');
+    await store.putMetadata(object.bucket, object.key, object.metadata, digest);
+    return { size, md5: digest };
+  };
+}
+
 /** Starts s3rver on 127.0.0.1, storing objects under `directory`, with the given buckets created. */
 export async function startLocalS3(options: { directory: string; port?: number; buckets: string[] }): Promise<LocalS3> {
   const server = new S3rver({ port: options.port ?? 0, address: '127.0.0.1', silent: true, directory: options.directory });
+  replaceObjectsWhole((server as unknown as { store: ObjectFiles }).store);
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
   const client = localS3Client(endpoint);
