@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
 import {
   DEFAULT_REPLAY_RATES,
   planBinlogRecovery,
@@ -23,6 +21,7 @@ import type { RestoredDatabase, SnapshotService } from '../ports/backup-snapshot
 import { RESTORABLE_STATUSES, type BackupStore } from '../ports/backup-store';
 import type { Clock } from '../ports/clock';
 import type { ObjectStore } from '../ports/object-store';
+import { DigestStream } from '../shared/digest-stream';
 import { BackupIntegrityError, NotFoundError } from '../shared/errors';
 import { loadManifest, restoreLogicalBackup, type RestoreReport } from './restore-backup';
 
@@ -108,15 +107,9 @@ export async function runBinlogRecovery(deps: BinlogRecoveryDeps, plan: SelfMana
     const files: string[] = [];
     for (const binlog of plan.binlogs) {
       const path = join(workDir, binlog.file);
-      const hash = createHash('sha256');
-      const hashed = new Transform({
-        transform(piece: Buffer, _encoding, done) {
-          hash.update(piece);
-          done(null, piece);
-        },
-      });
+      const hashed = new DigestStream('sha256');
       await pipeline(await deps.objects.getStream(binlog.objectKey), hashed, createWriteStream(path));
-      const sha256 = hash.digest('base64');
+      const sha256 = hashed.digest('base64');
       if (sha256 !== binlog.sha256) throw new BackupIntegrityError(`archived binary log ${binlog.objectKey} was altered (SHA-256 ${sha256}, recorded ${binlog.sha256})`);
       files.push(path);
     }

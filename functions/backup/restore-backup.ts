@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import {
   checksumKindOf,
@@ -16,6 +15,7 @@ import type { RestoreConnection, RestoreConnector } from '../ports/backup-mysql'
 import type { BackupRecord } from '../ports/backup-store';
 import type { Clock } from '../ports/clock';
 import type { ObjectStore } from '../ports/object-store';
+import { DigestStream } from '../shared/digest-stream';
 import { BackupIntegrityError, NotFoundError, ValidationError } from '../shared/errors';
 
 export interface RestoreDeps {
@@ -153,19 +153,11 @@ async function createViews(connection: RestoreConnection, database: string, view
 
 /** Streams one chunk: download (hashed) → gunzip → one statement per line. Returns a problem when the object was not what was recorded. */
 async function loadChunk(objects: ObjectStore, connection: RestoreConnection, database: string, chunk: ChunkManifest): Promise<string | undefined> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const measured = new Transform({
-    transform(piece: Buffer, _encoding, done) {
-      hash.update(piece);
-      bytes += piece.length;
-      done(null, piece);
-    },
-  });
+  const measured = new DigestStream('sha256');
   const source = await objects.getStream(chunk.key);
   for await (const statement of statements(source.pipe(measured).pipe(createGunzip()))) await connection.apply(database, statement);
-  const sha256 = hash.digest('base64');
-  if (bytes !== chunk.bytes || sha256 !== chunk.sha256) return `${chunk.key}: read ${bytes} bytes with SHA-256 ${sha256}, recorded ${chunk.bytes} bytes ${chunk.sha256}`;
+  const sha256 = measured.digest('base64');
+  if (measured.bytes !== chunk.bytes || sha256 !== chunk.sha256) return `${chunk.key}: read ${measured.bytes} bytes with SHA-256 ${sha256}, recorded ${chunk.bytes} bytes ${chunk.sha256}`;
   return undefined;
 }
 

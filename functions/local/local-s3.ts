@@ -1,11 +1,12 @@
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import S3rver from 's3rver';
+import { DigestStream } from '../shared/digest-stream';
 import { SANDBOX_DIR } from './sandbox-paths';
 
 export interface LocalS3 {
@@ -53,25 +54,17 @@ function replaceObjectsWhole(store: ObjectFiles): void {
     const path = store.getResourcePath(object.bucket, object.key, 'object');
     const partial = `${path}.${randomBytes(6).toString('hex')}.partial`;
     await mkdir(dirname(path), { recursive: true });
-    const md5 = createHash('md5');
-    let size = 0;
-    const measure = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        md5.update(chunk);
-        size += chunk.length;
-        done(null, chunk);
-      },
-    });
+    const measured = new DigestStream('md5');
     try {
-      await pipeline(Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content, measure, createWriteStream(partial));
+      await pipeline(Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content, measured, createWriteStream(partial));
       await rename(partial, path);
     } catch (error) {
       await rm(partial, { force: true });
       throw error;
     }
-    const digest = md5.digest('hex');
-    await store.putMetadata(object.bucket, object.key, object.metadata, digest);
-    return { size, md5: digest };
+    const md5 = measured.digest('hex');
+    await store.putMetadata(object.bucket, object.key, object.metadata, md5);
+    return { size: measured.bytes, md5 };
   };
 }
 
