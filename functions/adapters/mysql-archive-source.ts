@@ -242,10 +242,9 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
    * key, and no filter, so the time index alone finds the batch's keys.
    */
   function readsThroughPrimaryKey(query: BatchQuery, types: Map<string, ColumnInfo>): boolean {
-    if (query.orderColumns.length !== 2 || query.filter.length > 0) return false;
-    const key = query.orderColumns[1]!;
+    const key = singleIntegerKey(types, query.orderColumns.slice(1));
     const primary = indexCache.get(query.table)?.find((index) => index.name === 'PRIMARY');
-    return INTEGER_TYPES.has(types.get(key)?.dataType ?? '') && primary?.columns.length === 1 && primary.columns[0] === key;
+    return key !== undefined && query.filter.length === 0 && primary?.columns.length === 1 && primary.columns[0] === key;
   }
 
   const keyList = (keyColumns: readonly string[]) =>
@@ -469,10 +468,14 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
   };
 }
 
+/** The key's column when the key is one integer column; undefined otherwise. */
+function singleIntegerKey(types: Map<string, ColumnInfo>, keyColumns: readonly string[]): string | undefined {
+  return keyColumns.length === 1 && INTEGER_TYPES.has(types.get(keyColumns[0]!)?.dataType ?? '') ? keyColumns[0] : undefined;
+}
+
 /** The smallest and largest of the archived keys when the key is one integer column; undefined otherwise. */
 function integerKeySpan(types: Map<string, ColumnInfo>, keyColumns: readonly string[], keys: Iterable<string>): { min: string; max: string } | undefined {
-  if (keyColumns.length !== 1 || !INTEGER_TYPES.has(types.get(keyColumns[0]!)?.dataType ?? '')) return undefined;
-  return integerSpan(keys);
+  return singleIntegerKey(types, keyColumns) === undefined ? undefined : integerSpan(keys);
 }
 
 function primaryKey(description: TableDescription): string[] {
