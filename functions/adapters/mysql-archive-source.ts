@@ -1,6 +1,6 @@
 import type { PoolConnection as CorePoolConnection } from 'mysql2';
 import type { Pool, PoolConnection, QueryValues, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { inScanOrder, integerSpan, keyString, keyValues, matchLockedRows, type CursorValues, type SourceRow, type SourceValue } from '../core/archive-batch';
+import { inScanOrder, integerSpan, keyString, keyValues, lockedRowsMatcher, matchLockedRows, type CursorValues, type SourceRow, type SourceValue } from '../core/archive-batch';
 import { filterSql, type FilterCondition } from '../core/archive-filter';
 import { boundLiteral, type Partition, type PartitionScheme } from '../core/archive-partitions';
 import { primaryOf } from '../core/shard-map';
@@ -74,6 +74,40 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
   }
   async function run(sql: string, values?: QueryValues, on: Pool | PoolConnection = pool): Promise<ResultSetHeader> {
     return unreachableOnConnectionLoss(database, (on as Pool).query<ResultSetHeader>(sql, values).then(([result]) => result));
+  }
+
+  /**
+   * Hands a statement's rows to `onRow` as they arrive instead of collecting them, so a row is
+   * garbage as soon as it has been looked at.
+   */
+  async function eachRow(sql: string, values: QueryValues, connection: PoolConnection, onRow: (row: SourceRow) => void): Promise<void> {
+    const core = (connection as unknown as { connection: CorePoolConnection }).connection;
+    return unreachableOnConnectionLoss(
+      database,
+      new Promise<void>((resolve, reject) => {
+        let failure: unknown;
+        // A query without a callback reports a lost connection on the connection, not on itself.
+        const lost = (error: unknown) => settle(error);
+        const settle = (error: unknown) => {
+          core.removeListener('error', lost);
+          if (error === undefined) resolve();
+          else reject(error);
+        };
+        core.once('error', lost);
+        core
+          .query(sql, values)
+          .on('result', (row) => {
+            if (failure !== undefined) return;
+            try {
+              onRow(row as unknown as SourceRow);
+            } catch (error) {
+              failure = error;
+            }
+          })
+          .on('error', (error) => (failure ??= error))
+          .on('end', () => settle(failure));
+      }),
+    );
   }
 
   const commit = async (connection: PoolConnection) => unreachableOnConnectionLoss(database, connection.commit());
@@ -338,11 +372,12 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
           ? ` AND ${quoteIdentifier(request.keyColumns[0]!)} BETWEEN ${span.min} AND ${span.max}`
           : ` ORDER BY ${order} LIMIT ${request.archived.size + 1}`;
         const fast = await inTransaction('READ COMMITTED', async (connection) => {
-          const returned = await rows(`DELETE FROM ${source} WHERE ${where.sql}${scan} RETURNING ${columns}`, where.values, connection);
-          const match = matchLockedRows(request.archived, returned as SourceRow[], request.keyColumns, request.columns);
+          const matcher = lockedRowsMatcher(request.archived, request.keyColumns, request.columns);
+          await eachRow(`DELETE FROM ${source} WHERE ${where.sql}${scan} RETURNING ${columns}`, where.values, connection, matcher.add);
+          const match = matcher.result();
           if (match.changed.length === 0 && match.unexpected === 0) {
             await commit(connection);
-            return { deleted: returned.length, missing: match.missing, changed: [] } satisfies DeleteOutcome;
+            return { deleted: match.matching.length, missing: match.missing, changed: [] } satisfies DeleteOutcome;
           }
           await connection.rollback();
           return match.changed.length > 0 ? ({ deleted: 0, missing: match.missing, changed: match.changed } satisfies DeleteOutcome) : undefined;

@@ -228,17 +228,26 @@ export interface LockedRowsMatch {
   unexpected: number;
 }
 
-/** Compares the archived rows (by keyString) with the rows of the same range as locked or deleted on the shard. */
-export function matchLockedRows(archived: ReadonlyMap<string, SourceRow>, onShard: readonly SourceRow[], keyColumns: readonly string[], columns: readonly string[]): LockedRowsMatch {
+/** Compares rows of a batch's range, as locked or deleted on the shard, one at a time with the archived rows (by keyString). */
+export function lockedRowsMatcher(archived: ReadonlyMap<string, SourceRow>, keyColumns: readonly string[], columns: readonly string[]): { add(row: SourceRow): void; result(): LockedRowsMatch } {
   const matching: string[] = [];
   const changed: string[] = [];
   let unexpected = 0;
-  for (const row of onShard) {
-    const key = keyString(row, keyColumns);
-    const kept = archived.get(key);
-    if (kept === undefined) unexpected += 1;
-    else if (sameRow(kept, row, columns)) matching.push(key);
-    else changed.push(key);
-  }
-  return { matching, changed, missing: archived.size - matching.length - changed.length, unexpected };
+  return {
+    add(row) {
+      const key = keyString(row, keyColumns);
+      const kept = archived.get(key);
+      if (kept === undefined) unexpected += 1;
+      else if (sameRow(kept, row, columns)) matching.push(key);
+      else changed.push(key);
+    },
+    result: () => ({ matching, changed, missing: archived.size - matching.length - changed.length, unexpected }),
+  };
+}
+
+/** Compares the archived rows (by keyString) with the rows of the same range as locked or deleted on the shard. */
+export function matchLockedRows(archived: ReadonlyMap<string, SourceRow>, onShard: readonly SourceRow[], keyColumns: readonly string[], columns: readonly string[]): LockedRowsMatch {
+  const matcher = lockedRowsMatcher(archived, keyColumns, columns);
+  for (const row of onShard) matcher.add(row);
+  return matcher.result();
 }
