@@ -155,6 +155,51 @@ describe('archiving a batch exactly once, whatever fails', () => {
     await expectExactlyOnce();
   });
 
+  it('verifies each object by the checksum S3 returns, without reading it back', async () => {
+    let reads = 0;
+    const objects: ObjectStore = { ...harness.objects, getBuffer: async (key) => (reads++, harness.objects.getBuffer(key)) };
+    const results = await runToCompletion(harness, harness.process(), config, request(), { now: NOW, objects });
+    expect(results.at(-1)?.status).toBe('done');
+    expect(reads).toBe(0);
+    await expectExactlyOnce();
+  });
+
+  it('reads each object back to verify it when the store returns no checksum', async () => {
+    let reads = 0;
+    const objects: ObjectStore = {
+      ...harness.objects,
+      head: async (key) => {
+        const found = await harness.objects.head(key);
+        return found && { ...found, checksumSha256: undefined };
+      },
+      getBuffer: async (key) => (reads++, harness.objects.getBuffer(key)),
+    };
+    const results = await runToCompletion(harness, harness.process(), config, request(), { now: NOW, objects });
+    expect(results.at(-1)?.status).toBe('done');
+    const [batches] = (await harness.catalog.pool.query("SELECT COUNT(*) AS n FROM sk_archive_batches WHERE state = 'checkpointed'")) as unknown as [[{ n: number }]];
+    expect(reads).toBe(Number(batches[0].n));
+    await expectExactlyOnce();
+  });
+
+  it('deletes no row of a batch whose stored object differs from the one planned, and rewrites it on the next run', async () => {
+    const process = harness.process();
+    const retried = request();
+    // Same length, one byte flipped: S3 stores (and checksums) other bytes than the batch recorded.
+    const corrupting: ObjectStore = {
+      ...harness.objects,
+      put: async (key, body, options) => {
+        const bytes = Buffer.from(body);
+        bytes[bytes.length - 1]! ^= 0xff;
+        return harness.objects.put(key, bytes, options);
+      },
+    };
+    await expect(runToCompletion(harness, process, config, retried, { now: NOW, objects: corrupting })).rejects.toThrow(/did not verify after upload/);
+    expect(checksums(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs'))).toEqual(checksums(original));
+    const results = await runToCompletion(harness, process, config, retried, { now: NOW });
+    expect(results.at(-1)?.status).toBe('done');
+    await expectExactlyOnce();
+  });
+
   it('recovers when the shard connection is dropped while the delete waits for a row lock', async () => {
     const process = harness.process();
     const retried = request();

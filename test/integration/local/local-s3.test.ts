@@ -1,5 +1,5 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { randomBytes } from 'node:crypto';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -50,5 +50,42 @@ describe('local S3', () => {
     expect(partialFiles()).toEqual([]);
     expect((await s3.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'cut-off' }))).ContentLength).toBe(previous.length);
     expect((await get('cut-off')).equals(previous)).toBe(true);
+  });
+
+  const sha256 = (body: Buffer) => createHash('sha256').update(body).digest('base64');
+  const checksumOf = async (key: string) => (await s3.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key, ChecksumMode: 'ENABLED' }))).ChecksumSHA256;
+
+  it('returns the SHA-256 a PUT carried on HEAD and GET when asked, and none once the object is replaced without one', async () => {
+    const body = randomBytes(65_536);
+    await s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'checked', Body: body, ChecksumSHA256: sha256(body) }));
+    expect(await checksumOf('checked')).toBe(sha256(body));
+    expect((await s3.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'checked' }))).ChecksumSHA256).toBeUndefined();
+    const read = await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'checked', ChecksumMode: 'ENABLED' }));
+    expect(read.ChecksumSHA256).toBe(sha256(body));
+    expect(Buffer.from(await read.Body!.transformToByteArray()).equals(body)).toBe(true);
+
+    await s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'checked', Body: randomBytes(1_024) }));
+    expect(await checksumOf('checked')).toBeUndefined();
+  });
+
+  it('refuses a PUT whose body does not match its SHA-256 and keeps the previous object', async () => {
+    const previous = randomBytes(65_536);
+    await s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'mismatch', Body: previous, ChecksumSHA256: sha256(previous) }));
+
+    const other = randomBytes(65_536);
+    await expect(s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'mismatch', Body: other, ChecksumSHA256: sha256(previous) }))).rejects.toMatchObject({
+      name: 'BadDigest',
+      $metadata: { httpStatusCode: 400 },
+    });
+    expect((await get('mismatch')).equals(previous)).toBe(true);
+    expect(await checksumOf('mismatch')).toBe(sha256(previous));
+    expect(partialFiles()).toEqual([]);
+  });
+
+  it('deletes an object with its checksum', async () => {
+    const body = randomBytes(1_024);
+    await s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'gone/object', Body: body, ChecksumSHA256: sha256(body) }));
+    await s3.client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'gone/object' }));
+    expect(readdirSync(join(directory, BUCKET), { recursive: true }).filter((name) => String(name).startsWith('gone'))).toEqual([]);
   });
 });
