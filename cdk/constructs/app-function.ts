@@ -90,7 +90,8 @@ export class AppFunction<S extends $ZodObject> extends NodejsFunction {
         // Stack traces need file and line only; embedded sources would triple what Node parses at cold start.
         sourcesContent: false,
         mainFields: ['module', 'main'],
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        // Aliased: a bundled module may import createRequire itself.
+        banner: "import { createRequire as requireFromBundle } from 'module'; const require = requireFromBundle(import.meta.url);",
         bundleAwsSDK: props.awsSdk !== 'runtime',
         externalModules: props.awsSdk === 'runtime' ? ['@aws-sdk/*'] : [],
         forceDockerBundling: false,

@@ -102,7 +102,8 @@ async function bundleWorker(directory: string): Promise<string> {
     target: 'node24',
     outfile: bundle,
     logLevel: 'error',
-    banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+    // Aliased: a bundled module may import createRequire itself.
+    banner: { js: "import { createRequire as requireFromBundle } from 'module'; const require = requireFromBundle(import.meta.url);" },
   });
   return bundle;
 }
