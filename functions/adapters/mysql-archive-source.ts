@@ -1,6 +1,6 @@
 import type { PoolConnection as CorePoolConnection } from 'mysql2';
 import type { Pool, PoolConnection, QueryValues, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { inScanOrder, integerSpan, keyString, keyValues, lockedRowsMatcher, matchLockedRows, type CursorValues, type SourceRow, type SourceValue } from '../core/archive-batch';
+import { inScanOrder, integerSpan, keyString, keyValues, lockedRowsMatcher, type CursorValues, type SourceRow, type SourceValue } from '../core/archive-batch';
 import { filterSql, type FilterCondition } from '../core/archive-filter';
 import { boundLiteral, type Partition, type PartitionScheme } from '../core/archive-partitions';
 import { primaryOf } from '../core/shard-map';
@@ -388,8 +388,9 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
       // Next-key locks on the range keep new rows out of it until commit, so when the range holds
       // exactly the archived rows, one range delete removes exactly those.
       return inTransaction('REPEATABLE READ', async (connection) => {
-        const locked = await rows(`SELECT ${columns} FROM ${source}${scanIndex(request.table, request.range.orderColumns)} WHERE ${where.sql} ORDER BY ${order} FOR UPDATE`, where.values, connection);
-        const match = matchLockedRows(request.archived, locked as SourceRow[], request.keyColumns, request.columns);
+        const matcher = lockedRowsMatcher(request.archived, request.keyColumns, request.columns);
+        await eachRow(`SELECT ${columns} FROM ${source}${scanIndex(request.table, request.range.orderColumns)} WHERE ${where.sql} ORDER BY ${order} FOR UPDATE`, where.values, connection, matcher.add);
+        const match = matcher.result();
         if (match.changed.length > 0) {
           await connection.rollback();
           return { deleted: 0, missing: match.missing, changed: match.changed };

@@ -244,10 +244,3 @@ export function lockedRowsMatcher(archived: ReadonlyMap<string, SourceRow>, keyC
     result: () => ({ matching, changed, missing: archived.size - matching.length - changed.length, unexpected }),
   };
 }
-
-/** Compares the archived rows (by keyString) with the rows of the same range as locked or deleted on the shard. */
-export function matchLockedRows(archived: ReadonlyMap<string, SourceRow>, onShard: readonly SourceRow[], keyColumns: readonly string[], columns: readonly string[]): LockedRowsMatch {
-  const matcher = lockedRowsMatcher(archived, keyColumns, columns);
-  for (const row of onShard) matcher.add(row);
-  return matcher.result();
-}

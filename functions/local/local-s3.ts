@@ -57,6 +57,13 @@ interface ChecksumContext {
 }
 const requestChecksums = new AsyncLocalStorage<ChecksumContext>();
 
+/** The parts of a Koa context the checksum middleware uses. */
+interface ChecksumRequest {
+  status: number;
+  get(header: string): string;
+  set(header: string, value: string): void;
+}
+
 const checksumFile = (store: ObjectFiles, bucket: string, key: string) => store.getResourcePath(bucket, key, 'object.sha256');
 
 /**
@@ -82,13 +89,6 @@ function keepChecksums(server: { middleware: Array<(ctx: ChecksumRequest, next: 
     await rm(checksumFile(store, bucket, key), { force: true });
     await deleteObject(bucket, key);
   };
-}
-
-/** The parts of a Koa context the checksum middleware uses. */
-interface ChecksumRequest {
-  status: number;
-  get(header: string): string;
-  set(header: string, value: string): void;
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   integerSpan,
   keyString,
   keyValues,
-  matchLockedRows,
+  lockedRowsMatcher,
   sameRow,
   sqlDateTime,
   takeSameDay,
@@ -133,13 +133,15 @@ describe('matching locked rows to archived rows', () => {
     ['3', { id: '3', note: 'c', bytes: null }],
   ]);
 
-  it('deletes only rows whose content is what was archived and reports changed, missing and unexpected ones', () => {
+  it('deletes only rows whose content is what was archived and reports changed, missing and unexpected ones, row by row', () => {
     const onShard: SourceRow[] = [
       { id: '1', note: 'a', bytes: Buffer.from([1, 2]) },
       { id: '2', note: 'B', bytes: null },
       { id: '9', note: 'new', bytes: null },
     ];
-    expect(matchLockedRows(archived, onShard, ['id'], columns)).toEqual({ matching: ['1'], changed: ['2'], missing: 1, unexpected: 1 });
+    const matcher = lockedRowsMatcher(archived, ['id'], columns);
+    for (const row of onShard) matcher.add(row);
+    expect(matcher.result()).toEqual({ matching: ['1'], changed: ['2'], missing: 1, unexpected: 1 });
   });
 
   it('compares rows parsed back from an archived line, bytes as base64, with the rows on the shard', () => {
