@@ -50,9 +50,10 @@ interface ObjectFiles {
 /** s3rver's error, which it answers with the error's own code and status. */
 const S3Error = createRequire(import.meta.url)('s3rver/lib/models/error') as new (code: string, message: string) => Error;
 
-/** The SHA-256 checksum a request sent (`x-amz-checksum-sha256`) and the one stored with the object it read. */
+/** The SHA-256 checksum a request sent (`x-amz-checksum-sha256`), whether it asked for the stored one, and that one once read. */
 interface ChecksumContext {
   sent?: string;
+  wanted: boolean;
   stored?: string;
 }
 const requestChecksums = new AsyncLocalStorage<ChecksumContext>();
@@ -73,15 +74,15 @@ const checksumFile = (store: ObjectFiles, bucket: string, key: string) => store.
  */
 function keepChecksums(server: { middleware: Array<(ctx: ChecksumRequest, next: () => Promise<void>) => Promise<void>> }, store: ObjectFiles): void {
   server.middleware.unshift(async (ctx, next) => {
-    const context: ChecksumContext = { sent: ctx.get('x-amz-checksum-sha256') || undefined };
+    const context: ChecksumContext = { sent: ctx.get('x-amz-checksum-sha256') || undefined, wanted: ctx.get('x-amz-checksum-mode').toUpperCase() === 'ENABLED' };
     await requestChecksums.run(context, next);
-    if (context.stored !== undefined && ctx.status === 200 && ctx.get('x-amz-checksum-mode').toUpperCase() === 'ENABLED') ctx.set('x-amz-checksum-sha256', context.stored);
+    if (context.stored !== undefined && ctx.status === 200) ctx.set('x-amz-checksum-sha256', context.stored);
   });
   const getObject = store.getObject.bind(store);
   store.getObject = async (bucket, key, options) => {
     const object = await getObject(bucket, key, options);
     const context = requestChecksums.getStore();
-    if (context) context.stored = await readFile(checksumFile(store, bucket, key), 'utf8').catch(() => undefined);
+    if (context?.wanted) context.stored = await readFile(checksumFile(store, bucket, key), 'utf8').catch(() => undefined);
     return object;
   };
   const deleteObject = store.deleteObject.bind(store);
