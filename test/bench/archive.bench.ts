@@ -180,11 +180,11 @@ async function settle(admin: ReturnType<typeof createMysqlPool>, database: strin
 
 /** How many cores each run kept busy on average, and on what: the runs share this machine's cores with the server. */
 function coresBusy(cores: number, runs: Array<[string, number, Record<string, number | null>]>): string {
-  const described = runs.map(([name, ms, parts]) => {
-    if (Object.values(parts).some((seconds) => seconds === null)) return `${name} n/a (server CPU not readable)`;
-    const total = Object.values(parts).reduce<number>((sum, seconds) => sum + seconds!, 0);
-    const detail = Object.entries(parts).map(([part, seconds]) => `${part} ${seconds!.toFixed(1)}`).join(' + ');
-    return `${name} ${((total * 1000) / ms).toFixed(2)} (${detail} CPU s over ${(ms / 1000).toFixed(1)} s)`;
+  const described = runs.map(([name, seconds, parts]) => {
+    if (Object.values(parts).some((cpu) => cpu === null)) return `${name} n/a (server CPU not readable)`;
+    const total = Object.values(parts).reduce<number>((sum, cpu) => sum + cpu!, 0);
+    const detail = Object.entries(parts).map(([part, cpu]) => `${part} ${cpu!.toFixed(1)}`).join(' + ');
+    return `${name} ${(total / seconds).toFixed(2)} (${detail} CPU s over ${seconds.toFixed(1)} s)`;
   });
   return `${described.join(', ')}; the machine has ${cores}`;
 }
@@ -331,11 +331,12 @@ async function main(): Promise<void> {
     const bestPeer = fastest(peer);
     const bestFloor = fastest(floor);
     const rate = (run: Run) => run.rows / run.seconds;
+    const peakRssMb = Math.max(...ours.map((run) => run.worker.maxRssMb));
     const objects = readdirSync(join(directory, 's3', BUCKET), { recursive: true }).length;
     report(
       'archive',
       [
-        { archiver: 'shardkeeper (zstd JSON lines → local S3, verified, manifest, checked deletes)', rows: best.rows, seconds: best.seconds, 'rows/s': rate(best), 'left on shard': best.left, 'output MB': best.worker.bytes / 1_048_576, 'peak RSS MB': Math.max(...ours.map((run) => run.worker.maxRssMb)), 'server CPU s': best.serverCpu, 'archiver CPU s': best.worker.cpuSeconds },
+        { archiver: 'shardkeeper (zstd JSON lines → local S3, verified, manifest, checked deletes)', rows: best.rows, seconds: best.seconds, 'rows/s': rate(best), 'left on shard': best.left, 'output MB': best.worker.bytes / 1_048_576, 'peak RSS MB': peakRssMb, 'server CPU s': best.serverCpu, 'archiver CPU s': best.worker.cpuSeconds },
         { archiver: 'pt-archiver --limit 10000 --bulk-delete --commit-each --file', rows: bestPeer.rows, seconds: bestPeer.seconds, 'rows/s': rate(bestPeer), 'left on shard': bestPeer.left, 'output MB': bestPeer.outputBytes / 1_048_576, 'peak RSS MB': null, 'server CPU s': bestPeer.serverCpu, 'archiver CPU s': bestPeer.cpu },
         { archiver: 'server floor: DELETE of 10000-key spans until none left, nothing archived', rows: bestFloor.rows, seconds: bestFloor.seconds, 'rows/s': rate(bestFloor), 'left on shard': bestFloor.left, 'output MB': null, 'peak RSS MB': null, 'server CPU s': bestFloor.serverCpu, 'archiver CPU s': null },
       ],
@@ -344,11 +345,11 @@ async function main(): Promise<void> {
         rounds: { shardkeeper: ours.map((run) => Number(run.seconds.toFixed(2))), ptArchiver: peer.map((run) => Number(run.seconds.toFixed(2))), bareDeletes: floor.map((run) => Number(run.seconds.toFixed(2))) },
         ceiling: `${(rate(bestFloor) / rate(bestPeer)).toFixed(2)}× pt-archiver: the server's own delete rate; shardkeeper reaches ${((100 * rate(best)) / rate(bestFloor)).toFixed(0)} % of it`,
         compression: `${(best.worker.rawBytes / best.worker.bytes).toFixed(2)}× (${(best.worker.rawBytes / 1_048_576).toFixed(1)} MB of JSON lines → ${(best.worker.bytes / 1_048_576).toFixed(1)} MB zstd in ${best.worker.batches} batches, ${objects} files in the local S3)`,
-        peakRss: `${Math.max(...ours.map((run) => run.worker.maxRssMb)).toFixed(0)} MB (target ≤ 256 MB)`,
+        peakRss: `${peakRssMb.toFixed(0)} MB (target ≤ 256 MB)`,
         coresBusy: coresBusy(cpus().length, [
-          ['shardkeeper', best.seconds * 1000, { server: best.serverCpu, archiver: best.worker.cpuSeconds, 'local S3': best.localS3Cpu }],
-          ['pt-archiver', bestPeer.seconds * 1000, { server: bestPeer.serverCpu, archiver: bestPeer.cpu }],
-          ['server floor', bestFloor.seconds * 1000, { server: bestFloor.serverCpu }],
+          ['shardkeeper', best.seconds, { server: best.serverCpu, archiver: best.worker.cpuSeconds, 'local S3': best.localS3Cpu }],
+          ['pt-archiver', bestPeer.seconds, { server: bestPeer.serverCpu, archiver: bestPeer.cpu }],
+          ['server floor', bestFloor.seconds, { server: bestFloor.serverCpu }],
         ]),
         budget: cpuBudget(cpus().length, bestPeer.seconds / 1.5, bestFloor.serverCpu, best.serverCpu === null ? null : best.serverCpu + best.worker.cpuSeconds + best.localS3Cpu),
         table: `${ROWS} rows over ${SPAN_DAYS} days, ${RETENTION_DAYS} days kept, batches of ${BATCH}`,
