@@ -9,6 +9,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { $ZodObject } from 'zod/v4/core';
 import type { EnvOf } from '../../functions/shared/env';
+import { ESM_REQUIRE_BANNER } from '../bundling';
 
 export const REPO_ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '../..');
 export const METRICS_NAMESPACE = 'Shardkeeper';
@@ -90,8 +91,7 @@ export class AppFunction<S extends $ZodObject> extends NodejsFunction {
         // Stack traces need file and line only; embedded sources would triple what Node parses at cold start.
         sourcesContent: false,
         mainFields: ['module', 'main'],
-        // Aliased: a bundled module may import createRequire itself.
-        banner: "import { createRequire as requireFromBundle } from 'module'; const require = requireFromBundle(import.meta.url);",
+        banner: ESM_REQUIRE_BANNER,
         bundleAwsSDK: props.awsSdk !== 'runtime',
         externalModules: props.awsSdk === 'runtime' ? ['@aws-sdk/*'] : [],
         forceDockerBundling: false,

@@ -17,6 +17,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ESM_REQUIRE_BANNER } from '../../cdk/bundling';
 import { migrate } from '../../functions/adapters/catalog-migrations';
 import { createArchivePool, createMysqlArchiveSource } from '../../functions/adapters/mysql-archive-source';
 import { createMysqlExecutor, createMysqlPool } from '../../functions/adapters/mysql-executor';
@@ -102,8 +103,7 @@ async function bundleWorker(directory: string): Promise<string> {
     target: 'node24',
     outfile: bundle,
     logLevel: 'error',
-    // Aliased: a bundled module may import createRequire itself.
-    banner: { js: "import { createRequire as requireFromBundle } from 'module'; const require = requireFromBundle(import.meta.url);" },
+    banner: { js: ESM_REQUIRE_BANNER },
   });
   return bundle;
 }
