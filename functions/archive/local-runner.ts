@@ -26,7 +26,8 @@ export interface LocalRunDependencies {
   load?: (shard: Shard) => ShardLoadProbe;
   /** After each slice or pause: for a progress line. */
   onProgress?: (item: SliceRequest, update: { result: SliceResult; elapsedMs: number }) => void;
-  onBatch?: (item: SliceRequest, progress: { rows: number; runRows: number }) => void;
+  /** After every checkpointed batch; `elapsedMs` since this item started. */
+  onBatch?: (item: SliceRequest, progress: { rows: number; runRows: number; elapsedMs: number }) => void;
 }
 
 export interface LocalRunOptions {
@@ -85,7 +86,7 @@ export async function runArchiveLocally(
             events: deps.events,
             clock: deps.clock,
             sleep: deps.sleep,
-            onBatch: (progress) => deps.onBatch?.(item, progress),
+            onBatch: (progress) => deps.onBatch?.(item, { rows: progress.rows, runRows: progress.runRows, elapsedMs: deps.clock.now() - started }),
           },
           { deadline: deps.clock.now() + (options.sliceMs ?? 10_000), blackouts: options.blackouts },
         );

@@ -28,7 +28,7 @@ import type { ObjectStore } from '../ports/object-store';
 import { AppError, CatalogUnavailableError, ValidationError } from '../shared/errors';
 import { cliNodeCredentials } from './node-credentials';
 import { catalogUrl, print, type CliContext, type GlobalOptions } from './context';
-import { bar, table } from './format';
+import { bar, progressLine, table } from './format';
 
 export interface ArchiveCliOptions extends GlobalOptions {
   config?: string;
@@ -184,7 +184,8 @@ export async function archiveRunCommand(context: CliContext, options: ArchiveCli
         }
         context.err(`archive run ${runId}: ${items.length} table/shard item(s) to ${services.location}\n`);
       }
-      const started = new Map<string, number>();
+      const progress = progressLine(context.err, { interactive: context.interactive === true });
+      const archivedHere = new Map<string, number>();
       const outcomes = await runArchiveLocally(
         items,
         settings.tables,
@@ -197,24 +198,26 @@ export async function archiveRunCommand(context: CliContext, options: ArchiveCli
           sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
           source: services.source,
           load: (shard) => shardLoadFromProber(prober, shard),
-          onBatch: (item, progress) => {
+          onBatch: (item, batch) => {
             if (options.json) return;
             const key = itemKey(item);
-            if (!started.has(key)) started.set(key, Date.now());
-            const seconds = Math.max(0.001, (Date.now() - started.get(key)!) / 1000);
+            const rows = (archivedHere.get(key) ?? 0) + batch.rows;
+            archivedHere.set(key, rows);
             const total = eligible.get(key);
-            const done = total ? ` ${bar(progress.runRows, total, 24).padEnd(24)} ${Math.min(100, Math.round((progress.runRows / total) * 100))}%` : '';
-            context.err(`\r${key}${done} ${count(progress.runRows)} rows, ${count(progress.runRows / seconds)} rows/s   `);
+            const done = total ? ` ${bar(batch.runRows, total, 24).padEnd(24)} ${Math.min(100, Math.round((batch.runRows / total) * 100))}%` : '';
+            progress.update(key, `${key}${done} ${count(batch.runRows)} rows, ${count((rows * 1000) / Math.max(1, batch.elapsedMs))} rows/s`);
           },
           onProgress: (item, { result }) => {
             if (options.json) return;
-            if (result.status === 'throttled') context.err(`\n${itemKey(item)}: throttled (${result.reason}); waiting ${result.waitSeconds}s\n`);
-            if (result.status === 'blackout') context.err(`\n${itemKey(item)}: blackout (${result.reason}) until ${result.resumeAt}\n`);
+            if (result.status !== 'throttled' && result.status !== 'blackout') return;
+            progress.end();
+            if (result.status === 'throttled') context.err(`${itemKey(item)}: throttled (${result.reason}); waiting ${result.waitSeconds}s\n`);
+            else context.err(`${itemKey(item)}: blackout (${result.reason}) until ${result.resumeAt}\n`);
           },
         },
         { blackouts: settings.blackouts, waitOutBlackouts: options.wait === true },
       );
-      if (!options.json && outcomes.length > 0) context.err('\n');
+      progress.end();
       const value = { runId, location: services.location, items: outcomes, events: events.map((event) => ({ detailType: event.detailType, detail: event.detail })) };
       print(context, options, value, () =>
         [
@@ -289,6 +292,7 @@ export async function archiveRestoreCommand(
     if (!config) throw new ValidationError(`table ${options.tableName} is not configured for archiving`);
     const shard = map.shards.find((candidate) => candidate.name === options.shardName);
     if (!shard) throw new ValidationError(`shard ${options.shardName} is not in the shard map`);
+    const progress = progressLine(context.err, { interactive: context.interactive === true });
     const result = await restoreArchivedRows(
       config,
       { shard: shard.name, from, to, player: options.player, into: options.into },
@@ -297,11 +301,11 @@ export async function archiveRestoreCommand(
         store,
         objects,
         onObject: (done, total) => {
-          if (!options.json) context.err(`\r${bar(done, total, 24).padEnd(24)} ${done}/${total} object(s)`);
+          if (!options.json) progress.update('objects', `${bar(done, total, 24).padEnd(24)} ${done}/${total} object(s)`);
         },
       },
     );
-    if (!options.json && result.objects > 0) context.err('\n');
+    progress.end();
     print(context, options, result, () =>
       `restored ${result.inserted} row(s) into ${shard.database}.${result.target} from ${result.objects} object(s); ${result.skipped} of ${result.matched} matching row(s) were already there`,
     );

@@ -14,6 +14,8 @@ export interface CliContext {
   out: (text: string) => void;
   err: (text: string) => void;
   env: Record<string, string | undefined>;
+  /** stderr is a terminal: progress is redrawn in place rather than logged line by line. */
+  interactive?: boolean;
   /** Resolves when the command should finish; the sandbox waits on it. */
   untilStopped: () => Promise<void>;
 }

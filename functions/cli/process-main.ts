@@ -6,6 +6,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
     env: process.env,
+    interactive: process.stderr.isTTY === true,
     untilStopped: () =>
       new Promise((resolve) => {
         process.once('SIGINT', () => resolve());

@@ -74,11 +74,16 @@ describe('shardkeeper archive against the sandbox fleet', () => {
     expect(JSON.parse((await cli(...restoreArgs)).out)).toMatchObject({ inserted: 0, skipped: first.matched });
   });
 
-  it('prints a progress line with rows/s and a summary table', async () => {
+  it('logs progress lines with rows/s when stderr is not a terminal, then a summary table', async () => {
+    const seeded = await cli('archive', 'seed', '--days', '10', '--rows', '2000', ...args);
+    expect(seeded.code, seeded.err).toBe(0);
     const run = await cli('archive', 'run', ...args);
     expect(run.code, run.err).toBe(0);
     expect(run.out).toMatch(/table\s+shard\s+status\s+rows/);
     expect(run.err).toMatch(/archive run cli-/);
+    expect(run.err).toMatch(/^game_logs@-80 \S* 100% [\d,]+ rows, [\d,]+ rows\/s$/m);
+    expect(run.err).toMatch(/^game_logs@80- \S* 100% [\d,]+ rows, [\d,]+ rows\/s$/m);
+    expect(run.err).not.toContain('\r');
   });
 
   it('rejects bad usage with exit code 2', async () => {
