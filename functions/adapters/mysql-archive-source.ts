@@ -1,6 +1,6 @@
 import type { PoolConnection as CorePoolConnection } from 'mysql2';
 import type { Pool, PoolConnection, QueryValues, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { inScanOrder, integerSpan, keyString, keyValues, lockedRowsMatcher, type CursorValues, type SourceRow, type SourceValue } from '../core/archive-batch';
+import { INTEGER_COLUMN_TYPES, inScanOrder, integerSpan, keyString, keyValues, lockedRowsMatcher, type CursorValues, type SourceRow, type SourceValue } from '../core/archive-batch';
 import { filterSql, type FilterCondition } from '../core/archive-filter';
 import { boundLiteral, type Partition, type PartitionScheme } from '../core/archive-partitions';
 import { primaryOf } from '../core/shard-map';
@@ -22,7 +22,6 @@ import { quoteIdentifier } from '../shared/identifiers';
 import { createMysqlPool, type MysqlPoolOptions } from './mysql-executor';
 
 const BINARY_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'bit']);
-const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint']);
 /** Keys per IN list: statements stay small and each lock/delete round trip stays short. */
 const KEYS_PER_STATEMENT = 1_000;
 const LOCK_WAIT_SECONDS = 10;
@@ -216,7 +215,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
 
   /** A value bound against `column`: integers as checked numeric literals, everything else escaped by mysql2. */
   const bindFor = (types: Map<string, ColumnInfo>, column: string) => (value: string | number) =>
-    INTEGER_TYPES.has(types.get(column)?.dataType ?? '') ? numericLiteral(value) : value;
+    INTEGER_COLUMN_TYPES.has(types.get(column)?.dataType ?? '') ? numericLiteral(value) : value;
 
   /**
    * `(c1, c2) > (v1, v2)` (or `<`) written out so the leading column bounds an index range scan;
@@ -506,7 +505,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
 
 /** The key's column when the key is one integer column; undefined otherwise. */
 function singleIntegerKey(types: Map<string, ColumnInfo>, keyColumns: readonly string[]): string | undefined {
-  return keyColumns.length === 1 && INTEGER_TYPES.has(types.get(keyColumns[0]!)?.dataType ?? '') ? keyColumns[0] : undefined;
+  return keyColumns.length === 1 && INTEGER_COLUMN_TYPES.has(types.get(keyColumns[0]!)?.dataType ?? '') ? keyColumns[0] : undefined;
 }
 
 /** The smallest and largest of the archived keys when the key is one integer column; undefined otherwise. */

@@ -1,4 +1,4 @@
-import { batchRows, isoDate, sqlDateTime } from '../core/archive-batch';
+import { batchRows, INTEGER_COLUMN_TYPES, isoDate, sqlDateTime } from '../core/archive-batch';
 import { dailyTableDay } from '../core/archive-partitions';
 import type { ArchiveSource } from '../ports/archive-source';
 import type { ArchiveStore } from '../ports/archive-store';
@@ -44,10 +44,10 @@ export async function restoreArchivedRows(
     throw new ValidationError(`${config.table} is archived as date-named tables; name the table to restore into with --into`);
   }
   const target = assertIdentifier(request.into ?? config.table, '--into');
-  if (!(await deps.source.describeTable(target))) {
-    const template = config.layout === 'daily-tables' ? await newestDailyTable(deps.source, config.table) : config.table;
-    await deps.source.createTableLike(target, template);
-  }
+  // A missing target is created like the archived table, once the request has been checked against that table.
+  const template = (await deps.source.describeTable(target)) ? undefined : config.layout === 'daily-tables' ? await newestDailyTable(deps.source, config.table) : config.table;
+  const player = request.player === undefined ? undefined : await playerValue(deps.source, template ?? target, config.playerColumn, request.player);
+  if (template) await deps.source.createTableLike(target, template);
 
   const from = sqlDateTime(request.from);
   const to = sqlDateTime(request.to);
@@ -59,7 +59,7 @@ export async function restoreArchivedRows(
     if (!body) throw new ArchiveIntegrityError(`archive object ${batch.objectKey} is missing or does not match its manifest checksum`);
     const rows = batchRows(body).filter((row) => {
       const time = String(row[config.timeColumn]);
-      return time >= from && time < to && (request.player === undefined || String(row[config.playerColumn]) === request.player);
+      return time >= from && time < to && (player === undefined || String(row[config.playerColumn]) === player);
     });
     matched += rows.length;
     const first = rows[0];
@@ -67,6 +67,15 @@ export async function restoreArchivedRows(
     deps.onObject?.(index + 1, batches.length);
   }
   return { target, objects: batches.length, matched, inserted, skipped: matched - inserted };
+}
+
+/** The player id as the archived lines hold it: an integer column's value in canonical decimal. */
+async function playerValue(source: ArchiveSource, table: string, column: string, player: string): Promise<string> {
+  const info = (await source.describeTable(table))?.columns.find((candidate) => candidate.name === column);
+  if (!info) throw new ValidationError(`${table} has no column ${column} to find a player's rows by; set playerColumn in the archive config`);
+  if (!INTEGER_COLUMN_TYPES.has(info.dataType)) return player;
+  if (!/^-?\d{1,20}$/.test(player)) throw new ValidationError(`--player must be an integer: ${column} is ${info.dataType}, got ${JSON.stringify(player)}`);
+  return BigInt(player).toString();
 }
 
 async function newestDailyTable(source: ArchiveSource, base: string): Promise<string> {

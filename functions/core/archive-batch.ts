@@ -14,6 +14,9 @@ export type SourceRow = Record<string, SourceValue>;
 /** The values of the scan order columns (time, then key) of one row; never null. */
 export type CursorValues = Array<string | number>;
 
+/** MySQL integer column types (information_schema DATA_TYPE). */
+export const INTEGER_COLUMN_TYPES: ReadonlySet<string> = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint']);
+
 const DAY_MS = 86_400_000;
 const DT = /^\d{4}-\d{2}-\d{2}$/;
 

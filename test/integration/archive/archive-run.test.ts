@@ -126,6 +126,22 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
     expect(checksums(await tableLines(harness.shard.pool, harness.shard.database, 'support_copy'))).toEqual(checksums(dayBefore));
   });
 
+  it('refuses a player id its column cannot hold before creating anything, and finds one written with leading zeros', async () => {
+    const process = harness.process();
+    await runToCompletion(harness, process, config, request(), { now: NOW });
+    const player = (JSON.parse(archivedRows()[0]!) as { player_id: string }).player_id;
+    const range = { shard: '-80', from: CUTOFF - 2 * DAY_MS, to: CUTOFF };
+    const deps = { source: process.source, store: process.store, objects: harness.objects };
+
+    await expect(restoreArchivedRows(config, { ...range, player: 'abc', into: 'player_copy' }, deps)).rejects.toThrow(/--player must be an integer: player_id is bigint, got "abc"/);
+    expect(await process.source.describeTable('player_copy')).toBeUndefined();
+    await expect(restoreArchivedRows({ ...config, playerColumn: 'account_id' }, { ...range, player }, deps)).rejects.toThrow(/game_logs has no column account_id/);
+
+    const wanted = archivedRows().filter((line) => (JSON.parse(line) as { player_id: string }).player_id === player);
+    expect(await restoreArchivedRows(config, { ...range, player: `000${player}`, into: 'player_copy' }, deps)).toMatchObject({ matched: wanted.length, inserted: wanted.length });
+    await harness.shard.pool.query('DROP TABLE player_copy');
+  });
+
   it('deletes rows restored in full again on the next run without writing them to the archive a second time', async () => {
     const process = harness.process();
     await runToCompletion(harness, process, config, request(), { now: NOW });
