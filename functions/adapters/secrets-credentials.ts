@@ -1,5 +1,6 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as z from 'zod/mini';
+import '../shared/zod-messages';
 import type { ShardNode } from '../core/shard-map-types';
 import { systemClock, type Clock } from '../ports/clock';
 import type { Credentials, NodeCredentials } from '../ports/node-credentials';

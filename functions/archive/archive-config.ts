@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import '../shared/zod-messages';
 import type { output, util } from 'zod/v4/core';
 import { FILTER_OPS, filterConditionProblem } from '../core/archive-filter';
 import { WEEKDAYS, type BlackoutWindow } from '../core/archive-windows';

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import '../shared/zod-messages';
 import type { Shard } from '../core/shard-map-types';
 import type { ArchiveSource, ShardLoadProbe } from '../ports/archive-source';
 import type { ArchiveStore } from '../ports/archive-store';

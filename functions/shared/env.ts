@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import './zod-messages';
 import type { $ZodObject, input, output } from 'zod/v4/core';
 import { archiveSettingsSchema } from '../archive/archive-config';
 import { ConfigError } from './errors';

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import './zod-messages';
 import type { $ZodType, output } from 'zod/v4/core';
 import { NODE_STATES, SHARD_VERDICTS, type ShardFindingCode } from '../core/health';
 import type { AppEvent } from '../ports/event-publisher';

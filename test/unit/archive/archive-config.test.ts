@@ -37,18 +37,19 @@ describe('archive table config', () => {
     expect(table!.blackouts).toHaveLength(2);
   });
 
-  it('names every problem with its path', () => {
+  it('names every problem with its path and says what is wrong', () => {
     const attempt = () =>
       parseArchiveTables(
         [
-          { table: 'game logs', timeColumn: 'created_at', retentionDays: 0 },
+          { table: 'game logs', timeColumn: 'created_at', retentionDays: 0, batchSzie: 500 },
           { table: 'chat', timeColumn: 'sent_at', filter: [{ column: 'x', op: 'in', value: 1 }], blackouts: [{ start: '2024-01-02T00:00:00Z', end: '2024-01-01T00:00:00Z' }] },
         ],
         'archive.json',
       );
     expect(attempt).toThrow(/archive\.json/);
     expect(attempt).toThrow(/0\.table: must be a MySQL identifier/);
-    expect(attempt).toThrow(/0\.retentionDays/);
+    expect(attempt).toThrow(/0\.retentionDays: Too small: expected number to be >=1/);
+    expect(attempt).toThrow(/0: Unrecognized key: "batchSzie"/);
     expect(attempt).toThrow(/1\.filter\.0: in takes "values"/);
     expect(attempt).toThrow(/1\.blackouts\.0\.end: end must be after start/);
   });
