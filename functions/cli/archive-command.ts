@@ -85,6 +85,7 @@ async function withArchiveServices<T>(context: CliContext, options: ArchiveCliOp
   const pool = createMysqlPool({ url: catalogUrl(context, options), connectionLimit: 4 });
   const bucket = options.bucket ?? context.env.SHARDKEEPER_ARCHIVE_BUCKET;
   const endpoint = options.s3Endpoint ?? context.env.SHARDKEEPER_S3_ENDPOINT;
+  if (options.s3Endpoint && !bucket) throw new ValidationError('--s3-endpoint names the S3 that holds --bucket: pass the bucket too, or neither for the sandbox S3');
   let localS3: LocalS3 | undefined;
   let client: S3Client;
   if (bucket) client = endpoint ? localS3Client(endpoint) : new S3Client({});
@@ -164,7 +165,13 @@ export async function archivePlanCommand(context: CliContext, options: ArchiveCl
   });
 }
 
+/** Run ids as the catalog keeps them (VARCHAR(128)) and as logs and events show them. */
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
 export async function archiveRunCommand(context: CliContext, options: ArchiveCliOptions & { runId?: string; wait?: boolean }): Promise<void> {
+  if (options.runId !== undefined && !RUN_ID.test(options.runId)) {
+    throw new ValidationError(`--run-id ${JSON.stringify(options.runId)} must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit`);
+  }
   await withArchiveServices(context, options, async (services) => {
     const { settings, map, store, objects } = services;
     const now = nowOf(options);

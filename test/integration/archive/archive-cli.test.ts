@@ -95,5 +95,12 @@ describe('shardkeeper archive against the sandbox fleet', () => {
     const unknownTable = await cli('archive', 'plan', '--table', 'nope', ...args);
     expect(unknownTable.code).toBe(2);
     expect(unknownTable.err).toMatch(/not configured/);
+    const badRunId = await cli('archive', 'run', '--run-id', 'run 7; drop', ...args);
+    expect(badRunId.code).toBe(2);
+    expect(badRunId.err).toMatch(/--run-id "run 7; drop" must be 1 to 128 letters/);
+    const withoutBucket = args.filter((arg, index) => arg !== '--bucket' && args[index - 1] !== '--bucket');
+    const endpointAlone = await cli('archive', 'status', ...withoutBucket);
+    expect(endpointAlone.code).toBe(2);
+    expect(endpointAlone.err).toMatch(/--s3-endpoint names the S3 that holds --bucket/);
   });
 });
