@@ -82,10 +82,10 @@ interface ArchiveServices {
 /** Opens the catalog (migrated), the shard map, the shards and the archive bucket for one command, and closes them after it. */
 async function withArchiveServices<T>(context: CliContext, options: ArchiveCliOptions, work: (services: ArchiveServices) => Promise<T>): Promise<T> {
   const settings = loadSettings(context, options);
-  const pool = createMysqlPool({ url: catalogUrl(context, options), connectionLimit: 4 });
   const bucket = options.bucket ?? context.env.SHARDKEEPER_ARCHIVE_BUCKET;
   const endpoint = options.s3Endpoint ?? context.env.SHARDKEEPER_S3_ENDPOINT;
   if (options.s3Endpoint && !bucket) throw new ValidationError('--s3-endpoint names the S3 that holds --bucket: pass the bucket too, or neither for the sandbox S3');
+  const pool = createMysqlPool({ url: catalogUrl(context, options), connectionLimit: 4 });
   let localS3: LocalS3 | undefined;
   let client: S3Client;
   if (bucket) client = endpoint ? localS3Client(endpoint) : new S3Client({});
