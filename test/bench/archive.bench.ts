@@ -156,7 +156,7 @@ async function measured<T>(
   admin: ReturnType<typeof createMysqlPool>,
   serverCpu: () => number | null,
   work: () => Promise<T> | T,
-): Promise<{ result: T; ms: number; serverCpu: number | null; unpurged: number; purgeTail: { seconds: number; serverCpu: number | null } }> {
+): Promise<{ result: T; ms: number; serverCpu: number | null; unpurged: number; purgeSeconds: number }> {
   const cpuBefore = serverCpu();
   const started = performance.now();
   const result = await work();
@@ -165,17 +165,16 @@ async function measured<T>(
   const unpurged = await undoHistory(admin);
   const tailStarted = performance.now();
   for (const deadline = Date.now() + 120_000; Date.now() < deadline && (await undoHistory(admin)) > PURGED; ) await new Promise((resolve) => setTimeout(resolve, 50));
-  const tailCpu = serverCpu();
   return {
     result,
     ms,
     serverCpu: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
     unpurged,
-    purgeTail: { seconds: (performance.now() - tailStarted) / 1000, serverCpu: cpuAfter === null || tailCpu === null ? null : tailCpu - cpuAfter },
+    purgeSeconds: (performance.now() - tailStarted) / 1000,
   };
 }
 
-/** Undo log records InnoDB has not purged yet: deletes whose index cleanup is still to come. */
+/** Transactions whose undo logs InnoDB has not purged yet: deletes whose index cleanup is still to come. */
 async function undoHistory(admin: ReturnType<typeof createMysqlPool>): Promise<number> {
   const [[status]] = (await admin.query('SHOW ENGINE INNODB STATUS')) as unknown as [[{ Status: string }]];
   return Number(/History list length (\d+)/.exec(status.Status)?.[1] ?? 0);
@@ -236,7 +235,8 @@ interface Run {
   serverCpu: number | null;
   /** Undo history length when the run ended: purge work the server had yet to do. */
   unpurged: number;
-  purgeTail: { seconds: number; serverCpu: number | null };
+  /** How long the server then took to purge it. */
+  purgeSeconds: number;
 }
 
 interface OursRun extends Run {
@@ -251,7 +251,7 @@ interface PeerRun extends Run {
 
 const fastest = <T extends Run>(runs: readonly T[]): T => runs.reduce((a, b) => (a.seconds <= b.seconds ? a : b));
 /** Seconds from a run's start until InnoDB had purged what it deleted. */
-const untilPurged = (run: Run) => run.seconds + run.purgeTail.seconds;
+const untilPurged = (run: Run) => run.seconds + run.purgeSeconds;
 const fastestUntilPurged = <T extends Run>(runs: readonly T[]): T => runs.reduce((a, b) => (untilPurged(a) <= untilPurged(b) ? a : b));
 
 async function main(): Promise<void> {
@@ -317,7 +317,7 @@ async function main(): Promise<void> {
         benchCpu = process.cpuUsage(before);
         return result;
       });
-      ours.push({ worker: oursRun.result, seconds: oursRun.result.elapsedMs / 1000, rows: oursRun.result.rows, left: await oldRowsIn(names.ours), serverCpu: oursRun.serverCpu, unpurged: oursRun.unpurged, purgeTail: oursRun.purgeTail, localS3Cpu: (benchCpu.user + benchCpu.system) / 1e6 });
+      ours.push({ worker: oursRun.result, seconds: oursRun.result.elapsedMs / 1000, rows: oursRun.result.rows, left: await oldRowsIn(names.ours), serverCpu: oursRun.serverCpu, unpurged: oursRun.unpurged, purgeSeconds: oursRun.purgeSeconds, localS3Cpu: (benchCpu.user + benchCpu.system) / 1e6 });
 
       await settle(admin, names.peer, shards);
       const outFile = join(directory, `pt-archiver-${round}.txt`);
@@ -341,7 +341,7 @@ async function main(): Promise<void> {
       ));
       if (ptRun.result.status !== 0) throw new Error(`pt-archiver failed (${ptRun.result.status}): ${ptRun.result.stderr || ptRun.result.stdout}`);
       const peerLeft = await oldRowsIn(names.peer);
-      peer.push({ seconds: ptRun.ms / 1000, rows: eligible - peerLeft, left: peerLeft, serverCpu: ptRun.serverCpu, unpurged: ptRun.unpurged, purgeTail: ptRun.purgeTail, cpu: childrenCpu() - ptCpuBefore, outputBytes: statSync(outFile).size });
+      peer.push({ seconds: ptRun.ms / 1000, rows: eligible - peerLeft, left: peerLeft, serverCpu: ptRun.serverCpu, unpurged: ptRun.unpurged, purgeSeconds: ptRun.purgeSeconds, cpu: childrenCpu() - ptCpuBefore, outputBytes: statSync(outFile).size });
 
       // What the server alone needs to delete the same rows, nothing read or written: no archiver can be
       // faster. Spans of BATCH keys through the primary key are the cheapest delete there is (log_id is dense).
@@ -356,10 +356,10 @@ async function main(): Promise<void> {
         }
         return deleted;
       });
-      floor.push({ seconds: floorRun.ms / 1000, rows: floorRun.result, left: await oldRowsIn(names.floor), serverCpu: floorRun.serverCpu, unpurged: floorRun.unpurged, purgeTail: floorRun.purgeTail });
+      floor.push({ seconds: floorRun.ms / 1000, rows: floorRun.result, left: await oldRowsIn(names.floor), serverCpu: floorRun.serverCpu, unpurged: floorRun.unpurged, purgeSeconds: floorRun.purgeSeconds });
 
       const last = (runs: readonly Run[]) => runs.at(-1)!.seconds.toFixed(2);
-      console.log(`round ${round}: shardkeeper ${last(ours)} s, pt-archiver ${last(peer)} s, bare deletes ${last(floor)} s; purge after: ${[ours, peer, floor].map((runs) => `${runs.at(-1)!.purgeTail.seconds.toFixed(2)} s`).join(', ')}`);
+      console.log(`round ${round}: shardkeeper ${last(ours)} s, pt-archiver ${last(peer)} s, bare deletes ${last(floor)} s; purge after: ${[ours, peer, floor].map((runs) => `${runs.at(-1)!.purgeSeconds.toFixed(2)} s`).join(', ')}`);
       for (const name of [...shards, names.catalog]) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
     }
 
@@ -372,9 +372,9 @@ async function main(): Promise<void> {
     report(
       'archive',
       [
-        { archiver: 'shardkeeper (zstd JSON lines → local S3, verified, manifest, checked deletes)', rows: best.rows, seconds: best.seconds, 'rows/s': rate(best), 'left on shard': best.left, 'output MB': best.worker.bytes / 1_048_576, 'peak RSS MB': peakRssMb, 'server CPU s': best.serverCpu, 'archiver CPU s': best.worker.cpuSeconds, 'purge after s': best.purgeTail.seconds },
-        { archiver: 'pt-archiver --limit 10000 --bulk-delete --commit-each --file', rows: bestPeer.rows, seconds: bestPeer.seconds, 'rows/s': rate(bestPeer), 'left on shard': bestPeer.left, 'output MB': bestPeer.outputBytes / 1_048_576, 'peak RSS MB': null, 'server CPU s': bestPeer.serverCpu, 'archiver CPU s': bestPeer.cpu, 'purge after s': bestPeer.purgeTail.seconds },
-        { archiver: 'server floor: DELETE of 10000-key spans until none left, nothing archived', rows: bestFloor.rows, seconds: bestFloor.seconds, 'rows/s': rate(bestFloor), 'left on shard': bestFloor.left, 'output MB': null, 'peak RSS MB': null, 'server CPU s': bestFloor.serverCpu, 'archiver CPU s': null, 'purge after s': bestFloor.purgeTail.seconds },
+        { archiver: 'shardkeeper (zstd JSON lines → local S3, verified, manifest, checked deletes)', rows: best.rows, seconds: best.seconds, 'rows/s': rate(best), 'left on shard': best.left, 'output MB': best.worker.bytes / 1_048_576, 'peak RSS MB': peakRssMb, 'server CPU s': best.serverCpu, 'archiver CPU s': best.worker.cpuSeconds, 'purge after s': best.purgeSeconds },
+        { archiver: 'pt-archiver --limit 10000 --bulk-delete --commit-each --file', rows: bestPeer.rows, seconds: bestPeer.seconds, 'rows/s': rate(bestPeer), 'left on shard': bestPeer.left, 'output MB': bestPeer.outputBytes / 1_048_576, 'peak RSS MB': null, 'server CPU s': bestPeer.serverCpu, 'archiver CPU s': bestPeer.cpu, 'purge after s': bestPeer.purgeSeconds },
+        { archiver: 'server floor: DELETE of 10000-key spans until none left, nothing archived', rows: bestFloor.rows, seconds: bestFloor.seconds, 'rows/s': rate(bestFloor), 'left on shard': bestFloor.left, 'output MB': null, 'peak RSS MB': null, 'server CPU s': bestFloor.serverCpu, 'archiver CPU s': null, 'purge after s': bestFloor.purgeSeconds },
       ],
       {
         ratio: `${(rate(best) / rate(bestPeer)).toFixed(2)}× pt-archiver, fastest of ${ROUNDS} rounds each (target ≥ 1.5×); round by round: ${ours.map((run, index) => `${(rate(run) / rate(peer[index]!)).toFixed(2)}×`).join(', ')}`,
