@@ -1,6 +1,6 @@
 import type { PoolConnection as CorePoolConnection } from 'mysql2';
 import type { Pool, PoolConnection, QueryValues, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { INTEGER_COLUMN_TYPES, inScanOrder, integerSpan, keyString, keyValues, lockedRowsMatcher, type CursorValues, type SourceRow, type SourceValue } from '../core/archive-batch';
+import { INTEGER_COLUMN_TYPES, INTEGER_TEXT, inScanOrder, integerSpan, keyString, keyValues, lockedRowsMatcher, type CursorValues, type SourceRow, type SourceValue } from '../core/archive-batch';
 import { filterSql, type FilterCondition } from '../core/archive-filter';
 import { boundLiteral, type Partition, type PartitionScheme } from '../core/archive-partitions';
 import { primaryOf } from '../core/shard-map';
@@ -57,7 +57,7 @@ export function createArchivePool(options: MysqlPoolOptions): Pool {
 /** Integer columns are compared as numbers (a string literal would compare BIGINTs as doubles); the value is checked first. */
 const numericLiteral = (value: string | number) => {
   const text = String(value);
-  if (!/^-?\d{1,20}$/.test(text)) throw new RangeError(`${JSON.stringify(value)} is not an integer`);
+  if (!INTEGER_TEXT.test(text)) throw new RangeError(`${JSON.stringify(value)} is not an integer`);
   return { toSqlString: () => text };
 };
 

@@ -1,6 +1,6 @@
-import { batchRows, INTEGER_COLUMN_TYPES, isoDate, sqlDateTime } from '../core/archive-batch';
+import { batchRows, INTEGER_COLUMN_TYPES, INTEGER_TEXT, isoDate, sqlDateTime } from '../core/archive-batch';
 import { dailyTableDay } from '../core/archive-partitions';
-import type { ArchiveSource } from '../ports/archive-source';
+import type { ArchiveSource, TableDescription } from '../ports/archive-source';
 import type { ArchiveStore } from '../ports/archive-store';
 import type { ObjectStore } from '../ports/object-store';
 import { ArchiveIntegrityError, ValidationError } from '../shared/errors';
@@ -45,8 +45,9 @@ export async function restoreArchivedRows(
   }
   const target = assertIdentifier(request.into ?? config.table, '--into');
   // A missing target is created like the archived table, once the request has been checked against that table.
-  const template = (await deps.source.describeTable(target)) ? undefined : config.layout === 'daily-tables' ? await newestDailyTable(deps.source, config.table) : config.table;
-  const player = request.player === undefined ? undefined : await playerValue(deps.source, template ?? target, config.playerColumn, request.player);
+  const existing = await deps.source.describeTable(target);
+  const template = existing ? undefined : config.layout === 'daily-tables' ? await newestDailyTable(deps.source, config.table) : config.table;
+  const player = request.player === undefined ? undefined : playerValue(existing ?? (await deps.source.describeTable(template!)), config.playerColumn, request.player);
   if (template) await deps.source.createTableLike(target, template);
 
   const from = sqlDateTime(request.from);
@@ -70,11 +71,11 @@ export async function restoreArchivedRows(
 }
 
 /** The player id as the archived lines hold it: an integer column's value in canonical decimal. */
-async function playerValue(source: ArchiveSource, table: string, column: string, player: string): Promise<string> {
-  const info = (await source.describeTable(table))?.columns.find((candidate) => candidate.name === column);
-  if (!info) throw new ValidationError(`${table} has no column ${column} to find a player's rows by; set playerColumn in the archive config`);
+function playerValue(table: TableDescription | undefined, column: string, player: string): string {
+  const info = table?.columns.find((candidate) => candidate.name === column);
+  if (!info) throw new ValidationError(`${table?.name ?? 'the table'} has no column ${column} to find a player's rows by; set playerColumn in the archive config`);
   if (!INTEGER_COLUMN_TYPES.has(info.dataType)) return player;
-  if (!/^-?\d{1,20}$/.test(player)) throw new ValidationError(`--player must be an integer: ${column} is ${info.dataType}, got ${JSON.stringify(player)}`);
+  if (!INTEGER_TEXT.test(player)) throw new ValidationError(`--player must be an integer: ${column} is ${info.dataType}, got ${JSON.stringify(player)}`);
   return BigInt(player).toString();
 }
 

@@ -16,6 +16,8 @@ export type CursorValues = Array<string | number>;
 
 /** MySQL integer column types (information_schema DATA_TYPE). */
 export const INTEGER_COLUMN_TYPES: ReadonlySet<string> = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint']);
+/** A value such a column can hold, written as decimal text. */
+export const INTEGER_TEXT = /^-?\d{1,20}$/;
 
 const DAY_MS = 86_400_000;
 const DT = /^\d{4}-\d{2}-\d{2}$/;
