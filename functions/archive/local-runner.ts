@@ -26,8 +26,8 @@ export interface LocalRunDependencies {
   load?: (shard: Shard) => ShardLoadProbe;
   /** After each slice or pause: for a progress line. */
   onProgress?: (item: SliceRequest, update: { result: SliceResult; elapsedMs: number }) => void;
-  /** After every checkpointed batch; `elapsedMs` since this item started. */
-  onBatch?: (item: SliceRequest, progress: { rows: number; runRows: number; elapsedMs: number }) => void;
+  /** After every checkpointed batch: the run's rows so far, and this item's rate since it started. */
+  onBatch?: (item: SliceRequest, progress: { runRows: number; rowsPerSecond: number }) => void;
 }
 
 export interface LocalRunOptions {
@@ -67,9 +67,11 @@ export async function runArchiveLocally(
     let rows = 0;
     let batches = 0;
     let throttleWaits = 0;
+    let rowsInBatches = 0;
+    const rate = (count: number, elapsedMs: number) => (elapsedMs > 0 ? (count * 1000) / elapsedMs : 0);
     const outcome = (status: ItemOutcome['status'], runRows: number, extra: Partial<ItemOutcome> = {}): ItemOutcome => {
       const elapsedMs = deps.clock.now() - started;
-      return { table: item.table, shard: item.shard, status, rows, runRows, batches, elapsedMs, rowsPerSecond: elapsedMs > 0 ? (rows * 1000) / elapsedMs : 0, throttleWaits, ...extra };
+      return { table: item.table, shard: item.shard, status, rows, runRows, batches, elapsedMs, rowsPerSecond: rate(rows, elapsedMs), throttleWaits, ...extra };
     };
     try {
       const source = await deps.source(shard);
@@ -86,7 +88,10 @@ export async function runArchiveLocally(
             events: deps.events,
             clock: deps.clock,
             sleep: deps.sleep,
-            onBatch: (progress) => deps.onBatch?.(item, { rows: progress.rows, runRows: progress.runRows, elapsedMs: deps.clock.now() - started }),
+            onBatch: (progress) => {
+              rowsInBatches += progress.rows;
+              deps.onBatch?.(item, { runRows: progress.runRows, rowsPerSecond: rate(rowsInBatches, deps.clock.now() - started) });
+            },
           },
           { deadline: deps.clock.now() + (options.sliceMs ?? 10_000), blackouts: options.blackouts },
         );

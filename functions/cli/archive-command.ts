@@ -192,7 +192,6 @@ export async function archiveRunCommand(context: CliContext, options: ArchiveCli
         context.err(`archive run ${runId}: ${items.length} table/shard item(s) to ${services.location}\n`);
       }
       const progress = progressLine(context.err, { interactive: context.interactive === true });
-      const archivedHere = new Map<string, number>();
       const outcomes = await runArchiveLocally(
         items,
         settings.tables,
@@ -205,14 +204,12 @@ export async function archiveRunCommand(context: CliContext, options: ArchiveCli
           sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
           source: services.source,
           load: (shard) => shardLoadFromProber(prober, shard),
-          onBatch: (item, batch) => {
+          onBatch: (item, { runRows, rowsPerSecond }) => {
             if (options.json) return;
             const key = itemKey(item);
-            const rows = (archivedHere.get(key) ?? 0) + batch.rows;
-            archivedHere.set(key, rows);
             const total = eligible.get(key);
-            const done = total ? ` ${bar(batch.runRows, total, 24).padEnd(24)} ${Math.min(100, Math.round((batch.runRows / total) * 100))}%` : '';
-            progress.update(key, `${key}${done} ${count(batch.runRows)} rows, ${count((rows * 1000) / Math.max(1, batch.elapsedMs))} rows/s`);
+            const done = total ? ` ${bar(runRows, total, 24).padEnd(24)} ${Math.min(100, Math.round((runRows / total) * 100))}%` : '';
+            progress.update(key, `${key}${done} ${count(runRows)} rows, ${count(rowsPerSecond)} rows/s`);
           },
           onProgress: (item, { result }) => {
             if (options.json) return;
