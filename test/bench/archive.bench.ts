@@ -156,7 +156,7 @@ async function measured<T>(
   admin: ReturnType<typeof createMysqlPool>,
   serverCpu: () => number | null,
   work: () => Promise<T> | T,
-): Promise<{ result: T; ms: number; serverCpu: number | null; unpurged: number; purgeSeconds: number }> {
+): Promise<{ result: T; ms: number; server: Pick<Run, 'serverCpu' | 'unpurged' | 'purgeSeconds'> }> {
   const cpuBefore = serverCpu();
   const started = performance.now();
   const result = await work();
@@ -168,9 +168,7 @@ async function measured<T>(
   return {
     result,
     ms,
-    serverCpu: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
-    unpurged,
-    purgeSeconds: (performance.now() - tailStarted) / 1000,
+    server: { serverCpu: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore, unpurged, purgeSeconds: (performance.now() - tailStarted) / 1000 },
   };
 }
 
@@ -310,14 +308,14 @@ async function main(): Promise<void> {
 
       await settle(admin, names.ours, shards);
       // The local S3 server runs in this process: its CPU is what this process uses meanwhile.
-      let benchCpu = process.cpuUsage();
       const oursRun = await measured(admin, serverCpu, async () => {
         const before = process.cpuUsage();
-        const result = await runWorker(bundle, { database: names.ours, catalog: names.catalog, endpoint: s3.endpoint });
-        benchCpu = process.cpuUsage(before);
-        return result;
+        const worker = await runWorker(bundle, { database: names.ours, catalog: names.catalog, endpoint: s3.endpoint });
+        const used = process.cpuUsage(before);
+        return { worker, localS3Cpu: (used.user + used.system) / 1e6 };
       });
-      ours.push({ worker: oursRun.result, seconds: oursRun.result.elapsedMs / 1000, rows: oursRun.result.rows, left: await oldRowsIn(names.ours), serverCpu: oursRun.serverCpu, unpurged: oursRun.unpurged, purgeSeconds: oursRun.purgeSeconds, localS3Cpu: (benchCpu.user + benchCpu.system) / 1e6 });
+      const { worker, localS3Cpu } = oursRun.result;
+      ours.push({ worker, seconds: worker.elapsedMs / 1000, rows: worker.rows, left: await oldRowsIn(names.ours), ...oursRun.server, localS3Cpu });
 
       await settle(admin, names.peer, shards);
       const outFile = join(directory, `pt-archiver-${round}.txt`);
@@ -341,7 +339,7 @@ async function main(): Promise<void> {
       ));
       if (ptRun.result.status !== 0) throw new Error(`pt-archiver failed (${ptRun.result.status}): ${ptRun.result.stderr || ptRun.result.stdout}`);
       const peerLeft = await oldRowsIn(names.peer);
-      peer.push({ seconds: ptRun.ms / 1000, rows: eligible - peerLeft, left: peerLeft, serverCpu: ptRun.serverCpu, unpurged: ptRun.unpurged, purgeSeconds: ptRun.purgeSeconds, cpu: childrenCpu() - ptCpuBefore, outputBytes: statSync(outFile).size });
+      peer.push({ seconds: ptRun.ms / 1000, rows: eligible - peerLeft, left: peerLeft, ...ptRun.server, cpu: childrenCpu() - ptCpuBefore, outputBytes: statSync(outFile).size });
 
       // What the server alone needs to delete the same rows, nothing read or written: no archiver can be
       // faster. Spans of BATCH keys through the primary key are the cheapest delete there is (log_id is dense).
@@ -356,7 +354,7 @@ async function main(): Promise<void> {
         }
         return deleted;
       });
-      floor.push({ seconds: floorRun.ms / 1000, rows: floorRun.result, left: await oldRowsIn(names.floor), serverCpu: floorRun.serverCpu, unpurged: floorRun.unpurged, purgeSeconds: floorRun.purgeSeconds });
+      floor.push({ seconds: floorRun.ms / 1000, rows: floorRun.result, left: await oldRowsIn(names.floor), ...floorRun.server });
 
       const last = (runs: readonly Run[]) => runs.at(-1)!.seconds.toFixed(2);
       console.log(`round ${round}: shardkeeper ${last(ours)} s, pt-archiver ${last(peer)} s, bare deletes ${last(floor)} s; purge after: ${[ours, peer, floor].map((runs) => `${runs.at(-1)!.purgeSeconds.toFixed(2)} s`).join(', ')}`);
