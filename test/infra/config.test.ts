@@ -136,7 +136,11 @@ describe('cdk app entry point', () => {
       cwd: REPO_ROOT,
       encoding: 'utf8',
       env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ configFile: file }), CDK_OUTDIR: join(scratch, 'out') },
+      // spawnSync blocks the test's own timeout: a child that never exits must fail the test, not stall the run.
+      timeout: 25_000,
+      killSignal: 'SIGKILL',
     });
+    expect(result.signal, 'the app did not exit within 25 s').toBeNull();
     expect(result.status).toBe(1);
     expect(result.stderr.trim().split('\n')).toEqual([
       `Invalid Shardkeeper config (${file}):`,
