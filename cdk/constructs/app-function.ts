@@ -44,6 +44,9 @@ export interface AppFunctionProps<S extends $ZodObject> {
  * with the AWS SDK inside (so its version is the one we tested) unless a function opts for the runtime's.
  */
 export class AppFunction<S extends $ZodObject> extends NodejsFunction {
+  /** The handler file, relative to the repository root. */
+  readonly entry: string;
+
   constructor(scope: Construct, id: string, props: AppFunctionProps<S>) {
     const logGroup = new LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
@@ -98,6 +101,7 @@ export class AppFunction<S extends $ZodObject> extends NodejsFunction {
       },
     });
 
+    this.entry = props.entry;
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'Active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level scoping.',
