@@ -100,6 +100,56 @@ describe('archiving a batch exactly once, whatever fails', () => {
     });
   }
 
+  /** Runs until the process dies at `step` of the second batch, and returns the key of that batch's object. */
+  async function killedAt(step: BatchStep, retried: ReturnType<typeof request>): Promise<string> {
+    const first = harness.process();
+    let seen = 0;
+    let objectKey = '';
+    const killed = runToCompletion(harness, first, config, retried, {
+      now: NOW,
+      onStep: async (at, detail) => {
+        if (at === step && ++seen === 2) {
+          objectKey = detail.objectKey;
+          throw new Killed(step);
+        }
+      },
+    });
+    await expect(killed).rejects.toThrow(Killed);
+    await first.stop();
+    return objectKey;
+  }
+
+  it('abandons a verified batch whose object is gone while all its rows are still on the shard, and archives them again', async () => {
+    const retried = request();
+    const objectKey = await killedAt('verified', retried);
+    await harness.objects.delete([objectKey]);
+
+    const results = await runToCompletion(harness, harness.process(), config, retried, { now: NOW, onStep: expectNoRowLost });
+    expect(results.at(-1)?.status).toBe('done');
+    await expectExactlyOnce();
+    // The same rows were read again and written under the same name.
+    expect(await harness.objects.head(objectKey)).toBeDefined();
+  });
+
+  it('stops for an operator when a batch whose rows were deleted has lost its object, and finishes once the object is restored', async () => {
+    const retried = request();
+    const objectKey = await killedAt('deleted', retried);
+    const body = await harness.objects.getBuffer(objectKey);
+    await harness.objects.delete([objectKey]);
+    const before = checksums(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs'));
+
+    await expect(runToCompletion(harness, harness.process(), config, retried, { now: NOW })).rejects.toThrow(
+      new RegExp(`archive object ${objectKey.replace(/[.]/g, '\\.')} is missing or altered, and 0 of its \\d+ rows are on shard -80`),
+    );
+    expect(checksums(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs'))).toEqual(before);
+
+    // The operator restores the object (a previous version, in a versioned bucket); the run then completes.
+    await harness.objects.put(objectKey, body);
+    const results = await runToCompletion(harness, harness.process(), config, retried, { now: NOW, onStep: expectNoRowLost });
+    expect(results.at(-1)?.status).toBe('done');
+    await expectExactlyOnce();
+  });
+
   /** S3 that fails: `before` refuses the request, `after` stores the object and loses the answer (a timeout). */
   function failingObjects(inner: ObjectStore, mode: 'before' | 'after', onCall: number): ObjectStore {
     let calls = 0;
