@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startReplicatedShard, type ReplicatedShard } from '../../../functions/local/replicated-shard';
+import { freePortBlock } from './ports';
 
 export interface TestShardOptions {
   shard?: string;
@@ -12,12 +13,12 @@ export interface TestShardOptions {
 }
 
 /**
- * A replicated shard of private mariadbd servers in a temporary folder on random ports in
- * 40000-49999; stop() also removes the folder. A start that loses a port race is retried.
+ * A replicated shard of private mariadbd servers in a temporary folder on free ports; stop() also
+ * removes the folder. A start that loses a port race with another test's servers is retried.
  */
 export async function startTestShard({ shard = '-80', database = 'sk_shard', replicas = 2, baseDir = mkdtempSync(join(tmpdir(), 'sk-replication-')) }: TestShardOptions = {}): Promise<ReplicatedShard> {
   for (let attempt = 1; ; attempt++) {
-    const basePort = 40_000 + 2 * (replicas + 1) * Math.floor(Math.random() * (9_990 / (2 * (replicas + 1))));
+    const basePort = await freePortBlock(2 * (replicas + 1));
     try {
       const started = await startReplicatedShard({ baseDir, basePort, shard, database, replicas });
       return {

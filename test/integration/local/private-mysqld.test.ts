@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startPrivateMysqld, type PrivateMysqld } from '../../../functions/local/private-mysqld';
+import { freePortBlock } from '../helpers/ports';
 
 describe('private MySQL server', () => {
   const datadir = mkdtempSync(join(tmpdir(), 'sk-private-mysqld-'));
@@ -15,7 +16,7 @@ describe('private MySQL server', () => {
   });
 
   it('initialises a data directory, accepts connections on its own port and stops cleanly', async () => {
-    const port = 43000 + Math.floor(Math.random() * 1000);
+    const port = await freePortBlock();
     server = await startPrivateMysqld({ datadir: join(datadir, 'data'), port, serverId: 7, args: ['--log-bin=mysql-bin'] });
     const connection = await mysql.createConnection({ uri: server.url });
     const [rows] = await connection.query('SELECT @@port AS port, @@server_id AS serverId, @@log_bin AS logBin');

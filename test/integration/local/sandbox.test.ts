@@ -3,6 +3,7 @@ import mysql from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../../functions/local/sandbox';
 import { mysqlUrl } from '../helpers/mariadb';
+import { freePortBlock } from '../helpers/ports';
 
 describe('local sandbox', () => {
   const databasePrefix = `sk_t${randomBytes(3).toString('hex')}_`;
@@ -67,7 +68,8 @@ describe('local sandbox', () => {
     sandbox = undefined;
     // Random ports can lose a race with another test's servers: a start that fails is retried.
     for (let attempt = 1; !sandbox; attempt++) {
-      const replicaBasePort = 40000 + Math.floor(Math.random() * 450) * 20;
+      // Two shards, each on its own block of 20 ports from the base.
+      const replicaBasePort = await freePortBlock(40);
       sandbox = await startSandbox({ ...options, shards: 2, reset: true, players: 400, replicas: 1, replicaBasePort }).catch((error: unknown) => {
         if (attempt === 3) throw error;
         return undefined;
