@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { reportArchiveFailure } from '../../../functions/archive/archive-failure';
+import { runArchiveLocally } from '../../../functions/archive/local-runner';
 import { restoreArchivedRows } from '../../../functions/archive/archive-restore';
 import { archiveCutoff, sqlDateTime } from '../../../functions/core/archive-batch';
 import type { LoadSample } from '../../../functions/core/archive-throttle';
+import type { Shard } from '../../../functions/core/shard-map-types';
+import type { AppEvent } from '../../../functions/ports/event-publisher';
 import { archiveLines, checksums, DAY_MS, freshGameLogs, runToCompletion, startArchiveHarness, tableConfig, tableLines, type ArchiveHarness } from './harness';
 
 const NOW = Date.UTC(2024, 6, 1, 12);
@@ -170,5 +173,55 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
     expect(onShard.length).toBeGreaterThan(0);
     expect(archived.length).toBe(before.filter((line) => (JSON.parse(line) as { sent_at: string }).sent_at < sqlDateTime(CUTOFF)).length);
     expect(checksums([...onShard, ...archived])).toEqual(checksums(before));
+  });
+
+  describe('run locally (the CLI), one item after another', () => {
+    const shards: Shard[] = [{ name: '-80', database: 'sk_shard', status: 'serving', kind: 'self-managed', nodes: [] }];
+    /** A clock that only moves when the runner sleeps, and the sleeps it was asked for. */
+    function pausedTime() {
+      let now = NOW;
+      const sleeps: number[] = [];
+      return { sleeps, clock: { now: () => now }, sleep: async (ms: number) => void (sleeps.push(ms), (now += ms)) };
+    }
+    const dependencies = (time: ReturnType<typeof pausedTime>, process = harness.process()) => ({
+      store: process.store,
+      objects: harness.objects,
+      events: { publish: async (events: AppEvent[]) => void harness.events.push(...events) },
+      clock: time.clock,
+      sleep: time.sleep,
+      source: async () => process.source,
+    });
+    const blackout = { start: new Date(NOW - 3_600_000).toISOString(), end: new Date(NOW + 3_600_000).toISOString(), reason: 'summer event' };
+
+    it('waits out a throttle, and a blackout when asked, then archives the item to the end', async () => {
+      const time = pausedTime();
+      const samples: LoadSample[] = [{ threadsRunning: 3, replicas: [] }, { threadsRunning: 40, replicas: [] }];
+      const load = { sample: async () => samples.shift() ?? { threadsRunning: 1, replicas: [] } };
+      const [outcome] = await runArchiveLocally([request()], [config], shards, { ...dependencies(time), load: () => load }, { blackouts: [blackout], waitOutBlackouts: true });
+      expect(outcome).toMatchObject({ status: 'done', throttleWaits: 1, runRows: archivedRows().length });
+      // The blackout's remaining hour first, then the throttle's pause.
+      expect(time.sleeps).toEqual([3_600_000, 30_000]);
+      expect(checksums((await archiveLines(harness.objects)).map(({ line }) => line))).toEqual(checksums(archivedRows()));
+    });
+
+    it('stops an item at a blackout unless asked to wait, saying when it may resume', async () => {
+      const time = pausedTime();
+      const [outcome] = await runArchiveLocally([request()], [config], shards, dependencies(time), { blackouts: [blackout] });
+      expect(outcome).toMatchObject({ status: 'blackout', resumeAt: blackout.end, rows: 0 });
+      expect(time.sleeps).toEqual([]);
+      expect(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs')).toHaveLength(original.length);
+    });
+
+    it('reports a failed item as ArchiveFailed and goes on with the next', async () => {
+      const missing = tableConfig({ table: 'missing_logs', timeColumn: 'created_at', retentionDays: 30 });
+      const items = [{ ...request(), table: 'missing_logs' }, request()];
+      const outcomes = await runArchiveLocally(items, [missing, config], shards, dependencies(pausedTime()));
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['failed', 'done']);
+      expect(outcomes[0]!.error).toMatch(/missing_logs/);
+      expect(harness.events.filter((event) => event.detailType === 'ArchiveFailed').map((event) => event.detail)).toEqual([
+        expect.objectContaining({ table: 'missing_logs', runId: items[0]!.runId }),
+      ]);
+      expect(outcomes[1]!.runRows).toBe(archivedRows().length);
+    });
   });
 });
