@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ArchiveTableConfig } from '../../../functions/archive/archive-config';
+import { previewArchiveItem } from '../../../functions/archive/archive-plan';
 import { archiveCutoff, sqlDateTime } from '../../../functions/core/archive-batch';
 import { createDailyGameLogs, createGameLogsTable, seedGameLogs } from '../../../functions/local/game-logs';
 import { ValidationError } from '../../../functions/shared/errors';
@@ -25,6 +27,12 @@ describe('partition maintenance on MariaDB', () => {
   });
 
   const request = (table: string) => ({ table, shard: '-80', runId: `run-${++run}`, cutoff: CUTOFF });
+
+  /** What `archive plan` shows for the table now. */
+  const preview = (config: ArchiveTableConfig) => {
+    const process = harness.process();
+    return previewArchiveItem(config, request(config.table), { source: process.source, store: process.store, now: NOW });
+  };
 
   async function partitionNames(table: string): Promise<string[]> {
     const [rows] = (await harness.shard.pool.query(
@@ -55,10 +63,16 @@ describe('partition maintenance on MariaDB', () => {
     await seedGameLogs(harness.shard.pool, harness.shard.database, 'game_logs', { from: NOW - 10 * DAY_MS, to: NOW + 12 * 3_600_000, rows: 2_000, players: 40 });
     const original = await tableLines(harness.shard.pool, harness.shard.database, 'game_logs');
     const config = tableConfig({ table: 'game_logs', layout: 'partitioned', timeColumn: 'created_at', retentionDays: RETENTION_DAYS, batchSize: 150 });
+    // `archive plan` names what the run then does: the partitions it creates ahead and those it archives and drops.
+    expect(await preview(config)).toMatchObject({
+      createAhead: ['p20240712', 'p20240713', 'p20240714', 'p20240715', 'p20240716', 'p20240717'],
+      pastRetention: ['p20240630', 'p20240701', 'p20240702', 'p20240703', 'p20240704'],
+    });
 
     const results = await runToCompletion(harness, harness.process(), config, request('game_logs'), { now: NOW });
 
     expect(results.at(-1)?.status).toBe('done');
+    expect(await preview(config)).toMatchObject({ createAhead: [], pastRetention: [], detachedInProgress: [], unfinishedBatches: 0 });
     const partitions = await partitionNames('game_logs');
     expect(partitions[0]).toBe('p20240705');
     expect(partitions.slice(-2)).toEqual(['p20240717', 'pmax']);
@@ -123,10 +137,12 @@ describe('partition maintenance on MariaDB', () => {
     const tables = await createDailyGameLogs(harness.shard.pool, harness.shard.database, 'game_logs', { from: NOW - 8 * DAY_MS, to: NOW, rowsPerDay: 120 });
     const original = (await Promise.all(tables.map((table) => tableLines(harness.shard.pool, harness.shard.database, table)))).flat();
     const config = tableConfig({ table: 'game_logs', layout: 'daily-tables', timeColumn: 'created_at', retentionDays: RETENTION_DAYS, batchSize: 50 });
+    expect(await preview(config)).toMatchObject({ createAhead: ['game_logs_20240711'], pastRetention: ['game_logs_20240702', 'game_logs_20240703', 'game_logs_20240704'] });
 
     const results = await runToCompletion(harness, harness.process(), config, request('game_logs'), { now: NOW });
 
     expect(results.at(-1)?.status).toBe('done');
+    expect(await preview(config)).toMatchObject({ createAhead: [], pastRetention: [] });
     expect(await tableNames()).toEqual(['game_logs_20240705', 'game_logs_20240706', 'game_logs_20240707', 'game_logs_20240708', 'game_logs_20240709', 'game_logs_20240710', 'game_logs_20240711']);
     await expectExactlyOnce(original, (await tableNames()));
     const keys = (await archiveLines(harness.objects)).map(({ key }) => key);
