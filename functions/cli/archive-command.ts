@@ -25,9 +25,9 @@ import { systemClock } from '../ports/clock';
 import type { AppEvent } from '../ports/event-publisher';
 import type { NodeCredentials } from '../ports/node-credentials';
 import type { ObjectStore } from '../ports/object-store';
-import { AppError, CatalogUnavailableError, ValidationError } from '../shared/errors';
+import { AppError, ValidationError } from '../shared/errors';
 import { cliNodeCredentials } from './node-credentials';
-import { catalogUrl, print, type CliContext, type GlobalOptions } from './context';
+import { catalogUrl, explainCatalogFailure, print, type CliContext, type GlobalOptions } from './context';
 import { bar, progressLine, table } from './format';
 
 export interface ArchiveCliOptions extends GlobalOptions {
@@ -100,10 +100,7 @@ async function withArchiveServices<T>(context: CliContext, options: ArchiveCliOp
     const executor = createMysqlExecutor(pool);
     const catalog = new SqlCatalog(executor);
     await catalog.migrate().catch((error: unknown) => {
-      const code = (error as { code?: unknown }).code;
-      if (typeof code !== 'string' || !/^(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ER_BAD_DB_ERROR|ER_ACCESS_DENIED_ERROR)$/.test(code)) throw error;
-      const url = new URL(catalogUrl(context, options));
-      throw new CatalogUnavailableError(`cannot use the catalog at ${url.host}${url.pathname} (${code}); start the sandbox with npm start or pass --catalog`, { cause: error });
+      throw explainCatalogFailure(error, catalogUrl(context, options));
     });
     const map = await requireShardMap(catalog);
     const tls = options.tls ?? (map.shards.every((shard) => shard.nodes.every((node) => LOOPBACK.test(node.host))) ? 'off' : 'required');

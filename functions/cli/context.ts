@@ -35,24 +35,35 @@ export function catalogUrl(context: CliContext, options: GlobalOptions): string 
 /** Opens the catalog for one command and always closes it. */
 export async function withCatalog<T>(context: CliContext, options: GlobalOptions, work: (catalog: Catalog) => Promise<T>): Promise<T> {
   const url = catalogUrl(context, options);
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new CatalogUnavailableError(`catalog URL ${JSON.stringify(url)} is not a URL like mysql://user@host:3306/database`);
-  }
+  if (!URL.canParse(url)) throw new CatalogUnavailableError(`catalog URL ${JSON.stringify(url)} is not a URL like mysql://user@host:3306/database`);
   const pool = createMysqlPool({ url, connectionLimit: 2 });
   try {
     return await work(new SqlCatalog(createMysqlExecutor(pool)));
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (typeof code === 'string' && /^(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ER_BAD_DB_ERROR|ER_ACCESS_DENIED_ERROR)$/.test(code)) {
-      throw new CatalogUnavailableError(`cannot use the catalog at ${parsed.host}${parsed.pathname} (${code}); start the sandbox with npm start or pass --catalog`, { cause: error });
-    }
-    throw error;
+    throw explainCatalogFailure(error, url);
   } finally {
     await pool.end();
   }
+}
+
+const UNUSABLE_CATALOG = /^(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ER_BAD_DB_ERROR|ER_ACCESS_DENIED_ERROR)$/;
+
+/**
+ * A catalog that cannot be reached or opened, told as what to do about it; any other error as it
+ * is. The driver's code may sit in the cause: the executor reports a refused or lost connection
+ * as CatalogUnavailableError.
+ */
+export function explainCatalogFailure(error: unknown, catalogUrl: string): unknown {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && UNUSABLE_CATALOG.test(code)) {
+      // Host and database only: the URL may hold a password.
+      const parsed = URL.canParse(catalogUrl) ? new URL(catalogUrl) : undefined;
+      const where = parsed ? ` at ${parsed.host}${parsed.pathname}` : '';
+      return new CatalogUnavailableError(`cannot use the catalog${where} (${code}); start the sandbox with npm start or pass --catalog`, { cause: error });
+    }
+  }
+  return error;
 }
 
 export function print(context: CliContext, options: GlobalOptions, value: unknown, human: () => string): void {

@@ -20,7 +20,7 @@ import { acknowledgeFailover, decideRecovery, isLocalTaskToken, setRecoveryEnabl
 import { AppError, CatalogUnavailableError, ConflictError, ValidationError } from '../shared/errors';
 import { buildEvent, DataCorruptionReported, type DetailOf } from '../shared/events';
 import { assertIdentifier } from '../shared/identifiers';
-import { catalogUrl, print, type CliContext, type GlobalOptions } from './context';
+import { catalogUrl, explainCatalogFailure, print, type CliContext, type GlobalOptions } from './context';
 import { table } from './format';
 
 interface RecoveryOptions extends GlobalOptions {
@@ -36,7 +36,8 @@ function operator(context: CliContext, options: RecoveryOptions): string {
 
 /** Opens the catalog as the recovery store sees it, for one command, and always closes it. */
 async function withRecovery<T>(context: CliContext, options: GlobalOptions, work: (store: RecoveryStore, catalog: Catalog) => Promise<T>): Promise<T> {
-  const pool = createMysqlPool({ url: catalogUrl(context, options), connectionLimit: 2 });
+  const url = catalogUrl(context, options);
+  const pool = createMysqlPool({ url, connectionLimit: 2 });
   const executor = createMysqlExecutor(pool);
   try {
     return await work(new SqlRecoveryStore(executor), new SqlCatalog(executor));
@@ -45,10 +46,7 @@ async function withRecovery<T>(context: CliContext, options: GlobalOptions, work
     if (code === 'ER_NO_SUCH_TABLE') {
       throw new CatalogUnavailableError('the catalog has no recovery tables yet (schema version 3); start the sandbox or deploy to migrate it', { cause: error });
     }
-    if (typeof code === 'string' && /^(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ER_BAD_DB_ERROR|ER_ACCESS_DENIED_ERROR)$/.test(code)) {
-      throw new CatalogUnavailableError(`cannot use the catalog (${code}); start the sandbox with npm start or pass --catalog`, { cause: error });
-    }
-    throw error;
+    throw explainCatalogFailure(error, url);
   } finally {
     await pool.end();
   }

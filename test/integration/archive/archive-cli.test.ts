@@ -10,6 +10,7 @@ import { withDatabase } from '../../../functions/local/sandbox';
 import { quoteIdentifier } from '../../../functions/shared/identifiers';
 import { cli } from '../../unit/cli/run-cli';
 import { createScratchDatabase, mysqlUrl, type ScratchDatabase } from '../helpers/mariadb';
+import { freePortBlock } from '../helpers/ports';
 
 const NOW = '2024-07-10T12:00:00Z';
 
@@ -102,5 +103,30 @@ describe('shardkeeper archive against the sandbox fleet', () => {
     const endpointAlone = await cli('archive', 'status', ...withoutBucket);
     expect(endpointAlone.code).toBe(2);
     expect(endpointAlone.err).toMatch(/--s3-endpoint names the S3 that holds --bucket/);
+  });
+
+  it('says what is wrong with the config file, the clock and the names given, with exit code 2', async () => {
+    /** `args` with one option's value replaced. */
+    const replacing = (option: string, value: string) => args.map((arg, index) => (args[index - 1] === option ? value : arg));
+    const notJson = join(directory, 'broken.json');
+    writeFileSync(notJson, '{"tables": [');
+    for (const [argv, message] of [
+      [['archive', 'plan', ...replacing('--config', join(directory, 'absent.json'))], /archive config \S+absent\.json does not exist/],
+      [['archive', 'plan', ...replacing('--config', notJson)], /archive config \S+broken\.json is not JSON/],
+      [['archive', 'plan', ...replacing('--now', 'tomorrow')], /--now "tomorrow" is not an ISO time/],
+      [['archive', 'restore', '--table', 'game_logs', '--shard', '99-', '--from', '2024-06-30', '--to', '2024-07-05', ...args], /shard 99- is not in the shard map/],
+    ] as const) {
+      const result = await cli(...argv);
+      expect(result.code, result.err).toBe(2);
+      expect(result.err).toMatch(message);
+      expect(result.err).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('tells how to reach the catalog when it cannot be used, with exit code 1', async () => {
+    const closed = await freePortBlock();
+    const result = await cli('archive', 'status', ...args.map((arg, index) => (args[index - 1] === '--catalog' ? `mysql://root@127.0.0.1:${closed}/sk_nowhere` : arg)));
+    expect(result.code).toBe(1);
+    expect(result.err).toBe(`error: cannot use the catalog at 127.0.0.1:${closed}/sk_nowhere (ECONNREFUSED); start the sandbox with npm start or pass --catalog\n`);
   });
 });
