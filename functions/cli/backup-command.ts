@@ -26,7 +26,7 @@ import type { NodeCredentials } from '../ports/node-credentials';
 import { staticCredentials } from '../ports/node-credentials';
 import { ValidationError } from '../shared/errors';
 import { cliNodeCredentials } from './node-credentials';
-import { catalogUrl, print, type CliContext, type GlobalOptions } from './context';
+import { catalogUrl, explainCatalogFailure, print, type CliContext, type GlobalOptions } from './context';
 import { table } from './format';
 
 export interface BackupCliOptions extends GlobalOptions {
@@ -83,10 +83,15 @@ export async function withBackupServices<T>(context: CliContext, options: Backup
   const localS3 = named ? undefined : await startLocalS3({ directory: SANDBOX_S3_DIR, buckets: [SANDBOX_BACKUP_BUCKET] });
   const bucket = named ?? SANDBOX_BACKUP_BUCKET;
   const client = localS3?.client ?? (endpoint ? localS3Client(endpoint) : new S3Client({}));
-  const pool = createMysqlPool({ url: catalogUrl(context, options), connectionLimit: 4 });
+  const url = catalogUrl(context, options);
+  const pool = createMysqlPool({ url, connectionLimit: 4 });
   const target = nodeFromUrl(options.target ?? context.env.SHARDKEEPER_RESTORE_TARGET ?? DEFAULT_RESTORE_TARGET, 'restore-target');
   try {
     const executor = createMysqlExecutor(pool);
+    // Reached first, so a catalog that cannot be used is told apart from a shard that cannot.
+    await executor.query('SELECT 1').catch((error: unknown) => {
+      throw explainCatalogFailure(error, url);
+    });
     return await work({
       store: new SqlBackupStore(executor),
       catalog: new SqlCatalog(executor),

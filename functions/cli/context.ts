@@ -46,24 +46,21 @@ export async function withCatalog<T>(context: CliContext, options: GlobalOptions
   }
 }
 
-const UNUSABLE_CATALOG = /^(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ER_BAD_DB_ERROR|ER_ACCESS_DENIED_ERROR)$/;
+const UNUSABLE_CATALOG = /^(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ER_BAD_DB_ERROR|ER_ACCESS_DENIED_ERROR|ER_ACCESS_DENIED_NO_PASSWORD_ERROR)$/;
 
 /**
  * A catalog that cannot be reached or opened, told as what to do about it; any other error as it
- * is. The driver's code may sit in the cause: the executor reports a refused or lost connection
- * as CatalogUnavailableError.
+ * is. The catalog's executor reports a refused or lost connection as CatalogUnavailableError with
+ * the driver's error as the cause (a shard's connection errors come otherwise).
  */
 export function explainCatalogFailure(error: unknown, catalogUrl: string): unknown {
-  for (let current: unknown = error; current instanceof Error; current = current.cause) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && UNUSABLE_CATALOG.test(code)) {
-      // Host and database only: the URL may hold a password.
-      const parsed = URL.canParse(catalogUrl) ? new URL(catalogUrl) : undefined;
-      const where = parsed ? ` at ${parsed.host}${parsed.pathname}` : '';
-      return new CatalogUnavailableError(`cannot use the catalog${where} (${code}); start the sandbox with npm start or pass --catalog`, { cause: error });
-    }
-  }
-  return error;
+  const driverError = error instanceof CatalogUnavailableError ? error.cause : error;
+  const code = (driverError as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string' || !UNUSABLE_CATALOG.test(code)) return error;
+  // Host and database only: the URL may hold a password.
+  const parsed = URL.canParse(catalogUrl) ? new URL(catalogUrl) : undefined;
+  const where = parsed ? ` at ${parsed.host}${parsed.pathname}` : '';
+  return new CatalogUnavailableError(`cannot use the catalog${where} (${code}); start the sandbox with npm start or pass --catalog`, { cause: error });
 }
 
 export function print(context: CliContext, options: GlobalOptions, value: unknown, human: () => string): void {

@@ -84,6 +84,12 @@ describe('shardkeeper backup and restore commands against MariaDB and a local S3
     expect(run.err).toMatch(/no usable full backup \(with a binary log position\)/);
   });
 
+  it('tells apart a catalog it cannot open, and says how to get one', async () => {
+    const run = await cli('backup', 'list', ...common.map((arg, index) => (common[index - 1] === '--catalog' ? `${mysqlUrl()}/sk_no_such_catalog` : arg)));
+    expect(run.code).toBe(1);
+    expect(run.err).toMatch(/^error: cannot use the catalog at \S+\/sk_no_such_catalog \(ER_BAD_DB_ERROR\); start the sandbox with npm start or pass --catalog$/m);
+  });
+
   it('rejects a malformed time as bad input', async () => {
     const run = await cli('restore', 'plan', '--shard', 's0', '--to', 'yesterday', ...common);
     expect(run.code).toBe(2);
