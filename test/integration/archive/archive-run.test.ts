@@ -58,6 +58,71 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
     expect(harness.events).toEqual([]);
   });
 
+  it('sleeps the configured pause between batches', async () => {
+    const paced = tableConfig({ table: 'game_logs', timeColumn: 'created_at', retentionDays: 30, batchSize: 200, throttle: { sleepBetweenBatchesMs: 250 } });
+    const sleeps: number[] = [];
+    let deletes = 0;
+    const results = await runToCompletion(harness, harness.process(), paced, request(), {
+      now: NOW,
+      sleep: async (ms) => void sleeps.push(ms),
+      onStep: (step) => void (step === 'deleted' && deletes++),
+    });
+    expect(results.at(-1)?.status).toBe('done');
+    // A pause after every batch, once it has been deleted, before the next is read.
+    expect(deletes).toBeGreaterThan(1);
+    expect(sleeps).toEqual(Array.from({ length: deletes }, () => 250));
+  });
+
+  it('stops at a blackout that begins during the run, after the batches in flight, and resumes after it', async () => {
+    let now = NOW;
+    const window = { start: new Date(NOW + 60_000).toISOString(), end: new Date(NOW + 3_600_000).toISOString(), reason: 'raid night' };
+    const withWindow = tableConfig({ table: 'game_logs', timeColumn: 'created_at', retentionDays: 30, batchSize: 200, blackouts: [window] });
+    let deletes = 0;
+    const retried = request();
+    const first = await runToCompletion(harness, harness.process(), withWindow, retried, {
+      clock: { now: () => now },
+      // The window opens once the second batch is deleted.
+      onStep: (step) => void (step === 'deleted' && ++deletes === 2 && (now = NOW + 60_000)),
+    });
+    expect(first.at(-1)).toMatchObject({ status: 'blackout', resumeAt: window.end, reason: 'raid night' });
+    const onShard = await tableLines(harness.shard.pool, harness.shard.database, 'game_logs');
+    expect(onShard.length).toBeLessThan(original.length);
+    expect(onShard.length).toBeGreaterThan(original.length - archivedRows().length);
+
+    now = Date.parse(window.end);
+    expect((await runToCompletion(harness, harness.process(), withWindow, retried, { clock: { now: () => now } })).at(-1)?.status).toBe('done');
+    expect(checksums((await archiveLines(harness.objects)).map(({ line }) => line))).toEqual(checksums(archivedRows()));
+  });
+
+  it('answers a finished run invoked again with its totals, doing nothing', async () => {
+    const finished = request();
+    const results = await runToCompletion(harness, harness.process(), config, finished, { now: NOW });
+    const objects = (await archiveLines(harness.objects)).length;
+    // A late old row belongs to the next run: the finished one has published its totals.
+    await harness.shard.pool.query("INSERT INTO game_logs (player_id, action_type, action_data, created_at) VALUES (7, 'late', NULL, ?)", [sqlDateTime(CUTOFF - DAY_MS)]);
+    let steps = 0;
+    const again = await runToCompletion(harness, harness.process(), config, finished, { now: NOW, onStep: () => void steps++ });
+    expect(again).toEqual([expect.objectContaining({ status: 'done', runRows: results.at(-1)!.runRows, rows: 0 })]);
+    expect(steps).toBe(0);
+    expect((await archiveLines(harness.objects)).length).toBe(objects);
+  });
+
+  it('stops with a conflict when a writer keeps changing the rows of every batch between read and delete', async () => {
+    const process = harness.process();
+    const racing = {
+      ...process.source,
+      async deleteArchived(request: Parameters<typeof process.source.deleteArchived>[0]) {
+        const [key] = request.archived.keys();
+        await harness.shard.pool.query("UPDATE game_logs SET action_type = CONCAT(action_type, '!') WHERE log_id = ?", [key]);
+        return process.source.deleteArchived(request);
+      },
+    };
+    await expect(runToCompletion(harness, process, config, request(), { now: NOW, source: racing })).rejects.toThrow(/changed between read and delete 4 times in a row/);
+    // Nothing left the shard: every batch was given up and its object removed.
+    expect(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs')).toHaveLength(original.length);
+    expect(await archiveLines(harness.objects)).toEqual([]);
+  });
+
   it('stops when its time budget is spent and continues from the cursor in the next invocation', async () => {
     const results = await runToCompletion(harness, harness.process(), config, request(), { now: NOW, budgetMs: 0 });
     expect(results.slice(0, -1).every((result) => result.status === 'more')).toBe(true);

@@ -16,7 +16,7 @@ import { startLocalS3, type LocalS3 } from '../../../functions/local/local-s3';
 import type { ArchiveSource } from '../../../functions/ports/archive-source';
 import type { AppEvent } from '../../../functions/ports/event-publisher';
 import type { ObjectStore } from '../../../functions/ports/object-store';
-import { systemClock } from '../../../functions/ports/clock';
+import { systemClock, type Clock } from '../../../functions/ports/clock';
 import { quoteIdentifier } from '../../../functions/shared/identifiers';
 import { createScratchDatabase, mysqlUrl, type ScratchDatabase } from '../helpers/mariadb';
 
@@ -102,6 +102,9 @@ export function tableConfig(input: ArchiveTableInput): ArchiveTableConfig {
 
 export interface RunOptions {
   now?: number;
+  /** Instead of `now`: a clock that moves. */
+  clock?: Clock;
+  sleep?: (ms: number) => Promise<void>;
   runId?: string;
   onStep?: SliceDependencies['onStep'];
   objects?: ObjectStore;
@@ -127,8 +130,8 @@ export async function runToCompletion(harness: ArchiveHarness, process: Archiver
         source: options.source ?? process.source,
         load: options.load,
         events: { publish: async (events) => void harness.events.push(...events) },
-        clock: options.now === undefined ? systemClock : { now: () => options.now! },
-        sleep: async () => {},
+        clock: options.clock ?? (options.now === undefined ? systemClock : { now: () => options.now! }),
+        sleep: options.sleep ?? (async () => {}),
         onStep: options.onStep,
       },
       { deadline: Date.now() + (options.budgetMs ?? 60_000) },
