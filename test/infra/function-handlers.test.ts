@@ -166,6 +166,26 @@ describe('a Step Functions task handler given a malformed event', () => {
   });
 });
 
+describe('the functions that are not Step Functions tasks', () => {
+  const functions = functionsOf(demoConfig);
+  const environmentOf = (entry: string) => functions.find((candidate) => candidate.entry === entry)!.environment;
+
+  it('the lookup function answers with a 503 naming the problem, never a stack, while it cannot load a shard map', async () => {
+    const { handler } = await coldStart('functions/lookup/handler.ts', environmentOf('functions/lookup/handler.ts'));
+    // The Data API is mocked to refuse every call.
+    const response = (await handler({ version: '2.0', rawPath: '/v1/route/12345', headers: {}, isBase64Encoded: false, requestContext: { http: { method: 'GET' } } })) as { statusCode: number; body: string };
+    expect(response.statusCode).toBe(503);
+    expect(JSON.parse(response.body)).toMatchObject({ error: 'CatalogUnavailable', message: expect.stringMatching(/catalog is unreachable/) });
+    expect(response.body).not.toMatch(/\n\s+at /);
+  });
+
+  it('the catalog bootstrap lets its resource be deleted without touching the catalog', async () => {
+    const { handler } = await coldStart('functions/catalog/bootstrap-handler.ts', environmentOf('functions/catalog/bootstrap-handler.ts'));
+    expect(await handler({ RequestType: 'Delete', ResourceProperties: {} })).toEqual({ PhysicalResourceId: 'shardkeeper-catalog' });
+    for (const mock of aws) expect(mock.calls()).toEqual([]);
+  });
+});
+
 it('a handler whose construct left out a variable refuses to start, naming it', async () => {
   const fn = functionsOf(demoConfig).find((candidate) => candidate.entry === 'functions/archive/slice-handler.ts')!;
   const { ARCHIVE_BUCKET: _left, ...environment } = fn.environment;
