@@ -92,12 +92,12 @@ function functionsOf(config: unknown): DeployedFunction[] {
 }
 
 const processEnv = { ...process.env };
-/** AWS clients the handlers build at cold start: any call they made here would be a test bug. */
 interface RefusingMock {
   reset(): { onAnyCommand(): { rejects(error: Error): unknown } };
   calls(): unknown[];
   restore(): void;
 }
+/** The AWS clients the handlers build at cold start, refusing every call. */
 const aws: RefusingMock[] = [mockClient(RDSDataClient), mockClient(EventBridgeClient), mockClient(RDSClient), mockClient(S3Client), mockClient(SecretsManagerClient)];
 
 beforeEach(() => {
