@@ -31,7 +31,7 @@ import { systemClock } from '../../functions/ports/clock';
 import { quoteIdentifier } from '../../functions/shared/identifiers';
 import { S3Client } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
-import { report } from './report';
+import { percentile, report } from './report';
 
 const MYSQL_URL = new URL(process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306');
 const MYSQL = { host: MYSQL_URL.hostname, port: Number(MYSQL_URL.port || 3306), user: decodeURIComponent(MYSQL_URL.username || 'root'), password: decodeURIComponent(MYSQL_URL.password) };
@@ -163,13 +163,15 @@ async function measured<T>(
   const ms = performance.now() - started;
   const cpuAfter = serverCpu();
   const unpurged = await undoHistory(admin);
-  const tailStarted = performance.now();
-  for (const deadline = Date.now() + 120_000; Date.now() < deadline && (await undoHistory(admin)) > PURGED; ) await new Promise((resolve) => setTimeout(resolve, 50));
-  return {
-    result,
-    ms,
-    server: { serverCpu: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore, unpurged, purgeSeconds: (performance.now() - tailStarted) / 1000 },
-  };
+  const purgeSeconds = await purged(admin, 50);
+  return { result, ms, server: { serverCpu: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore, unpurged, purgeSeconds } };
+}
+
+/** Waits (two minutes at most) until InnoDB has purged earlier deletes, polling every `pollMs`; returns the seconds it took. */
+async function purged(admin: ReturnType<typeof createMysqlPool>, pollMs: number): Promise<number> {
+  const started = performance.now();
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline && (await undoHistory(admin)) > PURGED; ) await new Promise((resolve) => setTimeout(resolve, pollMs));
+  return (performance.now() - started) / 1000;
 }
 
 /** Transactions whose undo logs InnoDB has not purged yet: deletes whose index cleanup is still to come. */
@@ -184,9 +186,7 @@ async function undoHistory(admin: ReturnType<typeof createMysqlPool>): Promise<n
  * been read, so it holds as much of the buffer pool as it can.
  */
 async function settle(admin: ReturnType<typeof createMysqlPool>, database: string, databases: readonly string[]): Promise<void> {
-  for (const deadline = Date.now() + 120_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 1000))) {
-    if ((await undoHistory(admin)) <= PURGED) break;
-  }
+  await purged(admin, 1000);
   const connection = await admin.getConnection();
   try {
     await connection.query(`FLUSH TABLES ${databases.map((name) => `${quoteIdentifier(name)}.game_logs`).join(', ')} FOR EXPORT`);
@@ -247,11 +247,6 @@ interface PeerRun extends Run {
   outputBytes: number;
 }
 
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 const fastest = <T extends Run>(runs: readonly T[]): T => runs.reduce((a, b) => (a.seconds <= b.seconds ? a : b));
 /** Seconds from a run's start until InnoDB had purged what it deleted. */
 const untilPurged = (run: Run) => run.seconds + run.purgeSeconds;
@@ -367,11 +362,11 @@ async function main(): Promise<void> {
     }
 
     const best = fastest(ours);
-    // Each round's two runs are minutes apart at most, so their ratio is the least exposed to the machine's drifting speed.
-    const roundRatios = ours.map((run, index) => run.rows / run.seconds / (peer[index]!.rows / peer[index]!.seconds));
     const bestPeer = fastest(peer);
     const bestFloor = fastest(floor);
     const rate = (run: Run) => run.rows / run.seconds;
+    // Each round's two runs are minutes apart at most, so their ratio is the least exposed to the machine's drifting speed.
+    const roundRatios = ours.map((run, index) => rate(run) / rate(peer[index]!));
     const peakRssMb = Math.max(...ours.map((run) => run.worker.maxRssMb));
     const objects = readdirSync(join(directory, 's3', BUCKET), { recursive: true }).length;
     report(
@@ -382,7 +377,7 @@ async function main(): Promise<void> {
         { archiver: 'server floor: DELETE of 10000-key spans until none left, nothing archived', rows: bestFloor.rows, seconds: bestFloor.seconds, 'rows/s': rate(bestFloor), 'left on shard': bestFloor.left, 'output MB': null, 'peak RSS MB': null, 'server CPU s': bestFloor.serverCpu, 'archiver CPU s': null, 'purge after s': bestFloor.purgeSeconds },
       ],
       {
-        ratio: `${(rate(best) / rate(bestPeer)).toFixed(2)}× pt-archiver, fastest of ${ROUNDS} rounds each (target ≥ 1.5×); round by round: ${roundRatios.map((ratio) => `${ratio.toFixed(2)}×`).join(', ')} (median ${median(roundRatios).toFixed(2)}×)`,
+        ratio: `${(rate(best) / rate(bestPeer)).toFixed(2)}× pt-archiver, fastest of ${ROUNDS} rounds each (target ≥ 1.5×); round by round: ${roundRatios.map((ratio) => `${ratio.toFixed(2)}×`).join(', ')} (median ${percentile(roundRatios, 50).toFixed(2)}×)`,
         untilPurged: `${(untilPurged(fastestUntilPurged(peer)) / untilPurged(fastestUntilPurged(ours))).toFixed(2)}× pt-archiver counting each run until InnoDB had purged its deletes (fastest of ${ROUNDS} each); round by round: ${ours.map((run, index) => `${(untilPurged(peer[index]!) / untilPurged(run)).toFixed(2)}×`).join(', ')}; undo logs left to purge: shardkeeper ${ours.map((run) => run.unpurged).join(', ')}, pt-archiver ${peer.map((run) => run.unpurged).join(', ')}`,
         rounds: { shardkeeper: ours.map((run) => Number(run.seconds.toFixed(2))), ptArchiver: peer.map((run) => Number(run.seconds.toFixed(2))), bareDeletes: floor.map((run) => Number(run.seconds.toFixed(2))) },
         ceiling: `${(rate(bestFloor) / rate(bestPeer)).toFixed(2)}× pt-archiver: the server's own delete rate; shardkeeper reaches ${((100 * rate(best)) / rate(bestFloor)).toFixed(0)} % of it`,

@@ -28,7 +28,7 @@ import type { NodeObservation, NodeProber, ProbeResult } from '../../functions/p
 import { ShardPrimaryDown, ShardPrimaryUnreachable, type EventContract } from '../../functions/shared/events';
 import { startTestShard } from '../integration/helpers/replication';
 import { InMemoryCatalog } from '../unit/fakes/in-memory-catalog';
-import { report, type BenchRow } from './report';
+import { percentile, report, type BenchRow } from './report';
 
 const SHARDS = Number(process.env.BENCH_SHARDS ?? 334);
 const TICKS = Number(process.env.BENCH_TICKS ?? 3);
@@ -114,8 +114,6 @@ function simulatedProber(seed: number, instant = false): NodeProber & { timeouts
   };
   return prober;
 }
-
-const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil((p / 100) * values.length) - 1)]!;
 
 async function measure(scenario: string, shards: number, concurrency: number, store: HealthStore, prober: ReturnType<typeof simulatedProber>): Promise<BenchRow> {
   const catalog = new InMemoryCatalog();

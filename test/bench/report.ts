@@ -23,6 +23,9 @@ export function report(name: string, rows: readonly BenchRow[], extra: Record<st
   console.log(`(${machine.cpu}, ${machine.cores} cores, node ${machine.node}; written to ${file})`);
 }
 
+/** The nearest-rank `p`th percentile of `values` (p 50: the median, the lower middle one of an even count). */
+export const percentile = (values: readonly number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil((p / 100) * values.length) - 1)]!;
+
 export function formatTable(rows: readonly BenchRow[]): string {
   const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
   const cells = rows.map((row) => columns.map((column) => formatValue(row[column])));
