@@ -7,6 +7,7 @@ import { parseConfig } from '../../cdk/config';
 import { CoreStack } from '../../cdk/stacks/core-stack';
 import { lookupEnvSchema } from '../../functions/shared/env';
 import { shardMapDraftSchema } from '../../functions/shared/shard-map-schema';
+import { intrinsicResolver } from './intrinsics';
 
 const demoConfig = cdkJson.context.shardkeeper;
 
@@ -33,22 +34,7 @@ function onlyResource(template: Template, type: string, props: Json = {}): [stri
 
 /** Renders CloudFormation intrinsics to the strings they resolve to (Ref of a secret is its ARN). */
 function render(value: unknown, template: Template): string {
-  if (typeof value === 'string') return value;
-  const intrinsic = value as Json;
-  if ('Fn::Join' in intrinsic) {
-    const [separator, parts] = intrinsic['Fn::Join'] as [string, unknown[]];
-    return parts.map((part) => render(part, template)).join(separator);
-  }
-  if ('Ref' in intrinsic) {
-    const ref = intrinsic.Ref as string;
-    if (ref === 'AWS::Partition') return 'aws';
-    const type = template.toJSON().Resources[ref]?.Type as string;
-    if (type === 'AWS::SecretsManager::SecretTargetAttachment' || type === 'AWS::SecretsManager::Secret') {
-      return `arn:aws:secretsmanager:eu-west-1:111122223333:secret:${ref}`;
-    }
-    return ref;
-  }
-  throw new Error(`cannot render ${JSON.stringify(value)}`);
+  return intrinsicResolver([template.toJSON()])(value, template.toJSON());
 }
 
 function policyStatementsOf(template: Template, roleLogicalId: string): Json[] {

@@ -12,6 +12,7 @@ import cdkJson from '../../cdk.json' with { type: 'json' };
 import { AppFunction, REPO_ROOT } from '../../cdk/constructs/app-function';
 import { parseConfig } from '../../cdk/config';
 import { buildApp } from '../../cdk/stacks/build-app';
+import { intrinsicResolver, REGION } from './intrinsics';
 
 const demoConfig = cdkJson.context.shardkeeper;
 /** Every option that adds a variable to some function's environment. */
@@ -28,8 +29,6 @@ const everyOption = {
     distributedMap: true,
   },
 };
-const REGION = 'eu-west-1';
-const ACCOUNT = '111122223333';
 
 type Json = Record<string, any>;
 
@@ -46,41 +45,7 @@ function functionsOf(config: unknown): DeployedFunction[] {
   const assembly = app.synth();
   const stacks = app.node.children.filter((child): child is Stack => child instanceof Stack);
   const templates = stacks.map((stack) => assembly.getStackArtifact(stack.artifactId).template as Json);
-  const exported = new Map<string, [unknown, Json]>();
-  for (const template of templates) {
-    for (const output of Object.values<Json>(template.Outputs ?? {})) if (output.Export) exported.set(output.Export.Name, [output.Value, template]);
-  }
-
-  /** Renders intrinsics to the values they resolve to: names for Refs, ARNs for `Arn` attributes, exports followed to their stack. */
-  function render(value: unknown, template: Json): string {
-    if (typeof value === 'string' || typeof value === 'number') return String(value);
-    const intrinsic = value as Json;
-    if ('Fn::Join' in intrinsic) {
-      const [separator, parts] = intrinsic['Fn::Join'] as [string, unknown[]];
-      return parts.map((part) => render(part, template)).join(separator);
-    }
-    if ('Fn::ImportValue' in intrinsic) {
-      const [exportedValue, owner] = exported.get(render(intrinsic['Fn::ImportValue'], template)) ?? [];
-      if (!owner) throw new Error(`no stack exports ${JSON.stringify(intrinsic['Fn::ImportValue'])}`);
-      return render(exportedValue, owner);
-    }
-    if ('Ref' in intrinsic) {
-      const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': REGION, 'AWS::AccountId': ACCOUNT, 'AWS::URLSuffix': 'amazonaws.com' };
-      const ref = intrinsic.Ref as string;
-      if (pseudo[ref]) return pseudo[ref];
-      const type = template.Resources[ref]?.Type as string | undefined;
-      if (type === 'AWS::SecretsManager::Secret' || type === 'AWS::SecretsManager::SecretTargetAttachment') return `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${ref}`;
-      // Buckets, event buses, clusters and keys are referred to by a name.
-      return ref.toLowerCase().slice(0, 63);
-    }
-    if ('Fn::GetAtt' in intrinsic) {
-      const [id, attribute] = intrinsic['Fn::GetAtt'] as [string, string];
-      const service = String(template.Resources[id]?.Type ?? 'AWS::Unknown::Thing').split('::')[1]!.toLowerCase();
-      if (attribute === 'Arn') return `arn:aws:${service}:${REGION}:${ACCOUNT}:${id.toLowerCase()}`;
-      return id.toLowerCase();
-    }
-    throw new Error(`cannot render ${JSON.stringify(value)}`);
-  }
+  const render = intrinsicResolver(templates);
 
   return app.node.findAll().filter((construct): construct is AppFunction<never> => construct instanceof AppFunction).map((fn) => {
     const stack = Stack.of(fn);
@@ -90,6 +55,10 @@ function functionsOf(config: unknown): DeployedFunction[] {
     return { path: fn.node.path, entry: fn.entry, environment: Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, render(value, template)])) };
   });
 }
+
+const demoFunctions = functionsOf(demoConfig);
+const everyOptionFunctions = functionsOf(everyOption);
+const functionFor = (functions: readonly DeployedFunction[], entry: string) => functions.find((candidate) => candidate.entry === entry)!;
 
 const processEnv = { ...process.env };
 interface RefusingMock {
@@ -120,10 +89,9 @@ async function coldStart(entry: string, environment: Record<string, string>): Pr
 const lambdaContext = { getRemainingTimeInMillis: () => 900_000, functionName: 'test', awsRequestId: 'test' };
 
 describe.each([
-  ['the demo config', demoConfig],
-  ['every option', everyOption],
-])('the functions of the app built from %s', (_label, config) => {
-  const functions = functionsOf(config);
+  ['the demo config', demoFunctions],
+  ['every option', everyOptionFunctions],
+])('the functions of the app built from %s', (_label, functions) => {
 
   it('include every handler of the app', () => {
     expect(new Set(functions.map((fn) => fn.entry))).toEqual(
@@ -148,7 +116,6 @@ describe.each([
 });
 
 describe('a Step Functions task handler given a malformed event', () => {
-  const functions = functionsOf(everyOption);
   const tasks: Array<[string, RegExp]> = [
     ['functions/archive/plan-handler.ts', /invalid archive plan input: runId/],
     ['functions/archive/slice-handler.ts', /invalid archive slice input: table/],
@@ -159,16 +126,14 @@ describe('a Step Functions task handler given a malformed event', () => {
   ];
 
   it.each(tasks)('%s refuses it with what is wrong, before any AWS or MySQL call', async (entry, message) => {
-    const fn = functions.find((candidate) => candidate.entry === entry)!;
-    const { handler } = await coldStart(entry, fn.environment);
+    const { handler } = await coldStart(entry, functionFor(everyOptionFunctions, entry).environment);
     await expect(handler({ nonsense: true }, lambdaContext)).rejects.toThrow(message);
     for (const mock of aws) expect(mock.calls()).toEqual([]);
   });
 });
 
 describe('the functions that are not Step Functions tasks', () => {
-  const functions = functionsOf(demoConfig);
-  const environmentOf = (entry: string) => functions.find((candidate) => candidate.entry === entry)!.environment;
+  const environmentOf = (entry: string) => functionFor(demoFunctions, entry).environment;
 
   it('the lookup function answers with a 503 naming the problem, never a stack, while it cannot load a shard map', async () => {
     const { handler } = await coldStart('functions/lookup/handler.ts', environmentOf('functions/lookup/handler.ts'));
@@ -187,7 +152,7 @@ describe('the functions that are not Step Functions tasks', () => {
 });
 
 it('a handler whose construct left out a variable refuses to start, naming it', async () => {
-  const fn = functionsOf(demoConfig).find((candidate) => candidate.entry === 'functions/archive/slice-handler.ts')!;
+  const fn = functionFor(demoFunctions, 'functions/archive/slice-handler.ts');
   const { ARCHIVE_BUCKET: _left, ...environment } = fn.environment;
   await expect(coldStart(fn.entry, environment)).rejects.toThrow(/invalid function environment: ARCHIVE_BUCKET/);
 });
