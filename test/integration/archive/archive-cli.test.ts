@@ -105,9 +105,10 @@ describe('shardkeeper archive against the sandbox fleet', () => {
     expect(endpointAlone.err).toMatch(/--s3-endpoint names the S3 that holds --bucket/);
   });
 
+  /** `args` with one option's value replaced. */
+  const replacing = (option: string, value: string) => args.map((arg, index) => (args[index - 1] === option ? value : arg));
+
   it('says what is wrong with the config file, the clock and the names given, with exit code 2', async () => {
-    /** `args` with one option's value replaced. */
-    const replacing = (option: string, value: string) => args.map((arg, index) => (args[index - 1] === option ? value : arg));
     const notJson = join(directory, 'broken.json');
     writeFileSync(notJson, '{"tables": [');
     for (const [argv, message] of [
@@ -125,7 +126,7 @@ describe('shardkeeper archive against the sandbox fleet', () => {
 
   it('tells how to reach the catalog when it cannot be used, with exit code 1', async () => {
     const closed = await freePortBlock();
-    const result = await cli('archive', 'status', ...args.map((arg, index) => (args[index - 1] === '--catalog' ? `mysql://root@127.0.0.1:${closed}/sk_nowhere` : arg)));
+    const result = await cli('archive', 'status', ...replacing('--catalog', `mysql://root@127.0.0.1:${closed}/sk_nowhere`));
     expect(result.code).toBe(1);
     expect(result.err).toBe(`error: cannot use the catalog at 127.0.0.1:${closed}/sk_nowhere (ECONNREFUSED); start the sandbox with npm start or pass --catalog\n`);
   });

@@ -4,7 +4,7 @@ import { previewArchiveItem } from '../../../functions/archive/archive-plan';
 import { archiveCutoff, sqlDateTime } from '../../../functions/core/archive-batch';
 import { createDailyGameLogs, createGameLogsTable, seedGameLogs } from '../../../functions/local/game-logs';
 import { ValidationError } from '../../../functions/shared/errors';
-import { archiveLines, checksums, DAY_MS, runToCompletion, startArchiveHarness, tableConfig, tableLines, type ArchiveHarness } from './harness';
+import { archiveLines, checksums, DAY_MS, runToCompletion, startArchiveHarness, tableConfig, tableLines, type ArchiveHarness, type ArchiverProcess } from './harness';
 
 const NOW = Date.UTC(2024, 6, 10, 12);
 const RETENTION_DAYS = 5;
@@ -14,6 +14,8 @@ class Killed extends Error {}
 
 describe('partition maintenance on MariaDB', () => {
   let harness: ArchiveHarness;
+  /** The process `archive plan` runs in (a preview describes the table afresh). */
+  let planner: ArchiverProcess | undefined;
   let run = 0;
 
   beforeAll(async () => {
@@ -30,8 +32,8 @@ describe('partition maintenance on MariaDB', () => {
 
   /** What `archive plan` shows for the table now. */
   const preview = (config: ArchiveTableConfig) => {
-    const process = harness.process();
-    return previewArchiveItem(config, request(config.table), { source: process.source, store: process.store, now: NOW });
+    const { source, store } = (planner ??= harness.process());
+    return previewArchiveItem(config, request(config.table), { source, store, now: NOW });
   };
 
   async function partitionNames(table: string): Promise<string[]> {
