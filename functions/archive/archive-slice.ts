@@ -2,7 +2,7 @@ import { sqlDateTime, type CursorValues } from '../core/archive-batch';
 import { decideThrottle } from '../core/archive-throttle';
 import { activeBlackout, type BlackoutWindow } from '../core/archive-windows';
 import type { ArchiveSource, ShardLoadProbe } from '../ports/archive-source';
-import type { ArchiveRun, ArchiveStore, DetachedUnit } from '../ports/archive-store';
+import type { ArchiveBatchRecord, ArchiveRun, ArchiveStore, DetachedUnit } from '../ports/archive-store';
 import type { Clock } from '../ports/clock';
 import type { EventPublisher } from '../ports/event-publisher';
 import type { ObjectStore } from '../ports/object-store';
@@ -61,7 +61,7 @@ export interface SliceDependencies {
   clock: Clock;
   sleep: (ms: number) => Promise<void>;
   onStep?: BatchContext['onStep'];
-  /** After every checkpointed batch: progress for the CLI. */
+  /** After every batch this slice archives (recovered ones included): progress for the CLI. */
   onBatch?: (progress: { rows: number; runRows: number; unit: string }) => void;
 }
 
@@ -134,13 +134,16 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
 
   // A crash leaves the few batches that were in flight unfinished; finish or undo them, oldest
   // first, before reading on. After one is undone, later ones of its unit leave the cursor alone.
+  /** Counts a batch this slice archived, recovered ones included, and reports it. */
+  const archived = (batch: ArchiveBatchRecord, unit: string): void => {
+    rows += batch.rowCount;
+    batches += 1;
+    deps.onBatch?.({ rows: batch.rowCount, runRows: run.rows + rows, unit });
+  };
   const held = new Set<string>();
   for (const batch of await store.unfinishedBatches(config.table, request.shard)) {
     const outcome = await recoverBatch(context, scanOf(batch.unit), batch, !held.has(batch.unit));
-    if (outcome.kind === 'archived') {
-      rows += batch.rowCount;
-      batches += 1;
-    }
+    if (outcome.kind === 'archived') archived(batch, batch.unit);
     if (outcome.kind !== 'archived' || !outcome.advanced) held.add(batch.unit);
   }
 
@@ -164,10 +167,7 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
     if (outcome.kind === 'empty') return;
     changes = 0;
     if (scan.deleteMode === 'rows') cursor = outcome.batch.lastCursor;
-    if (outcome.kind === 'archived-before') return;
-    rows += outcome.batch.rowCount;
-    batches += 1;
-    deps.onBatch?.({ rows: outcome.batch.rowCount, runRows: run.rows + rows, unit: scan.unit });
+    if (outcome.kind !== 'archived-before') archived(outcome.batch, scan.unit);
   };
   /** Waits for every batch in flight, in order; the first failure is thrown once all have settled. */
   const drain = async (): Promise<void> => {

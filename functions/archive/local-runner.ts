@@ -67,7 +67,6 @@ export async function runArchiveLocally(
     let rows = 0;
     let batches = 0;
     let throttleWaits = 0;
-    let rowsInBatches = 0;
     const rate = (count: number, elapsedMs: number) => (elapsedMs > 0 ? (count * 1000) / elapsedMs : 0);
     const outcome = (status: ItemOutcome['status'], runRows: number, extra: Partial<ItemOutcome> = {}): ItemOutcome => {
       const elapsedMs = deps.clock.now() - started;
@@ -89,14 +88,13 @@ export async function runArchiveLocally(
             clock: deps.clock,
             sleep: deps.sleep,
             onBatch: (progress) => {
-              rowsInBatches += progress.rows;
-              deps.onBatch?.(item, { runRows: progress.runRows, rowsPerSecond: rate(rowsInBatches, deps.clock.now() - started) });
+              rows += progress.rows;
+              batches += 1;
+              deps.onBatch?.(item, { runRows: progress.runRows, rowsPerSecond: rate(rows, deps.clock.now() - started) });
             },
           },
           { deadline: deps.clock.now() + (options.sliceMs ?? 10_000), blackouts: options.blackouts },
         );
-        rows += result.rows;
-        batches += result.batches;
         deps.onProgress?.(item, { result, elapsedMs: deps.clock.now() - started });
         if (result.status === 'more') continue;
         if (result.status === 'throttled') {

@@ -277,6 +277,25 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
       expect(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs')).toHaveLength(original.length);
     });
 
+    it("counts the batches it finishes for a killed run in the item's rows and progress", async () => {
+      const retried = request();
+      let deletes = 0;
+      await expect(
+        runToCompletion(harness, harness.process(), config, retried, {
+          now: NOW,
+          onStep: (step) => {
+            if (step === 'deleted' && ++deletes === 2) throw new Killed();
+          },
+        }),
+      ).rejects.toThrow(Killed);
+      const [[before]] = (await harness.catalog.pool.query("SELECT COALESCE(SUM(row_count), 0) AS n FROM sk_archive_batches WHERE state = 'checkpointed'")) as unknown as [[{ n: string }]];
+      const progress: Array<{ runRows: number }> = [];
+      const [outcome] = await runArchiveLocally([retried], [config], shards, { ...dependencies(pausedTime()), onBatch: (_item, update) => void progress.push(update) });
+      // The killed run's deleted but unrecorded batch is finished by this one and counted with the rest.
+      expect(outcome).toMatchObject({ status: 'done', rows: archivedRows().length - Number(before.n), runRows: archivedRows().length, batches: progress.length });
+      expect(progress.at(-1)!.runRows).toBe(archivedRows().length);
+    });
+
     it('reports a failed item as ArchiveFailed and goes on with the next', async () => {
       const missing = tableConfig({ table: 'missing_logs', timeColumn: 'created_at', retentionDays: 30 });
       const items = [{ ...request(), table: 'missing_logs' }, request()];
