@@ -30,6 +30,18 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
   const config = tableConfig({ table: 'game_logs', timeColumn: 'created_at', retentionDays: 30, batchSize: 200 });
   const archivedRows = () => original.filter((line) => (JSON.parse(line) as { created_at: string }).created_at < sqlDateTime(CUTOFF));
 
+  /** Runs `run` until its process dies right after the second batch's delete commits, before the catalog records it. */
+  async function killedAfterSecondDelete(run: ReturnType<typeof request>): Promise<void> {
+    let deletes = 0;
+    const killed = runToCompletion(harness, harness.process(), config, run, {
+      now: NOW,
+      onStep: (step) => {
+        if (step === 'deleted' && ++deletes === 2) throw new Killed();
+      },
+    });
+    await expect(killed).rejects.toThrow(Killed);
+  }
+
   it('pauses while a replica lags or the primary is busy, and resumes where it stopped', async () => {
     const samples: LoadSample[] = [
       { threadsRunning: 3, replicas: [{ node: 'r1', lagSeconds: 0 }] },
@@ -133,15 +145,7 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
 
   it('answers "busy" to a second run while the first holds the lease, and lets a later run finish a dead run\'s batch', async () => {
     const first = request();
-    let deleted = 0;
-    await expect(
-      runToCompletion(harness, harness.process(), config, first, {
-        now: NOW,
-        onStep: (step) => {
-          if (step === 'deleted' && ++deleted === 2) throw new Killed();
-        },
-      }),
-    ).rejects.toThrow(Killed);
+    await killedAfterSecondDelete(first);
     const second = request();
     expect((await runToCompletion(harness, harness.process(), config, second, { now: NOW }))[0]).toMatchObject({ status: 'busy', reason: expect.stringContaining(first.runId) });
 
@@ -279,15 +283,7 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
 
     it("counts the batches it finishes for a killed run in the item's rows and progress", async () => {
       const retried = request();
-      let deletes = 0;
-      await expect(
-        runToCompletion(harness, harness.process(), config, retried, {
-          now: NOW,
-          onStep: (step) => {
-            if (step === 'deleted' && ++deletes === 2) throw new Killed();
-          },
-        }),
-      ).rejects.toThrow(Killed);
+      await killedAfterSecondDelete(retried);
       const [[before]] = (await harness.catalog.pool.query("SELECT COALESCE(SUM(row_count), 0) AS n FROM sk_archive_batches WHERE state = 'checkpointed'")) as unknown as [[{ n: string }]];
       const progress: Array<{ runRows: number }> = [];
       const [outcome] = await runArchiveLocally([retried], [config], shards, { ...dependencies(pausedTime()), onBatch: (_item, update) => void progress.push(update) });
