@@ -11,6 +11,8 @@ import { closeBackupConnection, openBackupConnection, readTableRows, type MysqlC
  * known unique), NO_AUTO_VALUE_ON_ZERO so a stored 0 in an AUTO_INCREMENT column stays 0.
  */
 const LOAD_SQL_MODE = 'NO_AUTO_VALUE_ON_ZERO';
+/** Tries of a statement InnoDB rolled back to end a deadlock. */
+const DEADLOCK_ATTEMPTS = 5;
 
 class MysqlRestoreConnection implements RestoreConnection {
   private currentDatabase: string | undefined;
@@ -41,14 +43,31 @@ class MysqlRestoreConnection implements RestoreConnection {
       this.currentDatabase = database;
     }
     if (sqlMode === undefined) {
-      await this.connection.query(statement);
+      await this.run(statement);
       return;
     }
     await this.connection.query('SET SESSION sql_mode = ?', [sqlMode]);
     try {
-      await this.connection.query(statement);
+      await this.run(statement);
     } finally {
       await this.connection.query('SET SESSION sql_mode = ?', [LOAD_SQL_MODE]);
+    }
+  }
+
+  /**
+   * Runs one autocommitted statement. Chunks of one table load on several connections at once, and
+   * InnoDB may end a deadlock between two of them by rolling one statement back whole: that one is
+   * run again, as the server's message says.
+   */
+  private async run(statement: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.connection.query(statement);
+        return;
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== 'ER_LOCK_DEADLOCK' || attempt === DEADLOCK_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+      }
     }
   }
 

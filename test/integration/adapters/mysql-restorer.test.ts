@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMysqlRestoreConnector } from '../../../functions/adapters/mysql-restorer';
+import type { RestoreConnection } from '../../../functions/ports/backup-mysql';
+import { credentialsOf, localNode } from '../backup/backup-fixtures';
+import { createScratchDatabase, type ScratchDatabase } from '../helpers/mariadb';
+
+describe('MySQL restore connection', () => {
+  let scratch: ScratchDatabase;
+  let restore: RestoreConnection;
+
+  beforeAll(async () => {
+    scratch = await createScratchDatabase();
+    restore = await createMysqlRestoreConnector({ credentials: credentialsOf(), tls: 'off', target: localNode('restore-target') }).connect();
+  });
+  afterAll(async () => {
+    await restore.close();
+    await scratch.drop();
+  });
+
+  it('runs again a statement InnoDB rolled back to end a deadlock with another load', async () => {
+    await scratch.pool.query('CREATE TABLE counters (id INT PRIMARY KEY, v INT NOT NULL)');
+    await scratch.pool.query('INSERT INTO counters SELECT seq, 0 FROM seq_1_to_1000');
+    const other = await scratch.pool.getConnection();
+    try {
+      // The other transaction locks many rows, so InnoDB picks the restore's one-row statement as the deadlock's victim.
+      await other.beginTransaction();
+      await other.query('UPDATE counters SET v = v + 1 WHERE id >= 2');
+      const applied = restore.apply(scratch.database, 'UPDATE counters SET v = v + 10 WHERE id IN (1, 500)');
+      // Holding row 1, the restore's statement waits for row 500; the other transaction now asks for row 1.
+      for (let waited = 0; !(await lockWaits(scratch)); waited += 10) {
+        if (waited > 5_000) throw new Error('the restore statement never waited for the row lock');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await other.query('UPDATE counters SET v = v + 1 WHERE id = 1');
+      await other.commit();
+      await applied;
+    } finally {
+      other.release();
+    }
+    const [rows] = (await scratch.pool.query('SELECT id, v FROM counters WHERE id IN (1, 2, 500) ORDER BY id')) as unknown as [Array<{ id: number; v: number }>];
+    expect(rows).toEqual([
+      { id: 1, v: 11 },
+      { id: 2, v: 1 },
+      { id: 500, v: 11 },
+    ]);
+  });
+});
+
+async function lockWaits(scratch: ScratchDatabase): Promise<boolean> {
+  const [[row]] = (await scratch.pool.query("SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'")) as unknown as [[{ n: number }]];
+  return Number(row.n) > 0;
+}
