@@ -19,7 +19,7 @@ import type {
 import type { NodeCredentials } from '../ports/node-credentials';
 import { ConflictError, NodeUnreachableError, NotFoundError } from '../shared/errors';
 import { quoteIdentifier } from '../shared/identifiers';
-import { createMysqlPool, type MysqlPoolOptions } from './mysql-executor';
+import { createMysqlPool, retryingDeadlocks, type MysqlPoolOptions } from './mysql-executor';
 
 const BINARY_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'bit']);
 /** Keys per IN list: statements stay small and each lock/delete round trip stays short. */
@@ -360,6 +360,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
       const columns = request.columns.map((column) => quoteIdentifier(column)).join(', ');
       const order = request.range.orderColumns.map((column) => quoteIdentifier(column)).join(', ');
       const source = table(request.table);
+      // Deletes of batches whose keys interleave can deadlock; InnoDB rolls one transaction back whole, and it runs again.
 
       if (await supportsDeleteReturning()) {
         // MariaDB: delete the range and read what went in one statement. Anything unexpected (a changed
@@ -370,7 +371,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
         const scan = span
           ? ` AND ${quoteIdentifier(request.keyColumns[0]!)} BETWEEN ${span.min} AND ${span.max}`
           : ` ORDER BY ${order} LIMIT ${request.archived.size + 1}`;
-        const fast = await inTransaction('READ COMMITTED', async (connection) => {
+        const fast = await retryingDeadlocks(() => inTransaction('READ COMMITTED', async (connection) => {
           const matcher = lockedRowsMatcher(request.archived, request.keyColumns, request.columns);
           await eachRow(`DELETE FROM ${source} WHERE ${where.sql}${scan} RETURNING ${columns}`, where.values, connection, matcher.add);
           const match = matcher.result();
@@ -380,13 +381,13 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
           }
           await connection.rollback();
           return match.changed.length > 0 ? ({ deleted: 0, missing: match.missing, changed: match.changed } satisfies DeleteOutcome) : undefined;
-        });
+        }));
         if (fast) return fast;
       }
 
       // Next-key locks on the range keep new rows out of it until commit, so when the range holds
       // exactly the archived rows, one range delete removes exactly those.
-      return inTransaction('REPEATABLE READ', async (connection) => {
+      return retryingDeadlocks(() => inTransaction('REPEATABLE READ', async (connection) => {
         const matcher = lockedRowsMatcher(request.archived, request.keyColumns, request.columns);
         await eachRow(`SELECT ${columns} FROM ${source}${scanIndex(request.table, request.range.orderColumns)} WHERE ${where.sql} ORDER BY ${order} FOR UPDATE`, where.values, connection, matcher.add);
         const match = matcher.result();
@@ -408,7 +409,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
         }
         await commit(connection);
         return { deleted, missing: match.missing, changed: [] };
-      });
+      }));
     },
 
     async addPartitions(name: string, scheme: PartitionScheme, partitions: readonly Partition[], maxValuePartition: string | undefined): Promise<void> {

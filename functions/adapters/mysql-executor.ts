@@ -34,6 +34,25 @@ export function createMysqlPool(options: MysqlPoolOptions): Pool {
   });
 }
 
+/** Tries of work whose transaction InnoDB rolled back to end a deadlock. */
+const DEADLOCK_ATTEMPTS = 5;
+
+/**
+ * Runs `work` again when InnoDB ends a deadlock by rolling its transaction back, as the server's
+ * message asks ("try restarting transaction"). Only for work that is whole again when re-run: one
+ * autocommitted statement, or a transaction `work` opens and finishes itself.
+ */
+export async function retryingDeadlocks<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'ER_LOCK_DEADLOCK' || attempt === DEADLOCK_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+    }
+  }
+}
+
 export interface MysqlExecutorOptions {
   queryTimeoutMs?: number;
 }

@@ -5,14 +5,13 @@ import type { RestoreConnection, RestoreConnector, RowFilter, TableShape } from 
 import { ValidationError } from '../shared/errors';
 import { quoteIdentifier } from '../shared/identifiers';
 import { closeBackupConnection, openBackupConnection, readTableRows, type MysqlConnectionOptions } from './mysql-dumper';
+import { retryingDeadlocks } from './mysql-executor';
 
 /**
  * What mysqldump sets for a load: no FK or unique checks (tables arrive in any order and rows are
  * known unique), NO_AUTO_VALUE_ON_ZERO so a stored 0 in an AUTO_INCREMENT column stays 0.
  */
 const LOAD_SQL_MODE = 'NO_AUTO_VALUE_ON_ZERO';
-/** Tries of a statement InnoDB rolled back to end a deadlock. */
-const DEADLOCK_ATTEMPTS = 5;
 
 class MysqlRestoreConnection implements RestoreConnection {
   private currentDatabase: string | undefined;
@@ -56,19 +55,10 @@ class MysqlRestoreConnection implements RestoreConnection {
 
   /**
    * Runs one autocommitted statement. Chunks of one table load on several connections at once, and
-   * InnoDB may end a deadlock between two of them by rolling one statement back whole: that one is
-   * run again, as the server's message says.
+   * InnoDB may end a deadlock between two of them by rolling one statement back whole.
    */
   private async run(statement: string): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.connection.query(statement);
-        return;
-      } catch (error) {
-        if ((error as { code?: unknown }).code !== 'ER_LOCK_DEADLOCK' || attempt === DEADLOCK_ATTEMPTS) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
-      }
-    }
+    await retryingDeadlocks(() => this.connection.query(statement));
   }
 
   rows(database: string, table: Pick<TableShape, 'name' | 'columns' | 'keyColumns' | 'readAs'>, where?: RowFilter): AsyncIterable<DumpValue[][]> {

@@ -1,10 +1,10 @@
 import type { Pool } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createArchivePool, createMysqlArchiveSource } from '../../../functions/adapters/mysql-archive-source';
-import { cursorOf, type CursorValues, type SourceRow } from '../../../functions/core/archive-batch';
+import { cursorOf, keyString, type CursorValues, type SourceRow } from '../../../functions/core/archive-batch';
 import type { FilterCondition } from '../../../functions/core/archive-filter';
 import { createGameLogsTable, seedGameLogs } from '../../../functions/local/game-logs';
-import { createScratchDatabase, mysqlUrl, type ScratchDatabase } from '../helpers/mariadb';
+import { createScratchDatabase, lockWaitOf, mysqlUrl, type ScratchDatabase } from '../helpers/mariadb';
 
 const DAY_MS = 86_400_000;
 const FROM = Date.UTC(2024, 0, 1);
@@ -88,4 +88,59 @@ describe('MySQL archive source reading batches', () => {
     expect(filtered.rows).toEqual(await expected('ordered', " AND action_type IN ('login', 'late')"));
     expect(filtered.batches.some((batch) => batch.byPrimaryKey)).toBe(false);
   });
+});
+
+describe('MySQL archive source deleting a batch', () => {
+  let shard: ScratchDatabase;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    shard = await createScratchDatabase();
+    pool = createArchivePool({ url: mysqlUrl(), database: shard.database });
+    await shard.pool.query('CREATE TABLE filler (id INT PRIMARY KEY, v INT NOT NULL)');
+    await shard.pool.query('INSERT INTO filler SELECT seq, 0 FROM seq_1_to_1000');
+  });
+  afterAll(async () => {
+    await pool.end();
+    await shard.drop();
+  });
+
+  for (const deleteStrategy of ['auto', 'lock-then-delete'] as const) {
+    it(`runs a delete InnoDB rolled back to end a deadlock again (${deleteStrategy})`, async () => {
+      const table = `logs_${deleteStrategy.replace(/-/g, '_')}`;
+      await createGameLogsTable(shard.pool, shard.database, table);
+      await seedGameLogs(shard.pool, shard.database, table, { from: FROM, to: FROM + DAY_MS, rows: 20 });
+      const source = createMysqlArchiveSource(pool, shard.database, { deleteStrategy });
+      const batch = await source.selectBatch({ table, columns: COLUMNS, orderColumns: ORDER, after: null, before: BEFORE, filter: [], limit: 10 });
+      const keys = await keysOf(table);
+      const [first, last] = [batch[0]!.log_id, batch.at(-1)!.log_id];
+      const other = await shard.pool.getConnection();
+      try {
+        // The other transaction has changed many rows, so InnoDB picks the archiver's delete as the deadlock's victim.
+        await other.beginTransaction();
+        await other.query('UPDATE filler SET v = v + 1');
+        await other.query(`SELECT log_id FROM ${table} WHERE log_id = ? FOR UPDATE`, [last]);
+        const deleted = source.deleteArchived({
+          table,
+          columns: COLUMNS,
+          keyColumns: ['log_id'],
+          archived: new Map(batch.map((row) => [keyString(row, ['log_id']), row])),
+          range: { orderColumns: ORDER, from: cursorOf(batch[0]!, ORDER), to: cursorOf(batch.at(-1)!, ORDER), before: BEFORE, filter: [] },
+        });
+        // Holding the batch's first row, the delete waits for its last; the other transaction now asks for the first.
+        await lockWaitOf(shard.pool, `\`${shard.database}\`.\`${table}\``);
+        await other.query(`SELECT log_id FROM ${table} WHERE log_id = ? FOR UPDATE`, [first]);
+        await other.commit();
+        expect(await deleted).toEqual({ deleted: 10, missing: 0, changed: [] });
+      } finally {
+        other.release();
+      }
+      expect(await keysOf(table)).toEqual(keys.filter((key) => !batch.some((row) => row.log_id === key)));
+    });
+  }
+
+  async function keysOf(table: string): Promise<string[]> {
+    const [rows] = (await shard.pool.query(`SELECT log_id FROM ${table} ORDER BY log_id`)) as unknown as [Array<{ log_id: string }>];
+    return rows.map((row) => String(row.log_id));
+  }
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMysqlRestoreConnector } from '../../../functions/adapters/mysql-restorer';
 import type { RestoreConnection } from '../../../functions/ports/backup-mysql';
 import { credentialsOf, localNode } from '../backup/backup-fixtures';
-import { createScratchDatabase, type ScratchDatabase } from '../helpers/mariadb';
+import { createScratchDatabase, lockWaitOf, type ScratchDatabase } from '../helpers/mariadb';
 
 describe('MySQL restore connection', () => {
   let scratch: ScratchDatabase;
@@ -27,10 +27,7 @@ describe('MySQL restore connection', () => {
       await other.query('UPDATE counters SET v = v + 1 WHERE id >= 2');
       const applied = restore.apply(scratch.database, 'UPDATE counters SET v = v + 10 WHERE id IN (1, 500)');
       // Holding row 1, the restore's statement waits for row 500; the other transaction now asks for row 1.
-      for (let waited = 0; !(await lockWaits(scratch)); waited += 10) {
-        if (waited > 5_000) throw new Error('the restore statement never waited for the row lock');
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await lockWaitOf(scratch.pool, 'UPDATE counters SET v = v + 10');
       await other.query('UPDATE counters SET v = v + 1 WHERE id = 1');
       await other.commit();
       await applied;
@@ -45,8 +42,3 @@ describe('MySQL restore connection', () => {
     ]);
   });
 });
-
-async function lockWaits(scratch: ScratchDatabase): Promise<boolean> {
-  const [[row]] = (await scratch.pool.query("SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'")) as unknown as [[{ n: number }]];
-  return Number(row.n) > 0;
-}

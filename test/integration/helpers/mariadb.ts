@@ -43,3 +43,17 @@ export async function createScratchDatabase(): Promise<ScratchDatabase> {
     },
   };
 }
+
+/**
+ * Resolves once a statement containing `statement` waits for a row lock. Only that statement is
+ * looked for: other test files run at the same time and may wait for locks of their own.
+ */
+export async function lockWaitOf(pool: Pool, statement: string): Promise<void> {
+  for (const deadline = Date.now() + 5_000; ; ) {
+    const [[row]] = (await pool.query("SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' AND INSTR(trx_query, ?) > 0", [statement])) as unknown as [[{ n: number }]];
+    if (Number(row.n) > 0) return;
+    if (Date.now() > deadline) throw new Error(`no statement containing ${statement} waited for a row lock`);
+    // InnoDB refreshes INNODB_TRX only after it has gone unread for 0.1 s.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+}
