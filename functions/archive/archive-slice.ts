@@ -153,6 +153,8 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
   // `position` is where the next batch starts; undefined means "read the stored cursor".
   const finishing: Array<{ scan: UnitScan; outcome: Promise<BatchOutcome> }> = [];
   let position: CursorValues | null | undefined;
+  /** Set when batches changed too often; thrown by drain(), once nothing is in flight any more. */
+  let conflict: ConflictError | undefined;
 
   /** Counts a finished batch; a changed one means re-reading from the stored cursor. */
   const account = (scan: UnitScan, outcome: BatchOutcome): void => {
@@ -160,7 +162,7 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
       changes += 1;
       position = undefined;
       if (changes > MAX_CONSECUTIVE_CHANGES) {
-        throw new ConflictError(`rows of ${request.table} on ${request.shard} changed between read and delete ${changes} times in a row; archiving stops so as not to race the writer`);
+        conflict ??= new ConflictError(`rows of ${request.table} on ${request.shard} changed between read and delete ${changes} times in a row; archiving stops so as not to race the writer`);
       }
       return;
     }
@@ -169,7 +171,7 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
     if (scan.deleteMode === 'rows') cursor = outcome.batch.lastCursor;
     if (outcome.kind !== 'archived-before') archived(outcome.batch, scan.unit);
   };
-  /** Waits for every batch in flight, in order; the first failure is thrown once all have settled. */
+  /** Waits for every batch in flight, in order; the first failure (or the conflict) is thrown once all have settled. */
   const drain = async (): Promise<void> => {
     const pending = finishing.splice(0);
     const outcomes = await Promise.allSettled(pending.map((batch) => batch.outcome));
@@ -179,6 +181,7 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
       else if (!failure) account(pending[index]!.scan, outcome.value);
     });
     if (failure) throw failure.reason;
+    if (conflict) throw conflict;
   };
 
   for (;;) {
