@@ -573,8 +573,8 @@ export function createShardSources(options: ShardSourcesOptions): ShardSources {
         password,
         database: shard.database,
         connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
-        // Two batches being deleted and the next one being read.
-        connectionLimit: 3,
+        // Three batches being deleted and the next one being read.
+        connectionLimit: 4,
         ...(options.tls === 'required' ? { ssl: { rejectUnauthorized: true, minVersion: 'TLSv1.2' } } : {}),
       });
       const source = createMysqlArchiveSource(pool, shard.database, options);
