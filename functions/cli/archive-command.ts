@@ -85,7 +85,9 @@ async function withArchiveServices<T>(context: CliContext, options: ArchiveCliOp
   const bucket = options.bucket ?? context.env.SHARDKEEPER_ARCHIVE_BUCKET;
   const endpoint = options.s3Endpoint ?? context.env.SHARDKEEPER_S3_ENDPOINT;
   if (options.s3Endpoint && !bucket) throw new ValidationError('--s3-endpoint names the S3 that holds --bucket: pass the bucket too, or neither for the sandbox S3');
-  const pool = createMysqlPool({ url: catalogUrl(context, options), connectionLimit: 4 });
+  const url = catalogUrl(context, options);
+  const credentials = nodeCredentials(context, options);
+  const pool = createMysqlPool({ url, connectionLimit: 4 });
   let localS3: LocalS3 | undefined;
   let client: S3Client;
   if (bucket) client = endpoint ? localS3Client(endpoint) : new S3Client({});
@@ -94,13 +96,12 @@ async function withArchiveServices<T>(context: CliContext, options: ArchiveCliOp
     localS3 = await startLocalS3({ directory: SANDBOX_S3_DIR, buckets: [SANDBOX_ARCHIVE_BUCKET] });
     client = localS3.client;
   }
-  const credentials = nodeCredentials(context, options);
   let sources: ReturnType<typeof createShardSources> | undefined;
   try {
     const executor = createMysqlExecutor(pool);
     const catalog = new SqlCatalog(executor);
     await catalog.migrate().catch((error: unknown) => {
-      throw explainCatalogFailure(error, catalogUrl(context, options));
+      throw explainCatalogFailure(error, url);
     });
     const map = await requireShardMap(catalog);
     const tls = options.tls ?? (map.shards.every((shard) => shard.nodes.every((node) => LOOPBACK.test(node.host))) ? 'off' : 'required');

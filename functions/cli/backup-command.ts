@@ -79,13 +79,14 @@ export async function withBackupServices<T>(context: CliContext, options: Backup
   const endpoint = options.s3Endpoint ?? context.env.SHARDKEEPER_S3_ENDPOINT;
   const timeZone = options.timeZone ?? context.env.SHARDKEEPER_BACKUP_TIME_ZONE ?? 'UTC';
   if (!isTimeZone(timeZone)) throw new ValidationError(`${JSON.stringify(timeZone)} is not an IANA time zone`);
+  // Checked before the local S3 starts: nothing may be left running after bad input.
+  const url = catalogUrl(context, options);
+  const target = nodeFromUrl(options.target ?? context.env.SHARDKEEPER_RESTORE_TARGET ?? DEFAULT_RESTORE_TARGET, 'restore-target');
   // No bucket named: the sandbox's local S3, kept on disk so later restores find the backups.
   const localS3 = named ? undefined : await startLocalS3({ directory: SANDBOX_S3_DIR, buckets: [SANDBOX_BACKUP_BUCKET] });
   const bucket = named ?? SANDBOX_BACKUP_BUCKET;
   const client = localS3?.client ?? (endpoint ? localS3Client(endpoint) : new S3Client({}));
-  const url = catalogUrl(context, options);
   const pool = createMysqlPool({ url, connectionLimit: 4 });
-  const target = nodeFromUrl(options.target ?? context.env.SHARDKEEPER_RESTORE_TARGET ?? DEFAULT_RESTORE_TARGET, 'restore-target');
   try {
     const executor = createMysqlExecutor(pool);
     // Reached first, so a catalog that cannot be used is told apart from a shard that cannot.

@@ -22,20 +22,21 @@ export interface CliContext {
 
 export const DEFAULT_CATALOG_URL = 'mysql://root@127.0.0.1:3306/sk_catalog';
 
+/** The catalog's URL: --catalog, the environment, the running sandbox's, or the default; checked to be a URL. */
 export function catalogUrl(context: CliContext, options: GlobalOptions): string {
-  if (options.catalog) return options.catalog;
-  if (context.env.SHARDKEEPER_CATALOG_URL) return context.env.SHARDKEEPER_CATALOG_URL;
-  if (existsSync(SANDBOX_STATE_FILE)) {
-    const state = JSON.parse(readFileSync(SANDBOX_STATE_FILE, 'utf8')) as { catalogUrl?: string };
-    if (state.catalogUrl) return state.catalogUrl;
-  }
-  return DEFAULT_CATALOG_URL;
+  const url = options.catalog || context.env.SHARDKEEPER_CATALOG_URL || sandboxCatalogUrl() || DEFAULT_CATALOG_URL;
+  if (!URL.canParse(url)) throw new CatalogUnavailableError(`catalog URL ${JSON.stringify(url)} is not a URL like mysql://user@host:3306/database`);
+  return url;
+}
+
+function sandboxCatalogUrl(): string | undefined {
+  if (!existsSync(SANDBOX_STATE_FILE)) return undefined;
+  return (JSON.parse(readFileSync(SANDBOX_STATE_FILE, 'utf8')) as { catalogUrl?: string }).catalogUrl;
 }
 
 /** Opens the catalog for one command and always closes it. */
 export async function withCatalog<T>(context: CliContext, options: GlobalOptions, work: (catalog: Catalog) => Promise<T>): Promise<T> {
   const url = catalogUrl(context, options);
-  if (!URL.canParse(url)) throw new CatalogUnavailableError(`catalog URL ${JSON.stringify(url)} is not a URL like mysql://user@host:3306/database`);
   const pool = createMysqlPool({ url, connectionLimit: 2 });
   try {
     return await work(new SqlCatalog(createMysqlExecutor(pool)));
@@ -58,9 +59,8 @@ export function explainCatalogFailure(error: unknown, catalogUrl: string): unkno
   const code = (driverError as { code?: unknown } | undefined)?.code;
   if (typeof code !== 'string' || !UNUSABLE_CATALOG.test(code)) return error;
   // Host and database only: the URL may hold a password.
-  const parsed = URL.canParse(catalogUrl) ? new URL(catalogUrl) : undefined;
-  const where = parsed ? ` at ${parsed.host}${parsed.pathname}` : '';
-  return new CatalogUnavailableError(`cannot use the catalog${where} (${code}); start the sandbox with npm start or pass --catalog`, { cause: error });
+  const { host, pathname } = new URL(catalogUrl);
+  return new CatalogUnavailableError(`cannot use the catalog at ${host}${pathname} (${code}); start the sandbox with npm start or pass --catalog`, { cause: error });
 }
 
 export function print(context: CliContext, options: GlobalOptions, value: unknown, human: () => string): void {

@@ -56,6 +56,12 @@ describe('shardkeeper CLI against a real catalog', () => {
     expect(run.err).toMatch(/negative/);
   });
 
+  it.each(['map show', 'health', 'archive status', 'backup list', 'recovery status'])('%s says a --catalog that is not a URL is not one', async (command) => {
+    const run = await cli(...command.split(' '), '--catalog', 'not a url');
+    expect(run.code).toBe(1);
+    expect(run.err).toBe('error: catalog URL "not a url" is not a URL like mysql://user@host:3306/database\n');
+  });
+
   it('says the catalog is unreachable and how to get one, instead of printing a stack trace', async () => {
     const run = await cli('map', 'show', '--catalog', 'mysql://root@127.0.0.1:1/sk_catalog');
     expect(run.code).toBe(1);
