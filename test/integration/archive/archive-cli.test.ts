@@ -8,7 +8,7 @@ import { demoShardMap } from '../../../functions/core/population';
 import { startLocalS3, type LocalS3 } from '../../../functions/local/local-s3';
 import { withDatabase } from '../../../functions/local/sandbox';
 import { quoteIdentifier } from '../../../functions/shared/identifiers';
-import { cli } from '../../unit/cli/run-cli';
+import { cli, replacingOption } from '../../unit/cli/run-cli';
 import { createScratchDatabase, mysqlUrl, type ScratchDatabase } from '../helpers/mariadb';
 import { freePortBlock } from '../helpers/ports';
 
@@ -105,8 +105,7 @@ describe('shardkeeper archive against the sandbox fleet', () => {
     expect(endpointAlone.err).toMatch(/--s3-endpoint names the S3 that holds --bucket/);
   });
 
-  /** `args` with one option's value replaced. */
-  const replacing = (option: string, value: string) => args.map((arg, index) => (args[index - 1] === option ? value : arg));
+  const replacing = (option: string, value: string) => replacingOption(args, option, value);
 
   it('says what is wrong with the config file, the clock and the names given, with exit code 2', async () => {
     const notJson = join(directory, 'broken.json');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqlCatalog } from '../../../functions/adapters/sql-catalog';
 import { quoteIdentifier } from '../../../functions/shared/identifiers';
-import { cli } from '../../unit/cli/run-cli';
+import { cli, replacingOption } from '../../unit/cli/run-cli';
 import { createScratchDatabase, mysqlUrl, type ScratchDatabase } from '../helpers/mariadb';
 import { BUCKET, createGameSchema, localNode, seedGameData, startBackupHarness, type BackupHarness } from './backup-fixtures';
 
@@ -85,7 +85,7 @@ describe('shardkeeper backup and restore commands against MariaDB and a local S3
   });
 
   it('tells apart a catalog it cannot open, and says how to get one', async () => {
-    const run = await cli('backup', 'list', ...common.map((arg, index) => (common[index - 1] === '--catalog' ? `${mysqlUrl()}/sk_no_such_catalog` : arg)));
+    const run = await cli('backup', 'list', ...replacingOption(common, '--catalog', `${mysqlUrl()}/sk_no_such_catalog`));
     expect(run.code).toBe(1);
     expect(run.err).toMatch(/^error: cannot use the catalog at \S+\/sk_no_such_catalog \(ER_BAD_DB_ERROR\); start the sandbox with npm start or pass --catalog$/m);
   });

@@ -18,3 +18,6 @@ export async function cli(...argv: string[]): Promise<CliRun> {
   });
   return { code, out, err };
 }
+
+/** `argv` with the value of `option` replaced by `value`. */
+export const replacingOption = (argv: readonly string[], option: string, value: string): string[] => argv.map((arg, index) => (argv[index - 1] === option ? value : arg));
