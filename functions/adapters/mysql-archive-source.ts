@@ -111,23 +111,28 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
 
   const commit = async (connection: PoolConnection) => unreachableOnConnectionLoss(database, connection.commit());
 
-  /** Runs `work` in a transaction on its own connection; `work` commits (or rolls back) itself. */
+  /**
+   * Runs `work` in a transaction on its own connection; `work` commits (or rolls back) itself. A
+   * transaction InnoDB rolls back to end a deadlock (deletes of batches whose keys interleave) runs again.
+   */
   async function inTransaction<T>(isolation: 'READ COMMITTED' | 'REPEATABLE READ' | undefined, work: (connection: PoolConnection) => Promise<T>): Promise<T> {
-    const connection = await unreachableOnConnectionLoss(database, pool.getConnection());
-    try {
-      if (isolation) await run(`SET TRANSACTION ISOLATION LEVEL ${isolation}`, undefined, connection);
-      await unreachableOnConnectionLoss(database, connection.beginTransaction());
-      const result = await work(connection);
-      connection.release();
-      return result;
-    } catch (error) {
-      // A session that cannot roll back is closed; the server rolls back on disconnect.
-      await connection.rollback().then(
-        () => connection.release(),
-        () => connection.destroy(),
-      );
-      throw error;
-    }
+    return retryingDeadlocks(async () => {
+      const connection = await unreachableOnConnectionLoss(database, pool.getConnection());
+      try {
+        if (isolation) await run(`SET TRANSACTION ISOLATION LEVEL ${isolation}`, undefined, connection);
+        await unreachableOnConnectionLoss(database, connection.beginTransaction());
+        const result = await work(connection);
+        connection.release();
+        return result;
+      } catch (error) {
+        // A session that cannot roll back is closed; the server rolls back on disconnect.
+        await connection.rollback().then(
+          () => connection.release(),
+          () => connection.destroy(),
+        );
+        throw error;
+      }
+    });
   }
 
   async function describeTable(name: string): Promise<TableDescription | undefined> {
@@ -360,7 +365,6 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
       const columns = request.columns.map((column) => quoteIdentifier(column)).join(', ');
       const order = request.range.orderColumns.map((column) => quoteIdentifier(column)).join(', ');
       const source = table(request.table);
-      // Deletes of batches whose keys interleave can deadlock; InnoDB rolls one transaction back whole, and it runs again.
 
       if (await supportsDeleteReturning()) {
         // MariaDB: delete the range and read what went in one statement. Anything unexpected (a changed
@@ -371,7 +375,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
         const scan = span
           ? ` AND ${quoteIdentifier(request.keyColumns[0]!)} BETWEEN ${span.min} AND ${span.max}`
           : ` ORDER BY ${order} LIMIT ${request.archived.size + 1}`;
-        const fast = await retryingDeadlocks(() => inTransaction('READ COMMITTED', async (connection) => {
+        const fast = await inTransaction('READ COMMITTED', async (connection) => {
           const matcher = lockedRowsMatcher(request.archived, request.keyColumns, request.columns);
           await eachRow(`DELETE FROM ${source} WHERE ${where.sql}${scan} RETURNING ${columns}`, where.values, connection, matcher.add);
           const match = matcher.result();
@@ -381,13 +385,13 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
           }
           await connection.rollback();
           return match.changed.length > 0 ? ({ deleted: 0, missing: match.missing, changed: match.changed } satisfies DeleteOutcome) : undefined;
-        }));
+        });
         if (fast) return fast;
       }
 
       // Next-key locks on the range keep new rows out of it until commit, so when the range holds
       // exactly the archived rows, one range delete removes exactly those.
-      return retryingDeadlocks(() => inTransaction('REPEATABLE READ', async (connection) => {
+      return inTransaction('REPEATABLE READ', async (connection) => {
         const matcher = lockedRowsMatcher(request.archived, request.keyColumns, request.columns);
         await eachRow(`SELECT ${columns} FROM ${source}${scanIndex(request.table, request.range.orderColumns)} WHERE ${where.sql} ORDER BY ${order} FOR UPDATE`, where.values, connection, matcher.add);
         const match = matcher.result();
@@ -409,7 +413,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
         }
         await commit(connection);
         return { deleted, missing: match.missing, changed: [] };
-      }));
+      });
     },
 
     async addPartitions(name: string, scheme: PartitionScheme, partitions: readonly Partition[], maxValuePartition: string | undefined): Promise<void> {
