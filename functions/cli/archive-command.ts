@@ -62,8 +62,8 @@ function loadSettings(context: CliContext, options: ArchiveCliOptions): ArchiveS
 }
 
 /** Nodes without a secretRef default to the catalog URL's account. */
-function nodeCredentials(context: CliContext, options: ArchiveCliOptions): NodeCredentials {
-  const url = new URL(catalogUrl(context, options));
+function nodeCredentials(context: CliContext, options: ArchiveCliOptions, catalog: string): NodeCredentials {
+  const url = new URL(catalog);
   return cliNodeCredentials(context, options, { user: decodeURIComponent(url.username) || 'root', password: decodeURIComponent(url.password) });
 }
 
@@ -86,7 +86,7 @@ async function withArchiveServices<T>(context: CliContext, options: ArchiveCliOp
   const endpoint = options.s3Endpoint ?? context.env.SHARDKEEPER_S3_ENDPOINT;
   if (options.s3Endpoint && !bucket) throw new ValidationError('--s3-endpoint names the S3 that holds --bucket: pass the bucket too, or neither for the sandbox S3');
   const url = catalogUrl(context, options);
-  const credentials = nodeCredentials(context, options);
+  const credentials = nodeCredentials(context, options, url);
   const pool = createMysqlPool({ url, connectionLimit: 4 });
   let localS3: LocalS3 | undefined;
   let client: S3Client;
