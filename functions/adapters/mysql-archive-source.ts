@@ -19,7 +19,7 @@ import type {
 import type { NodeCredentials } from '../ports/node-credentials';
 import { ConflictError, NodeUnreachableError, NotFoundError } from '../shared/errors';
 import { quoteIdentifier } from '../shared/identifiers';
-import { createMysqlPool, retryingDeadlocks, type MysqlPoolOptions } from './mysql-executor';
+import { createMysqlPool, releaseRolledBack, retryingDeadlocks, type MysqlPoolOptions } from './mysql-executor';
 
 const BINARY_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'bit']);
 /** Keys per IN list: statements stay small and each lock/delete round trip stays short. */
@@ -125,11 +125,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
         connection.release();
         return result;
       } catch (error) {
-        // A session that cannot roll back is closed; the server rolls back on disconnect.
-        await connection.rollback().then(
-          () => connection.release(),
-          () => connection.destroy(),
-        );
+        await releaseRolledBack(connection);
         throw error;
       }
     });

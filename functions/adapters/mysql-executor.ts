@@ -76,16 +76,20 @@ export function createMysqlExecutor(pool: Pool, { queryTimeoutMs = 30_000 }: Mys
         connection.release();
         return result;
       } catch (error) {
-        // A connection that cannot roll back is dropped; the server rolls back on disconnect.
-        await connection.rollback().then(
-          () => connection.release(),
-          () => connection.destroy(),
-        );
+        await releaseRolledBack(connection);
         throw error;
       }
     },
   });
   return over(pool, false);
+}
+
+/** Rolls back and returns the connection to its pool; one that cannot roll back is dropped, and the server rolls back on disconnect. */
+export async function releaseRolledBack(connection: PoolConnection): Promise<void> {
+  await connection.rollback().then(
+    () => connection.release(),
+    () => connection.destroy(),
+  );
 }
 
 async function unavailableOnConnectionLoss<T>(promise: Promise<T>): Promise<T> {
