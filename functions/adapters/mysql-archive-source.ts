@@ -367,13 +367,14 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
         // row, a row inserted into the range) is seen in what the delete returns and rolled back, so
         // no gap locks are needed and batches next to each other can be deleted at once. An integer
         // key's span lets the server walk the clustered index instead of the time index plus lookups.
+        // The range ends at the batch's last row, so the LIMIT stops the scan there: reading one row
+        // further would wait on the next batch's delete, which holds that row. Rows the range gained
+        // come before its last row and are returned within the LIMIT.
         const span = integerKeySpan(types, request.keyColumns, request.archived.keys());
-        const scan = span
-          ? ` AND ${quoteIdentifier(request.keyColumns[0]!)} BETWEEN ${span.min} AND ${span.max}`
-          : ` ORDER BY ${order} LIMIT ${request.archived.size + 1}`;
+        const scan = span ? ` AND ${quoteIdentifier(request.keyColumns[0]!)} BETWEEN ${span.min} AND ${span.max} ORDER BY ${quoteIdentifier(request.keyColumns[0]!)}` : ` ORDER BY ${order}`;
         const fast = await inTransaction('READ COMMITTED', async (connection) => {
           const matcher = lockedRowsMatcher(request.archived, request.keyColumns, request.columns);
-          await eachRow(`DELETE FROM ${source} WHERE ${where.sql}${scan} RETURNING ${columns}`, where.values, connection, matcher.add);
+          await eachRow(`DELETE FROM ${source} WHERE ${where.sql}${scan} LIMIT ${request.archived.size} RETURNING ${columns}`, where.values, connection, matcher.add);
           const match = matcher.result();
           if (match.changed.length === 0 && match.unexpected === 0) {
             await commit(connection);

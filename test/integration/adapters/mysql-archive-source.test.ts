@@ -4,7 +4,7 @@ import { createArchivePool, createMysqlArchiveSource } from '../../../functions/
 import { cursorOf, keyString, type CursorValues, type SourceRow } from '../../../functions/core/archive-batch';
 import type { FilterCondition } from '../../../functions/core/archive-filter';
 import { createGameLogsTable, seedGameLogs } from '../../../functions/local/game-logs';
-import { createScratchDatabase, lockWaitOf, mysqlUrl, type ScratchDatabase } from '../helpers/mariadb';
+import { createScratchDatabase, lockWaitBefore, lockWaitOf, mysqlUrl, type ScratchDatabase } from '../helpers/mariadb';
 
 const DAY_MS = 86_400_000;
 const FROM = Date.UTC(2024, 0, 1);
@@ -138,6 +138,34 @@ describe('MySQL archive source deleting a batch', () => {
       expect(await keysOf(table)).toEqual(keys.filter((key) => !batch.some((row) => row.log_id === key)));
     });
   }
+
+  it('deletes a batch without waiting for the next batch, whose delete holds the row after it', async () => {
+    const table = 'logs_adjacent';
+    await createGameLogsTable(shard.pool, shard.database, table);
+    await seedGameLogs(shard.pool, shard.database, table, { from: FROM, to: FROM + DAY_MS, rows: 20 });
+    const source = createMysqlArchiveSource(pool, shard.database, { deleteStrategy: 'auto' });
+    const batch = await source.selectBatch({ table, columns: COLUMNS, orderColumns: ORDER, after: null, before: BEFORE, filter: [], limit: 10 });
+    const keys = await keysOf(table);
+    const next = await shard.pool.getConnection();
+    try {
+      await next.beginTransaction();
+      await next.query(`DELETE FROM ${table} WHERE log_id = ?`, [keys[10]]);
+      const deleted = source.deleteArchived({
+        table,
+        columns: COLUMNS,
+        keyColumns: ['log_id'],
+        archived: new Map(batch.map((row) => [keyString(row, ['log_id']), row])),
+        range: { orderColumns: ORDER, from: cursorOf(batch[0]!, ORDER), to: cursorOf(batch.at(-1)!, ORDER), before: BEFORE, filter: [] },
+      });
+      const waited = await lockWaitBefore(shard.pool, `DELETE FROM \`${shard.database}\`.\`${table}\``, deleted);
+      await next.rollback();
+      expect(waited).toBe(false);
+      expect(await deleted).toEqual({ deleted: 10, missing: 0, changed: [] });
+    } finally {
+      next.release();
+    }
+    expect(await keysOf(table)).toEqual(keys.slice(10));
+  });
 
   async function keysOf(table: string): Promise<string[]> {
     const [rows] = (await shard.pool.query(`SELECT log_id FROM ${table} ORDER BY log_id`)) as unknown as [Array<{ log_id: string }>];

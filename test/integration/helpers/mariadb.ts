@@ -49,11 +49,22 @@ export async function createScratchDatabase(): Promise<ScratchDatabase> {
  * looked for: other test files run at the same time and may wait for locks of their own.
  */
 export async function lockWaitOf(pool: Pool, statement: string): Promise<void> {
-  for (const deadline = Date.now() + 5_000; ; ) {
+  const fiveSeconds = new Promise((resolve) => setTimeout(resolve, 5_000).unref());
+  if (!(await lockWaitBefore(pool, statement, fiveSeconds))) throw new Error(`no statement containing ${statement} waited for a row lock`);
+}
+
+/** Whether a statement containing `statement` waits for a row lock before `settled` settles. */
+export async function lockWaitBefore(pool: Pool, statement: string, settled: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  settled.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  while (!done) {
     const [[row]] = (await pool.query("SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' AND INSTR(trx_query, ?) > 0", [statement])) as unknown as [[{ n: number }]];
-    if (Number(row.n) > 0) return;
-    if (Date.now() > deadline) throw new Error(`no statement containing ${statement} waited for a row lock`);
+    if (Number(row.n) > 0) return true;
     // InnoDB refreshes INNODB_TRX only after it has gone unread for 0.1 s.
     await new Promise((resolve) => setTimeout(resolve, 150));
   }
+  return false;
 }
