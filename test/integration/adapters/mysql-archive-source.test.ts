@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createArchivePool, createMysqlArchiveSource } from '../../../functions/adapters/mysql-archive-source';
 import { cursorOf, keyString, type CursorValues, type SourceRow } from '../../../functions/core/archive-batch';
 import type { FilterCondition } from '../../../functions/core/archive-filter';
+import type { DeleteRequest } from '../../../functions/ports/archive-source';
 import { createGameLogsTable, seedGameLogs } from '../../../functions/local/game-logs';
 import { createScratchDatabase, lockWaitBefore, lockWaitOf, mysqlUrl, type ScratchDatabase } from '../helpers/mariadb';
 
@@ -108,11 +109,7 @@ describe('MySQL archive source deleting a batch', () => {
   for (const deleteStrategy of ['auto', 'lock-then-delete'] as const) {
     it(`runs a delete InnoDB rolled back to end a deadlock again (${deleteStrategy})`, async () => {
       const table = `logs_${deleteStrategy.replace(/-/g, '_')}`;
-      await createGameLogsTable(shard.pool, shard.database, table);
-      await seedGameLogs(shard.pool, shard.database, table, { from: FROM, to: FROM + DAY_MS, rows: 20 });
-      const source = createMysqlArchiveSource(pool, shard.database, { deleteStrategy });
-      const batch = await source.selectBatch({ table, columns: COLUMNS, orderColumns: ORDER, after: null, before: BEFORE, filter: [], limit: 10 });
-      const keys = await keysOf(table);
+      const { source, batch, keys } = await firstBatchOf(table, deleteStrategy);
       const [first, last] = [batch[0]!.log_id, batch.at(-1)!.log_id];
       const other = await shard.pool.getConnection();
       try {
@@ -120,13 +117,7 @@ describe('MySQL archive source deleting a batch', () => {
         await other.beginTransaction();
         await other.query('UPDATE filler SET v = v + 1');
         await other.query(`SELECT log_id FROM ${table} WHERE log_id = ? FOR UPDATE`, [last]);
-        const deleted = source.deleteArchived({
-          table,
-          columns: COLUMNS,
-          keyColumns: ['log_id'],
-          archived: new Map(batch.map((row) => [keyString(row, ['log_id']), row])),
-          range: { orderColumns: ORDER, from: cursorOf(batch[0]!, ORDER), to: cursorOf(batch.at(-1)!, ORDER), before: BEFORE, filter: [] },
-        });
+        const deleted = source.deleteArchived(deleteRequest(table, batch));
         // Holding the batch's first row, the delete waits for its last; the other transaction now asks for the first.
         await lockWaitOf(shard.pool, `\`${shard.database}\`.\`${table}\``);
         await other.query(`SELECT log_id FROM ${table} WHERE log_id = ? FOR UPDATE`, [first]);
@@ -141,22 +132,12 @@ describe('MySQL archive source deleting a batch', () => {
 
   it('deletes a batch without waiting for the next batch, whose delete holds the row after it', async () => {
     const table = 'logs_adjacent';
-    await createGameLogsTable(shard.pool, shard.database, table);
-    await seedGameLogs(shard.pool, shard.database, table, { from: FROM, to: FROM + DAY_MS, rows: 20 });
-    const source = createMysqlArchiveSource(pool, shard.database, { deleteStrategy: 'auto' });
-    const batch = await source.selectBatch({ table, columns: COLUMNS, orderColumns: ORDER, after: null, before: BEFORE, filter: [], limit: 10 });
-    const keys = await keysOf(table);
+    const { source, batch, keys } = await firstBatchOf(table, 'auto');
     const next = await shard.pool.getConnection();
     try {
       await next.beginTransaction();
       await next.query(`DELETE FROM ${table} WHERE log_id = ?`, [keys[10]]);
-      const deleted = source.deleteArchived({
-        table,
-        columns: COLUMNS,
-        keyColumns: ['log_id'],
-        archived: new Map(batch.map((row) => [keyString(row, ['log_id']), row])),
-        range: { orderColumns: ORDER, from: cursorOf(batch[0]!, ORDER), to: cursorOf(batch.at(-1)!, ORDER), before: BEFORE, filter: [] },
-      });
+      const deleted = source.deleteArchived(deleteRequest(table, batch));
       const waited = await lockWaitBefore(shard.pool, `DELETE FROM \`${shard.database}\`.\`${table}\``, deleted);
       await next.rollback();
       expect(waited).toBe(false);
@@ -166,6 +147,26 @@ describe('MySQL archive source deleting a batch', () => {
     }
     expect(await keysOf(table)).toEqual(keys.slice(10));
   });
+
+  /** A table of 20 logs and its first batch of 10, read by a source with `deleteStrategy`. */
+  async function firstBatchOf(table: string, deleteStrategy: 'auto' | 'lock-then-delete') {
+    await createGameLogsTable(shard.pool, shard.database, table);
+    await seedGameLogs(shard.pool, shard.database, table, { from: FROM, to: FROM + DAY_MS, rows: 20 });
+    const source = createMysqlArchiveSource(pool, shard.database, { deleteStrategy });
+    const batch = await source.selectBatch({ table, columns: COLUMNS, orderColumns: ORDER, after: null, before: BEFORE, filter: [], limit: 10 });
+    return { source, batch, keys: await keysOf(table) };
+  }
+
+  /** Deletes exactly the rows of `batch`, as the slice asks once they are archived. */
+  function deleteRequest(table: string, batch: readonly SourceRow[]): DeleteRequest {
+    return {
+      table,
+      columns: COLUMNS,
+      keyColumns: ['log_id'],
+      archived: new Map(batch.map((row) => [keyString(row, ['log_id']), row])),
+      range: { orderColumns: ORDER, from: cursorOf(batch[0]!, ORDER), to: cursorOf(batch.at(-1)!, ORDER), before: BEFORE, filter: [] },
+    };
+  }
 
   async function keysOf(table: string): Promise<string[]> {
     const [rows] = (await shard.pool.query(`SELECT log_id FROM ${table} ORDER BY log_id`)) as unknown as [Array<{ log_id: string }>];
