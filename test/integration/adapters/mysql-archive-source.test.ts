@@ -130,6 +130,17 @@ describe('MySQL archive source deleting a batch', () => {
     });
   }
 
+  for (const deleteStrategy of ['auto', 'lock-then-delete'] as const) {
+    it(`keeps a row the batch's range gained after the batch was read and deletes the rest (${deleteStrategy})`, async () => {
+      const table = `logs_gained_${deleteStrategy.replace(/-/g, '_')}`;
+      const { source, batch, keys } = await firstBatchOf(table, deleteStrategy);
+      // The fifth row was not there when the batch was read: in range, and inside its key span.
+      const read = batch.filter((_, index) => index !== 4);
+      expect(await source.deleteArchived(deleteRequest(table, read))).toEqual({ deleted: 9, missing: 0, changed: [] });
+      expect(await keysOf(table)).toEqual([keys[4], ...keys.slice(10)]);
+    });
+  }
+
   it('deletes a batch without waiting for the next batch, whose delete holds the row after it', async () => {
     const table = 'logs_adjacent';
     const { source, batch, keys } = await firstBatchOf(table, 'auto');
