@@ -371,7 +371,8 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
         // further would wait on the next batch's delete, which holds that row. Rows the range gained
         // come before its last row and are returned within the LIMIT.
         const span = integerKeySpan(types, request.keyColumns, request.archived.keys());
-        const scan = span ? ` AND ${quoteIdentifier(request.keyColumns[0]!)} BETWEEN ${span.min} AND ${span.max} ORDER BY ${quoteIdentifier(request.keyColumns[0]!)}` : ` ORDER BY ${order}`;
+        const key = quoteIdentifier(request.keyColumns[0]!);
+        const scan = span ? ` AND ${key} BETWEEN ${span.min} AND ${span.max} ORDER BY ${key}` : ` ORDER BY ${order}`;
         const fast = await inTransaction('READ COMMITTED', async (connection) => {
           const matcher = lockedRowsMatcher(request.archived, request.keyColumns, request.columns);
           await eachRow(`DELETE FROM ${source} WHERE ${where.sql}${scan} LIMIT ${request.archived.size} RETURNING ${columns}`, where.values, connection, matcher.add);
