@@ -364,12 +364,12 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
 
       if (await supportsDeleteReturning()) {
         // MariaDB: delete the range and read what went in one statement. Anything unexpected (a changed
-        // row, a row inserted into the range) is seen in what the delete returns and rolled back, so
-        // no gap locks are needed and batches next to each other can be deleted at once. An integer
-        // key's span lets the server walk the clustered index instead of the time index plus lookups.
-        // The range ends at the batch's last row, so the LIMIT stops the scan there: reading one row
-        // further would wait on the next batch's delete, which holds that row. Rows the range gained
-        // come before its last row and are returned within the LIMIT.
+        // row, a row inserted into the range) is seen in what the delete returns: it is rolled back and
+        // the locked read below decides. So no gap locks are needed and batches next to each other can
+        // be deleted at once. An integer key's span lets the server walk the clustered index instead
+        // of the time index plus lookups. The range ends at the batch's last row, so the LIMIT stops
+        // the scan there: reading one row further would wait on the next batch's delete, which holds
+        // that row. Rows the range gained come before its last row and are returned within the LIMIT.
         const span = integerKeySpan(types, request.keyColumns, request.archived.keys());
         const key = quoteIdentifier(request.keyColumns[0]!);
         const scan = span ? ` AND ${key} BETWEEN ${span.min} AND ${span.max} ORDER BY ${key}` : ` ORDER BY ${order}`;
@@ -382,7 +382,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
             return { deleted: match.matching.length, missing: match.missing, changed: [] } satisfies DeleteOutcome;
           }
           await connection.rollback();
-          return match.changed.length > 0 ? ({ deleted: 0, missing: match.missing, changed: match.changed } satisfies DeleteOutcome) : undefined;
+          return undefined;
         });
         if (fast) return fast;
       }

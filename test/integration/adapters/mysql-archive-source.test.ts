@@ -141,6 +141,15 @@ describe('MySQL archive source deleting a batch', () => {
     });
   }
 
+  it('counts the rows of a batch that changed and those still on the shard exactly, deleting nothing', async () => {
+    const table = 'logs_changed_and_gained';
+    const { source, batch, keys } = await firstBatchOf(table, 'auto');
+    await shard.pool.query(`UPDATE ${table} SET action_type = 'edited' WHERE log_id = ?`, [keys[0]]);
+    const read = batch.filter((_, index) => index !== 4);
+    expect(await source.deleteArchived(deleteRequest(table, read))).toEqual({ deleted: 0, missing: 0, changed: [String(keys[0])] });
+    expect(await keysOf(table)).toEqual(keys);
+  });
+
   it('deletes a batch without waiting for the next batch, whose delete holds the row after it', async () => {
     const table = 'logs_adjacent';
     const { source, batch, keys } = await firstBatchOf(table, 'auto');
