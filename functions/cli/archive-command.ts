@@ -23,7 +23,7 @@ import { localS3Client, SANDBOX_ARCHIVE_BUCKET, SANDBOX_S3_DIR, startLocalS3, ty
 import type { ArchiveSource } from '../ports/archive-source';
 import { systemClock } from '../ports/clock';
 import type { AppEvent } from '../ports/event-publisher';
-import type { NodeCredentials } from '../ports/node-credentials';
+import { urlAccount, type NodeCredentials } from '../ports/node-credentials';
 import type { ObjectStore } from '../ports/object-store';
 import { AppError, ValidationError } from '../shared/errors';
 import { cliNodeCredentials } from './node-credentials';
@@ -63,8 +63,7 @@ function loadSettings(context: CliContext, options: ArchiveCliOptions): ArchiveS
 
 /** Nodes without a secretRef default to the catalog URL's account. */
 function nodeCredentials(context: CliContext, options: ArchiveCliOptions, catalog: string): NodeCredentials {
-  const url = new URL(catalog);
-  return cliNodeCredentials(context, options, { user: decodeURIComponent(url.username) || 'root', password: decodeURIComponent(url.password) });
+  return cliNodeCredentials(context, options, urlAccount(new URL(catalog)));
 }
 
 interface ArchiveServices {

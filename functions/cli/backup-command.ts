@@ -22,8 +22,7 @@ import type { ShardNode } from '../core/shard-map-types';
 import { localS3Client, SANDBOX_BACKUP_BUCKET, SANDBOX_S3_DIR, startLocalS3 } from '../local/local-s3';
 import type { BackupKind, BackupStatus } from '../ports/backup-store';
 import { systemClock } from '../ports/clock';
-import type { NodeCredentials } from '../ports/node-credentials';
-import { staticCredentials } from '../ports/node-credentials';
+import { urlCredentials, type NodeCredentials } from '../ports/node-credentials';
 import { ValidationError } from '../shared/errors';
 import { cliNodeCredentials } from './node-credentials';
 import { catalogUrl, explainCatalogFailure, print, type CliContext, type GlobalOptions } from './context';
@@ -70,7 +69,7 @@ function nodeFromUrl(url: string, id: string): { node: ShardNode; credentials: N
   }
   return {
     node: { id, role: 'primary', host: parsed.hostname, port: Number(parsed.port || 3306) },
-    credentials: staticCredentials(decodeURIComponent(parsed.username || 'root'), decodeURIComponent(parsed.password)),
+    credentials: urlCredentials(parsed),
   };
 }
 

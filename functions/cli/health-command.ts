@@ -5,7 +5,7 @@ import { HealthMonitor, type NodeReport, type TickReport } from '../health/monit
 import { MemoryHealthStore } from '../health/memory-health-store';
 import { systemClock } from '../ports/clock';
 import type { AppEvent } from '../ports/event-publisher';
-import { staticCredentials } from '../ports/node-credentials';
+import { urlCredentials } from '../ports/node-credentials';
 import { ValidationError } from '../shared/errors';
 import { catalogUrl, withCatalog, type CliContext, type GlobalOptions } from './context';
 import { table } from './format';
@@ -31,8 +31,7 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
  */
 export async function healthCommand(context: CliContext, options: HealthFlags): Promise<void> {
   if (options.interval < 100) throw new ValidationError(`--interval must be at least 100 ms, got ${options.interval}`);
-  const url = new URL(catalogUrl(context, options));
-  const credentials = staticCredentials(decodeURIComponent(url.username) || 'root', decodeURIComponent(url.password));
+  const credentials = urlCredentials(new URL(catalogUrl(context, options)));
   await withCatalog(context, options, async (catalog) => {
     const map = await requireShardMap(catalog);
     const nodes = map.shards.flatMap((shard) => shard.nodes);

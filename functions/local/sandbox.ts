@@ -24,7 +24,7 @@ import { createMysqlProber } from '../adapters/mysql-prober';
 import { SqlHealthStore } from '../adapters/sql-health-store';
 import { HealthMonitor } from '../health/monitor';
 import type { AppEvent } from '../ports/event-publisher';
-import { staticCredentials } from '../ports/node-credentials';
+import { urlCredentials } from '../ports/node-credentials';
 import type { SqlExecutor } from '../ports/sql';
 import type { RecoveryDefinitions } from '../recovery/local-workflows';
 import { ShardNodeDown, ShardNodeRecovered, ShardPrimaryDown } from '../shared/events';
@@ -256,7 +256,7 @@ function describeEvent(event: AppEvent): string {
 function startHealthAndRecovery(catalog: SqlCatalog, executor: SqlExecutor, mysqlEndpoint: URL, options: { intervalMs: number; recovery: boolean }, log: (line: string) => void) {
   const bus = new LocalEventBus({ onHandlerError: (error, event) => log(`event handler for ${event.detailType} failed: ${String(error)}`) });
   bus.subscribe('*', (event) => log(`event ${describeEvent(event)}`));
-  const credentials = staticCredentials(decodeURIComponent(mysqlEndpoint.username) || 'root', decodeURIComponent(mysqlEndpoint.password));
+  const credentials = urlCredentials(mysqlEndpoint);
   const prober = createMysqlProber({ credentials, tls: 'off' });
   const workflows = new Set<Promise<unknown>>();
   if (options.recovery) {

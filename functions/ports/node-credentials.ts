@@ -16,3 +16,14 @@ export interface NodeCredentials {
 export function staticCredentials(user: string, password: string): NodeCredentials {
   return { credentialsFor: async () => ({ user, password }) };
 }
+
+/** The account a mysql:// URL names; root when it names none. */
+export function urlAccount(url: URL): Credentials {
+  return { user: decodeURIComponent(url.username) || 'root', password: decodeURIComponent(url.password) };
+}
+
+/** The account a mysql:// URL names, for every node. */
+export function urlCredentials(url: URL): NodeCredentials {
+  const { user, password } = urlAccount(url);
+  return staticCredentials(user, password);
+}
