@@ -367,12 +367,13 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
         // row, a row inserted into the range) is seen in what the delete returns: it is rolled back and
         // the locked read below decides. So no gap locks are needed and batches next to each other can
         // be deleted at once. An integer key's span lets the server walk the clustered index instead
-        // of the time index plus lookups. The range ends at the batch's last row, so the LIMIT stops
-        // the scan there: reading one row further would wait on the next batch's delete, which holds
-        // that row. Rows the range gained come before its last row and are returned within the LIMIT.
+        // of the time index plus lookups. The LIMIT, the archived row count, stops the scan at the
+        // batch's last row: reading one row further would wait on the next batch's delete, which holds
+        // that row. Without a span the order is the time column's alone, which the time index gives;
+        // a partitioned table would sort the whole range for (time, key) and so read past its end.
         const span = integerKeySpan(types, request.keyColumns, request.archived.keys());
         const key = quoteIdentifier(request.keyColumns[0]!);
-        const scan = span ? ` AND ${key} BETWEEN ${span.min} AND ${span.max} ORDER BY ${key}` : ` ORDER BY ${order}`;
+        const scan = span ? ` AND ${key} BETWEEN ${span.min} AND ${span.max} ORDER BY ${key}` : ` ORDER BY ${quoteIdentifier(request.range.orderColumns[0]!)}`;
         const fast = await inTransaction('READ COMMITTED', async (connection) => {
           const matcher = lockedRowsMatcher(request.archived, request.keyColumns, request.columns);
           await eachRow(`DELETE FROM ${source} WHERE ${where.sql}${scan} LIMIT ${request.archived.size} RETURNING ${columns}`, where.values, connection, matcher.add);

@@ -4,7 +4,7 @@ import { createArchivePool, createMysqlArchiveSource } from '../../../functions/
 import { cursorOf, keyString, type CursorValues, type SourceRow } from '../../../functions/core/archive-batch';
 import type { FilterCondition } from '../../../functions/core/archive-filter';
 import type { DeleteRequest } from '../../../functions/ports/archive-source';
-import { createGameLogsTable, seedGameLogs } from '../../../functions/local/game-logs';
+import { createGameLogsTable, seedGameLogs, type GameLogsPartitioning } from '../../../functions/local/game-logs';
 import { createScratchDatabase, lockWaitBefore, lockWaitOf, mysqlUrl, type ScratchDatabase } from '../helpers/mariadb';
 
 const DAY_MS = 86_400_000;
@@ -131,14 +131,18 @@ describe('MySQL archive source deleting a batch', () => {
   }
 
   for (const deleteStrategy of ['auto', 'lock-then-delete'] as const) {
-    it(`keeps a row the batch's range gained after the batch was read and deletes the rest (${deleteStrategy})`, async () => {
-      const table = `logs_gained_${deleteStrategy.replace(/-/g, '_')}`;
-      const { source, batch, keys } = await firstBatchOf(table, deleteStrategy);
-      // The fifth row was not there when the batch was read: in range, and inside its key span.
-      const read = batch.filter((_, index) => index !== 4);
-      expect(await source.deleteArchived(deleteRequest(table, read))).toEqual({ deleted: 9, missing: 0, changed: [] });
-      expect(await keysOf(table)).toEqual([keys[4], ...keys.slice(10)]);
-    });
+    for (const keyColumns of [['log_id'], ['log_id', 'created_at']]) {
+      it(`keeps a row the batch's range gained after the batch was read and deletes the rest (${deleteStrategy}, key ${keyColumns.join(', ')})`, async () => {
+        const table = `logs_gained_${deleteStrategy.replace(/-/g, '_')}_${keyColumns.length}`;
+        // A partitioned game_logs has the time column in its primary key.
+        const partitioning = keyColumns.length > 1 ? { unit: 'day' as const, from: FROM, to: FROM + DAY_MS } : undefined;
+        const { source, batch, keys } = await firstBatchOf(table, deleteStrategy, partitioning);
+        // The fifth row was not there when the batch was read: in range, and inside its key span.
+        const read = batch.filter((_, index) => index !== 4);
+        expect(await source.deleteArchived(deleteRequest(table, read, keyColumns))).toEqual({ deleted: 9, missing: 0, changed: [] });
+        expect(await keysOf(table)).toEqual([keys[4], ...keys.slice(10)]);
+      });
+    }
   }
 
   it('counts the rows of a batch that changed and those still on the shard exactly, deleting nothing', async () => {
@@ -150,27 +154,30 @@ describe('MySQL archive source deleting a batch', () => {
     expect(await keysOf(table)).toEqual(keys);
   });
 
-  it('deletes a batch without waiting for the next batch, whose delete holds the row after it', async () => {
-    const table = 'logs_adjacent';
-    const { source, batch, keys } = await firstBatchOf(table, 'auto');
-    const next = await shard.pool.getConnection();
-    try {
-      await next.beginTransaction();
-      await next.query(`DELETE FROM ${table} WHERE log_id = ?`, [keys[10]]);
-      const deleted = source.deleteArchived(deleteRequest(table, batch));
-      const waited = await lockWaitBefore(shard.pool, `DELETE FROM \`${shard.database}\`.\`${table}\``, deleted);
-      await next.rollback();
-      expect(waited).toBe(false);
-      expect(await deleted).toEqual({ deleted: 10, missing: 0, changed: [] });
-    } finally {
-      next.release();
-    }
-    expect(await keysOf(table)).toEqual(keys.slice(10));
-  });
+  for (const keyColumns of [['log_id'], ['log_id', 'created_at']]) {
+    it(`deletes a batch without waiting for the next batch, whose delete holds the row after it (key ${keyColumns.join(', ')})`, async () => {
+      const table = `logs_adjacent_${keyColumns.length}`;
+      const partitioning = keyColumns.length > 1 ? { unit: 'day' as const, from: FROM, to: FROM + DAY_MS } : undefined;
+      const { source, batch, keys } = await firstBatchOf(table, 'auto', partitioning);
+      const next = await shard.pool.getConnection();
+      try {
+        await next.beginTransaction();
+        await next.query(`DELETE FROM ${table} WHERE log_id = ?`, [keys[10]]);
+        const deleted = source.deleteArchived(deleteRequest(table, batch, keyColumns));
+        const waited = await lockWaitBefore(shard.pool, `DELETE FROM \`${shard.database}\`.\`${table}\``, deleted);
+        await next.rollback();
+        expect(waited).toBe(false);
+        expect(await deleted).toEqual({ deleted: 10, missing: 0, changed: [] });
+      } finally {
+        next.release();
+      }
+      expect(await keysOf(table)).toEqual(keys.slice(10));
+    });
+  }
 
   /** A table of 20 logs and its first batch of 10, read by a source with `deleteStrategy`. */
-  async function firstBatchOf(table: string, deleteStrategy: 'auto' | 'lock-then-delete') {
-    await createGameLogsTable(shard.pool, shard.database, table);
+  async function firstBatchOf(table: string, deleteStrategy: 'auto' | 'lock-then-delete', partitioning?: GameLogsPartitioning) {
+    await createGameLogsTable(shard.pool, shard.database, table, partitioning);
     await seedGameLogs(shard.pool, shard.database, table, { from: FROM, to: FROM + DAY_MS, rows: 20 });
     const source = createMysqlArchiveSource(pool, shard.database, { deleteStrategy });
     const batch = await source.selectBatch({ table, columns: COLUMNS, orderColumns: ORDER, after: null, before: BEFORE, filter: [], limit: 10 });
@@ -178,12 +185,12 @@ describe('MySQL archive source deleting a batch', () => {
   }
 
   /** Deletes exactly the rows of `batch`, as the slice asks once they are archived. */
-  function deleteRequest(table: string, batch: readonly SourceRow[]): DeleteRequest {
+  function deleteRequest(table: string, batch: readonly SourceRow[], keyColumns = ['log_id']): DeleteRequest {
     return {
       table,
       columns: COLUMNS,
-      keyColumns: ['log_id'],
-      archived: new Map(batch.map((row) => [keyString(row, ['log_id']), row])),
+      keyColumns,
+      archived: new Map(batch.map((row) => [keyString(row, keyColumns), row])),
       range: { orderColumns: ORDER, from: cursorOf(batch[0]!, ORDER), to: cursorOf(batch.at(-1)!, ORDER), before: BEFORE, filter: [] },
     };
   }
