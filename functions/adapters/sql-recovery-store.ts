@@ -1,16 +1,17 @@
 import type { ShardNode } from '../core/shard-map-types';
 import { systemClock, type Clock } from '../ports/clock';
-import type {
-  ApprovalDecision,
-  ApprovalKind,
-  AuditEntry,
-  AuditOutcome,
-  LockAttempt,
-  PendingApproval,
-  RecoverySettings,
-  RecoveryStore,
-  RemovalReason,
-  RemovedNode,
+import {
+  decisionStep,
+  type ApprovalDecision,
+  type ApprovalKind,
+  type AuditEntry,
+  type AuditOutcome,
+  type LockAttempt,
+  type PendingApproval,
+  type RecoverySettings,
+  type RecoveryStore,
+  type RemovalReason,
+  type RemovedNode,
 } from '../ports/recovery-store';
 import type { SqlExecutor, SqlParams, SqlRow, SqlValue } from '../ports/sql';
 import { ConflictError, NotFoundError, ValidationError } from '../shared/errors';
@@ -88,11 +89,7 @@ export class SqlRecoveryStore implements RecoveryStore {
   }
 
   async appendAudit(entry: Omit<AuditEntry, 'at'>): Promise<void> {
-    await this.sql.execute(
-      `INSERT INTO sk_recovery_audit (recovery_id, shard_name, step, outcome, detail, recorded_at)
-       VALUES (:recoveryId, :shard, :step, :outcome, :detail, :now)`,
-      { recoveryId: entry.recoveryId, shard: entry.shard, step: entry.step, outcome: entry.outcome, detail: JSON.stringify(entry.detail), now: this.now() },
-    );
+    await insertAudit(this.sql, entry, this.now());
   }
 
   async auditLog(filter: { shard?: string; recoveryId?: string; limit: number }): Promise<AuditEntry[]> {
@@ -147,24 +144,32 @@ export class SqlRecoveryStore implements RecoveryStore {
   }
 
   async decideApproval(recoveryId: string, decision: ApprovalDecision, by: string): Promise<PendingApproval> {
-    const result = await this.sql.execute(
-      `UPDATE sk_recovery_approvals SET decision = :decision, decided_by = :by, decided_at = :now
-       WHERE recovery_id = :recoveryId AND decision IS NULL`,
-      { recoveryId, decision, by, now: this.now() },
-    );
-    const approval = await this.approval(recoveryId);
-    if (!approval) throw new NotFoundError(`no approval was requested for recovery ${recoveryId}`);
-    if (result.affectedRows !== 1) {
-      throw new ConflictError(`recovery ${recoveryId} was already ${approval.decision} by ${approval.decidedBy ?? 'someone'}`, {
-        details: { decision: approval.decision, decidedBy: approval.decidedBy },
-      });
-    }
-    return approval;
+    return this.sql.transaction(async (tx) => {
+      const result = await tx.execute(
+        `UPDATE sk_recovery_approvals SET decision = :decision, decided_by = :by, decided_at = :now
+         WHERE recovery_id = :recoveryId AND decision IS NULL`,
+        { recoveryId, decision, by, now: this.now() },
+      );
+      const [row] = await tx.query(`${SELECT_APPROVALS} WHERE recovery_id = :recoveryId`, { recoveryId });
+      if (!row) throw new NotFoundError(`no approval was requested for recovery ${recoveryId}`);
+      const approval = toApproval(row);
+      if (result.affectedRows !== 1) {
+        throw new ConflictError(`recovery ${recoveryId} was already ${approval.decision} by ${approval.decidedBy ?? 'someone'}`, {
+          details: { decision: approval.decision, decidedBy: approval.decidedBy },
+        });
+      }
+      await insertAudit(tx, { recoveryId, shard: approval.shard, step: decisionStep(decision), outcome: 'succeeded', detail: { by, kind: approval.kind } }, this.now());
+      return approval;
+    });
   }
 
-  async reopenApproval(recoveryId: string): Promise<void> {
-    await this.sql.execute('UPDATE sk_recovery_approvals SET decision = NULL, decided_by = NULL, decided_at = NULL WHERE recovery_id = :recoveryId', {
-      recoveryId,
+  async reopenApproval(recoveryId: string, reason: string): Promise<void> {
+    await this.sql.transaction(async (tx) => {
+      const [row] = await tx.query(`${SELECT_APPROVALS} WHERE recovery_id = :recoveryId FOR UPDATE`, { recoveryId });
+      const approval = row && toApproval(row);
+      if (!approval?.decision) return;
+      await tx.execute('UPDATE sk_recovery_approvals SET decision = NULL, decided_by = NULL, decided_at = NULL WHERE recovery_id = :recoveryId', { recoveryId });
+      await insertAudit(tx, { recoveryId, shard: approval.shard, step: decisionStep(approval.decision), outcome: 'failed', detail: { by: approval.decidedBy, kind: approval.kind, reason } }, this.now());
     });
   }
 
@@ -212,6 +217,14 @@ function toSettings(row: SqlRow): RecoverySettings {
     acknowledgedAt: optionalEpochFromSql(row.acknowledged_at),
     updatedBy: optionalString(row.updated_by),
   };
+}
+
+async function insertAudit(sql: SqlExecutor, entry: Omit<AuditEntry, 'at'>, now: string): Promise<void> {
+  await sql.execute(
+    `INSERT INTO sk_recovery_audit (recovery_id, shard_name, step, outcome, detail, recorded_at)
+     VALUES (:recoveryId, :shard, :step, :outcome, :detail, :now)`,
+    { recoveryId: entry.recoveryId, shard: entry.shard, step: entry.step, outcome: entry.outcome, detail: JSON.stringify(entry.detail), now },
+  );
 }
 
 function toApproval(row: SqlRow): PendingApproval {

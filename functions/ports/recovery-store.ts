@@ -27,6 +27,11 @@ export interface AuditEntry {
 export type ApprovalKind = 'quorum-lost' | 'split-brain' | 'data-corruption';
 export type ApprovalDecision = 'approved' | 'rejected';
 
+/** The audit step that records an operator's decision. */
+export function decisionStep(decision: ApprovalDecision): 'approve' | 'reject' {
+  return decision === 'approved' ? 'approve' : 'reject';
+}
+
 export interface PendingApproval {
   recoveryId: string;
   shard: string;
@@ -80,10 +85,14 @@ export interface RecoveryStore {
   approval(recoveryId: string): Promise<PendingApproval | undefined>;
   /** Newest first; `pendingOnly` leaves out decided ones. */
   listApprovals(filter: { pendingOnly: boolean; limit: number }): Promise<PendingApproval[]>;
-  /** Records the decision once: throws ConflictError if already decided, NotFoundError if unknown. */
+  /**
+   * Records the decision once, together with its audit entry (`approve` or `reject`, succeeded), so
+   * a runner that acts on the decision finds it audited first. Throws ConflictError if already
+   * decided, NotFoundError if unknown.
+   */
   decideApproval(recoveryId: string, decision: ApprovalDecision, by: string): Promise<PendingApproval>;
-  /** Undoes a decision whose delivery to the workflow failed, so it can be taken again. */
-  reopenApproval(recoveryId: string): Promise<void>;
+  /** Undoes a decision whose delivery to the workflow failed, so it can be taken again; audited as failed with `reason`. */
+  reopenApproval(recoveryId: string, reason: string): Promise<void>;
 
   /** Remembers a node taken out of the map (replaces an earlier record of the same node). */
   addRemovedNode(removed: Omit<RemovedNode, 'removedAt'>): Promise<void>;

@@ -26,9 +26,9 @@ export async function acknowledgeFailover(store: RecoveryStore, shard: string, b
 }
 
 /**
- * Approves or rejects a waiting runbook. The decision is recorded first (so two operators cannot
- * both decide), then sent to the workflow; if sending fails the decision is undone and the error
- * surfaces. `callbacksFor` returns undefined for tokens whose runner reads decisions from the
+ * Approves or rejects a waiting runbook. The decision is recorded first, with its audit entry (so
+ * two operators cannot both decide, and a runner acting on it finds it audited), then sent to the
+ * workflow; if sending fails the decision is undone, audited as failed, and the error surfaces. `callbacksFor` returns undefined for tokens whose runner reads decisions from the
  * catalog itself (the local runner).
  */
 export async function decideRecovery(
@@ -44,9 +44,8 @@ export async function decideRecovery(
     if (decision === 'approved') await callbacks?.succeed(approval.taskToken, { decision, decidedBy: by });
     else await callbacks?.fail(approval.taskToken, RECOVERY_REJECTED, `rejected by ${by}`);
   } catch (error) {
-    await store.reopenApproval(recoveryId);
+    await store.reopenApproval(recoveryId, `not delivered to the workflow: ${(error as Error).message}`);
     throw error;
   }
-  await store.appendAudit({ recoveryId, shard: approval.shard, step: decision === 'approved' ? 'approve' : 'reject', outcome: 'succeeded', detail: { by, kind: approval.kind } });
   return approval;
 }

@@ -112,8 +112,13 @@ describe('SqlRecoveryStore approvals', () => {
   it('reopens a decision that could not be delivered', async () => {
     await store.addApproval({ recoveryId: 'm2', shard: '-40', kind: 'quorum-lost', taskToken: 'token-2', reason: '1 of 3 nodes reachable' });
     await store.decideApproval('m2', 'rejected', 'alice');
-    await store.reopenApproval('m2');
+    await store.reopenApproval('m2', 'not delivered to the workflow: TaskTimedOut');
     await expect(store.decideApproval('m2', 'approved', 'bob')).resolves.toMatchObject({ decision: 'approved', decidedBy: 'bob' });
+    expect((await store.auditLog({ recoveryId: 'm2', limit: 10 })).map((entry) => [entry.step, entry.outcome, entry.detail])).toEqual([
+      ['approve', 'succeeded', { by: 'bob', kind: 'quorum-lost' }],
+      ['reject', 'failed', { by: 'alice', kind: 'quorum-lost', reason: 'not delivered to the workflow: TaskTimedOut' }],
+      ['reject', 'succeeded', { by: 'alice', kind: 'quorum-lost' }],
+    ]);
   });
 
   it('keeps the first request but answers with the newest token when the request step is retried', async () => {

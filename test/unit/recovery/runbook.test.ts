@@ -147,6 +147,8 @@ describe('operator decisions', () => {
     callbacks.failWith = new Error('TaskTimedOut');
     await expect(decideRecovery(store, () => callbacks, 'm1', 'approved', 'alice')).rejects.toThrow('TaskTimedOut');
     expect((await store.approval('m1'))?.decision).toBeNull();
+    expect(store.steps('m1')).toEqual(['approve:succeeded', 'approve:failed']);
+    expect((await store.auditLog({ recoveryId: 'm1', limit: 1 }))[0]?.detail).toMatchObject({ by: 'alice', reason: 'not delivered to the workflow: TaskTimedOut' });
   });
 
   it('switching recovery and acknowledging a failover are audited', async () => {

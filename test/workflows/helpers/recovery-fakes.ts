@@ -3,14 +3,15 @@ import type { Clock } from '../../../functions/ports/clock';
 import type { ClusterFailover } from '../../../functions/ports/cluster-failover';
 import type { AppEvent, EventPublisher } from '../../../functions/ports/event-publisher';
 import type { NodeProber, ProbeResult, ProbeTarget } from '../../../functions/ports/node-prober';
-import type {
-  ApprovalDecision,
-  AuditEntry,
-  LockAttempt,
-  PendingApproval,
-  RecoverySettings,
-  RecoveryStore,
-  RemovedNode,
+import {
+  decisionStep,
+  type ApprovalDecision,
+  type AuditEntry,
+  type LockAttempt,
+  type PendingApproval,
+  type RecoverySettings,
+  type RecoveryStore,
+  type RemovedNode,
 } from '../../../functions/ports/recovery-store';
 import type { ReplicationAdmin } from '../../../functions/ports/replication-admin';
 import { DEFAULT_RECOVERY_POLICY, type RecoveryDeps } from '../../../functions/recovery/context';
@@ -85,11 +86,14 @@ export class InMemoryRecoveryStore implements RecoveryStore {
     if (!approval) throw new NotFoundError(`no approval was requested for recovery ${recoveryId}`);
     if (approval.decision !== null) throw new ConflictError(`recovery ${recoveryId} was already ${approval.decision} by ${approval.decidedBy}`);
     Object.assign(approval, { decision, decidedBy: by, decidedAt: this.clock.now() });
+    await this.appendAudit({ recoveryId, shard: approval.shard, step: decisionStep(decision), outcome: 'succeeded', detail: { by, kind: approval.kind } });
     return { ...approval };
   }
-  async reopenApproval(recoveryId: string): Promise<void> {
+  async reopenApproval(recoveryId: string, reason: string): Promise<void> {
     const approval = this.approvals.get(recoveryId);
-    if (approval) Object.assign(approval, { decision: null, decidedBy: null, decidedAt: null });
+    if (!approval?.decision) return;
+    await this.appendAudit({ recoveryId, shard: approval.shard, step: decisionStep(approval.decision), outcome: 'failed', detail: { by: approval.decidedBy, kind: approval.kind, reason } });
+    Object.assign(approval, { decision: null, decidedBy: null, decidedAt: null });
   }
   async addRemovedNode(removed: Omit<RemovedNode, 'removedAt'>): Promise<void> {
     this.removed.set(`${removed.shard}/${removed.node.id}`, { ...structuredClone(removed), removedAt: this.clock.now() });
