@@ -130,8 +130,7 @@ export class SqlRecoveryStore implements RecoveryStore {
   }
 
   async approval(recoveryId: string): Promise<PendingApproval | undefined> {
-    const [row] = await this.sql.query(`${SELECT_APPROVALS} WHERE recovery_id = :recoveryId`, { recoveryId });
-    return row && toApproval(row);
+    return approvalIn(this.sql, recoveryId);
   }
 
   async listApprovals(filter: { pendingOnly: boolean; limit: number }): Promise<PendingApproval[]> {
@@ -150,9 +149,8 @@ export class SqlRecoveryStore implements RecoveryStore {
          WHERE recovery_id = :recoveryId AND decision IS NULL`,
         { recoveryId, decision, by, now: this.now() },
       );
-      const [row] = await tx.query(`${SELECT_APPROVALS} WHERE recovery_id = :recoveryId`, { recoveryId });
-      if (!row) throw new NotFoundError(`no approval was requested for recovery ${recoveryId}`);
-      const approval = toApproval(row);
+      const approval = await approvalIn(tx, recoveryId);
+      if (!approval) throw new NotFoundError(`no approval was requested for recovery ${recoveryId}`);
       if (result.affectedRows !== 1) {
         throw new ConflictError(`recovery ${recoveryId} was already ${approval.decision} by ${approval.decidedBy ?? 'someone'}`, {
           details: { decision: approval.decision, decidedBy: approval.decidedBy },
@@ -165,8 +163,7 @@ export class SqlRecoveryStore implements RecoveryStore {
 
   async reopenApproval(recoveryId: string, reason: string): Promise<void> {
     await this.sql.transaction(async (tx) => {
-      const [row] = await tx.query(`${SELECT_APPROVALS} WHERE recovery_id = :recoveryId FOR UPDATE`, { recoveryId });
-      const approval = row && toApproval(row);
+      const approval = await approvalIn(tx, recoveryId, ' FOR UPDATE');
       if (!approval?.decision) return;
       await tx.execute('UPDATE sk_recovery_approvals SET decision = NULL, decided_by = NULL, decided_at = NULL WHERE recovery_id = :recoveryId', { recoveryId });
       await insertAudit(tx, { recoveryId, shard: approval.shard, step: decisionStep(approval.decision), outcome: 'failed', detail: { by: approval.decidedBy, kind: approval.kind, reason } }, this.now());
@@ -217,6 +214,11 @@ function toSettings(row: SqlRow): RecoverySettings {
     acknowledgedAt: optionalEpochFromSql(row.acknowledged_at),
     updatedBy: optionalString(row.updated_by),
   };
+}
+
+async function approvalIn(sql: SqlExecutor, recoveryId: string, lock: '' | ' FOR UPDATE' = ''): Promise<PendingApproval | undefined> {
+  const [row] = await sql.query(`${SELECT_APPROVALS} WHERE recovery_id = :recoveryId${lock}`, { recoveryId });
+  return row && toApproval(row);
 }
 
 async function insertAudit(sql: SqlExecutor, entry: Omit<AuditEntry, 'at'>, now: string): Promise<void> {
