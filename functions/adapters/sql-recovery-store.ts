@@ -1,7 +1,7 @@
 import type { ShardNode } from '../core/shard-map-types';
 import { systemClock, type Clock } from '../ports/clock';
 import {
-  decisionStep,
+  decisionAudit,
   type ApprovalDecision,
   type ApprovalKind,
   type AuditEntry,
@@ -156,7 +156,7 @@ export class SqlRecoveryStore implements RecoveryStore {
           details: { decision: approval.decision, decidedBy: approval.decidedBy },
         });
       }
-      await insertAudit(tx, { recoveryId, shard: approval.shard, step: decisionStep(decision), outcome: 'succeeded', detail: { by, kind: approval.kind } }, this.now());
+      await insertAudit(tx, decisionAudit(approval, decision, by), this.now());
       return approval;
     });
   }
@@ -166,7 +166,7 @@ export class SqlRecoveryStore implements RecoveryStore {
       const approval = await approvalIn(tx, recoveryId, ' FOR UPDATE');
       if (!approval?.decision) return;
       await tx.execute('UPDATE sk_recovery_approvals SET decision = NULL, decided_by = NULL, decided_at = NULL WHERE recovery_id = :recoveryId', { recoveryId });
-      await insertAudit(tx, { recoveryId, shard: approval.shard, step: decisionStep(approval.decision), outcome: 'failed', detail: { by: approval.decidedBy, kind: approval.kind, reason } }, this.now());
+      await insertAudit(tx, decisionAudit(approval, approval.decision, approval.decidedBy, reason), this.now());
     });
   }
 

@@ -27,9 +27,18 @@ export interface AuditEntry {
 export type ApprovalKind = 'quorum-lost' | 'split-brain' | 'data-corruption';
 export type ApprovalDecision = 'approved' | 'rejected';
 
-/** The audit step that records an operator's decision. */
-export function decisionStep(decision: ApprovalDecision): 'approve' | 'reject' {
-  return decision === 'approved' ? 'approve' : 'reject';
+/**
+ * The audit entry of an operator's decision on `approval`: taken (succeeded), or undone because it
+ * could not be delivered (failed, with the reason).
+ */
+export function decisionAudit(approval: Pick<PendingApproval, 'recoveryId' | 'shard' | 'kind'>, decision: ApprovalDecision, by: string | null, undoneBecause?: string): Omit<AuditEntry, 'at'> {
+  return {
+    recoveryId: approval.recoveryId,
+    shard: approval.shard,
+    step: decision === 'approved' ? 'approve' : 'reject',
+    outcome: undoneBecause === undefined ? 'succeeded' : 'failed',
+    detail: { by, kind: approval.kind, ...(undoneBecause === undefined ? {} : { reason: undoneBecause }) },
+  };
 }
 
 export interface PendingApproval {

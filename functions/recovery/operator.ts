@@ -28,8 +28,9 @@ export async function acknowledgeFailover(store: RecoveryStore, shard: string, b
 /**
  * Approves or rejects a waiting runbook. The decision is recorded first, with its audit entry (so
  * two operators cannot both decide, and a runner acting on it finds it audited), then sent to the
- * workflow; if sending fails the decision is undone, audited as failed, and the error surfaces. `callbacksFor` returns undefined for tokens whose runner reads decisions from the
- * catalog itself (the local runner).
+ * workflow; if sending fails the decision is undone, audited as failed, and the error surfaces.
+ * `callbacksFor` returns undefined for tokens whose runner reads decisions from the catalog itself
+ * (the local runner).
  */
 export async function decideRecovery(
   store: RecoveryStore,

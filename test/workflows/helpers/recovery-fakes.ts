@@ -4,7 +4,7 @@ import type { ClusterFailover } from '../../../functions/ports/cluster-failover'
 import type { AppEvent, EventPublisher } from '../../../functions/ports/event-publisher';
 import type { NodeProber, ProbeResult, ProbeTarget } from '../../../functions/ports/node-prober';
 import {
-  decisionStep,
+  decisionAudit,
   type ApprovalDecision,
   type AuditEntry,
   type LockAttempt,
@@ -86,13 +86,13 @@ export class InMemoryRecoveryStore implements RecoveryStore {
     if (!approval) throw new NotFoundError(`no approval was requested for recovery ${recoveryId}`);
     if (approval.decision !== null) throw new ConflictError(`recovery ${recoveryId} was already ${approval.decision} by ${approval.decidedBy}`);
     Object.assign(approval, { decision, decidedBy: by, decidedAt: this.clock.now() });
-    await this.appendAudit({ recoveryId, shard: approval.shard, step: decisionStep(decision), outcome: 'succeeded', detail: { by, kind: approval.kind } });
+    await this.appendAudit(decisionAudit(approval, decision, by));
     return { ...approval };
   }
   async reopenApproval(recoveryId: string, reason: string): Promise<void> {
     const approval = this.approvals.get(recoveryId);
     if (!approval?.decision) return;
-    await this.appendAudit({ recoveryId, shard: approval.shard, step: decisionStep(approval.decision), outcome: 'failed', detail: { by: approval.decidedBy, kind: approval.kind, reason } });
+    await this.appendAudit(decisionAudit(approval, approval.decision, approval.decidedBy, reason));
     Object.assign(approval, { decision: null, decidedBy: null, decidedAt: null });
   }
   async addRemovedNode(removed: Omit<RemovedNode, 'removedAt'>): Promise<void> {
