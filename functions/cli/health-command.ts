@@ -31,8 +31,10 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
  */
 export async function healthCommand(context: CliContext, options: HealthFlags): Promise<void> {
   if (options.interval < 100) throw new ValidationError(`--interval must be at least 100 ms, got ${options.interval}`);
-  const credentials = urlCredentials(new URL(catalogUrl(context, options)));
-  await withCatalog(context, options, async (catalog) => {
+  // Chosen once: the probes use the catalog's account.
+  const url = catalogUrl(context, options);
+  const credentials = urlCredentials(new URL(url));
+  await withCatalog(context, { ...options, catalog: url }, async (catalog) => {
     const map = await requireShardMap(catalog);
     const nodes = map.shards.flatMap((shard) => shard.nodes);
     // Local servers rarely have TLS; anything else must.
