@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { urlAccount, urlCredentials } from '../../../functions/ports/node-credentials';
 
-const NODE = { id: 'n1', role: 'primary' as const, host: '127.0.0.1', port: 3306 };
+const PRIMARY = { id: 'n1', role: 'primary' as const, host: '127.0.0.1', port: 3306 };
+const REPLICA = { id: 'n2', role: 'replica' as const, host: '10.0.0.7', port: 3307, secretRef: 'sk/shard-40/n2' };
 
 describe('the account a mysql URL names', () => {
   it('decodes a percent-encoded user and password', () => {
@@ -13,6 +14,7 @@ describe('the account a mysql URL names', () => {
   });
 
   it('is the one account for every node', async () => {
-    await expect(urlCredentials(new URL('mysql://archiver:secret@127.0.0.1')).credentialsFor(NODE)).resolves.toEqual({ user: 'archiver', password: 'secret' });
+    const credentials = urlCredentials(new URL('mysql://archiver:secret@127.0.0.1'));
+    for (const node of [PRIMARY, REPLICA]) await expect(credentials.credentialsFor(node)).resolves.toEqual({ user: 'archiver', password: 'secret' });
   });
 });
