@@ -281,6 +281,17 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
     return key !== undefined && query.filter.length === 0 && primary?.columns.length === 1 && primary.columns[0] === key;
   }
 
+  /** Which of `keys` the table holds, locked until the transaction ends. */
+  async function lockedKeys(connection: PoolConnection, name: string, types: Map<string, ColumnInfo>, keyColumns: readonly string[], keys: readonly string[]): Promise<Set<string>> {
+    const present = new Set<string>();
+    for (let start = 0; start < keys.length; start += KEYS_PER_STATEMENT) {
+      const chunk = keyTuples(types, keyColumns, keys.slice(start, start + KEYS_PER_STATEMENT));
+      const found = await rows(`SELECT ${keyColumns.map((column) => quoteIdentifier(column)).join(', ')} FROM ${table(name)} WHERE ${keyList(keyColumns)} FOR UPDATE`, [chunk], connection);
+      for (const row of found) present.add(keyString(row, keyColumns));
+    }
+    return present;
+  }
+
   const keyList = (keyColumns: readonly string[]) =>
     keyColumns.length === 1 ? `${quoteIdentifier(keyColumns[0]!)} IN (?)` : `(${keyColumns.map((column) => quoteIdentifier(column)).join(', ')}) IN (?)`;
 
@@ -364,8 +375,8 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
 
       if (await supportsDeleteReturning()) {
         // MariaDB: delete the range and read what went in one statement. Anything unexpected (a changed
-        // row, a row inserted into the range) is seen in what the delete returns: it is rolled back and
-        // the locked read below decides. So no gap locks are needed and batches next to each other can
+        // row, a row inserted into the range, an archived row missing from it but still under its key)
+        // rolls it back, and the locked read below decides. So no gap locks are needed and batches next to each other can
         // be deleted at once. An integer key's span lets the server walk the clustered index instead
         // of the time index plus lookups. The LIMIT, the archived row count, stops the scan at the
         // batch's last row: reading one row further would wait on the next batch's delete, which holds
@@ -378,9 +389,9 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
           const matcher = lockedRowsMatcher(request.archived, request.keyColumns, request.columns);
           await eachRow(`DELETE FROM ${source} WHERE ${where.sql}${scan} LIMIT ${request.archived.size} RETURNING ${columns}`, where.values, connection, matcher.add);
           const match = matcher.result();
-          if (match.changed.length === 0 && match.unexpected === 0) {
+          if (match.changed.length === 0 && match.unexpected === 0 && (await lockedKeys(connection, request.table, types, request.keyColumns, match.missing)).size === 0) {
             await commit(connection);
-            return { deleted: match.matching.length, missing: match.missing, changed: [] } satisfies DeleteOutcome;
+            return { deleted: match.matching.length, missing: match.missing.length, changed: [] } satisfies DeleteOutcome;
           }
           await connection.rollback();
           return undefined;
@@ -394,9 +405,12 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
         const matcher = lockedRowsMatcher(request.archived, request.keyColumns, request.columns);
         await eachRow(`SELECT ${columns} FROM ${source}${scanIndex(request.table, request.range.orderColumns)} WHERE ${where.sql} ORDER BY ${order} FOR UPDATE`, where.values, connection, matcher.add);
         const match = matcher.result();
-        if (match.changed.length > 0) {
+        // An archived row that is not in the range but still under its key left the range (its time or
+        // a filtered column changed): it changed too. A key that includes the time column moves with it.
+        const moved = [...(await lockedKeys(connection, request.table, types, request.keyColumns, match.missing))];
+        if (match.changed.length > 0 || moved.length > 0) {
           await connection.rollback();
-          return { deleted: 0, missing: match.missing, changed: match.changed };
+          return { deleted: 0, missing: match.missing.length - moved.length, changed: [...match.changed, ...moved] };
         }
         let deleted = 0;
         if (match.unexpected === 0) {
@@ -411,7 +425,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
           }
         }
         await commit(connection);
-        return { deleted, missing: match.missing, changed: [] };
+        return { deleted, missing: match.missing.length, changed: [] };
       });
     },
 
@@ -490,11 +504,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
         for (let start = 0; start < restored.length; start += KEYS_PER_STATEMENT) {
           const chunk = restored.slice(start, start + KEYS_PER_STATEMENT);
           const keys = chunk.map((row) => keyString(row, key));
-          const present = new Set(
-            (await rows(`SELECT ${key.map((column) => quoteIdentifier(column)).join(', ')} FROM ${table(name)} WHERE ${keyList(key)} FOR UPDATE`, [keyTuples(types, key, keys)], connection)).map(
-              (row) => keyString(row, key),
-            ),
-          );
+          const present = await lockedKeys(connection, name, types, key, keys);
           const missing = chunk.filter((_, index) => !present.has(keys[index]!));
           if (missing.length === 0) continue;
           const values = missing.map((row) => writable.map((column) => decodeValue(row[column] ?? null, types.get(column)!)));

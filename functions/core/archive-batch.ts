@@ -227,8 +227,8 @@ export interface LockedRowsMatch {
   matching: string[];
   /** Keys on the shard whose content differs from the archived row (updated since it was read). */
   changed: string[];
-  /** Archived keys no longer on the shard (already deleted). */
-  missing: number;
+  /** Archived keys not found in the range: deleted since, or moved out of it (time, filter). */
+  missing: string[];
   /** Rows on the shard that were not archived (inserted into the range since it was read). */
   unexpected: number;
 }
@@ -246,6 +246,13 @@ export function lockedRowsMatcher(archived: ReadonlyMap<string, SourceRow>, keyC
       else if (sameRow(kept, row, columns)) matching.push(key);
       else changed.push(key);
     },
-    result: () => ({ matching, changed, missing: archived.size - matching.length - changed.length, unexpected }),
+    result() {
+      let missing: string[] = [];
+      if (matching.length + changed.length < archived.size) {
+        const found = new Set([...matching, ...changed]);
+        missing = [...archived.keys()].filter((key) => !found.has(key));
+      }
+      return { matching, changed, missing, unexpected };
+    },
   };
 }

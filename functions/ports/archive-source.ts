@@ -65,7 +65,7 @@ export interface DeleteOutcome {
   deleted: number;
   /** Archived keys not on the shard any more. */
   missing: number;
-  /** Keys whose rows changed since they were archived; when any, nothing was deleted. */
+  /** Keys whose rows changed since they were archived, in the range or out of it; when any, nothing was deleted. */
   changed: string[];
 }
 

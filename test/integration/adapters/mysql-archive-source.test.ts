@@ -154,6 +154,24 @@ describe('MySQL archive source deleting a batch', () => {
     expect(await keysOf(table)).toEqual(keys);
   });
 
+  for (const deleteStrategy of ['auto', 'lock-then-delete'] as const) {
+    const moves = [
+      { name: 'its time moved past the cutoff', filter: [], move: `SET created_at = '2024-06-01 00:00:00.000'` },
+      { name: 'it no longer matches the filter', filter: [{ column: 'action_type', op: '!=' as const, value: 'gone' }], move: `SET action_type = 'gone'` },
+    ];
+    for (const { name, filter, move } of moves) {
+      it(`deletes nothing and reports a row as changed when it left the batch's range after the read, as ${name} (${deleteStrategy})`, async () => {
+        const table = `logs_moved_${deleteStrategy.replace(/-/g, '_')}_${filter.length}`;
+        const { source, batch, keys } = await firstBatchOf(table, deleteStrategy, undefined, filter);
+        await shard.pool.query(`UPDATE ${table} ${move} WHERE log_id = ?`, [keys[3]]);
+        // A row the game deleted meanwhile is only missing: it is in the archive, and nowhere else.
+        await shard.pool.query(`DELETE FROM ${table} WHERE log_id = ?`, [keys[6]]);
+        expect(await source.deleteArchived(deleteRequest(table, batch, ['log_id'], filter))).toEqual({ deleted: 0, missing: 1, changed: [keys[3]] });
+        expect(await keysOf(table)).toEqual(keys.filter((key) => key !== keys[6]));
+      });
+    }
+  }
+
   for (const keyColumns of [['log_id'], ['log_id', 'created_at']]) {
     it(`deletes a batch without waiting for the next batch, whose delete holds the row after it (key ${keyColumns.join(', ')})`, async () => {
       const table = `logs_adjacent_${keyColumns.length}`;
@@ -176,22 +194,22 @@ describe('MySQL archive source deleting a batch', () => {
   }
 
   /** A table of 20 logs and its first batch of 10, read by a source with `deleteStrategy`. */
-  async function firstBatchOf(table: string, deleteStrategy: 'auto' | 'lock-then-delete', partitioning?: GameLogsPartitioning) {
+  async function firstBatchOf(table: string, deleteStrategy: 'auto' | 'lock-then-delete', partitioning?: GameLogsPartitioning, filter: FilterCondition[] = []) {
     await createGameLogsTable(shard.pool, shard.database, table, partitioning);
     await seedGameLogs(shard.pool, shard.database, table, { from: FROM, to: FROM + DAY_MS, rows: 20 });
     const source = createMysqlArchiveSource(pool, shard.database, { deleteStrategy });
-    const batch = await source.selectBatch({ table, columns: COLUMNS, orderColumns: ORDER, after: null, before: BEFORE, filter: [], limit: 10 });
+    const batch = await source.selectBatch({ table, columns: COLUMNS, orderColumns: ORDER, after: null, before: BEFORE, filter, limit: 10 });
     return { source, batch, keys: await keysOf(table) };
   }
 
   /** Deletes exactly the rows of `batch`, as the slice asks once they are archived. */
-  function deleteRequest(table: string, batch: readonly SourceRow[], keyColumns = ['log_id']): DeleteRequest {
+  function deleteRequest(table: string, batch: readonly SourceRow[], keyColumns = ['log_id'], filter: FilterCondition[] = []): DeleteRequest {
     return {
       table,
       columns: COLUMNS,
       keyColumns,
       archived: new Map(batch.map((row) => [keyString(row, keyColumns), row])),
-      range: { orderColumns: ORDER, from: cursorOf(batch[0]!, ORDER), to: cursorOf(batch.at(-1)!, ORDER), before: BEFORE, filter: [] },
+      range: { orderColumns: ORDER, from: cursorOf(batch[0]!, ORDER), to: cursorOf(batch.at(-1)!, ORDER), before: BEFORE, filter },
     };
   }
 

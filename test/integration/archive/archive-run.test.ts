@@ -135,6 +135,28 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
     expect(await archiveLines(harness.objects)).toEqual([]);
   });
 
+  it('leaves a row whose time moved past the cutoff between read and delete on the shard only, archiving the rest once', async () => {
+    const process = harness.process();
+    let moved: string | undefined;
+    const racing = {
+      ...process.source,
+      async deleteArchived(request: Parameters<typeof process.source.deleteArchived>[0]) {
+        if (moved === undefined) {
+          moved = [...request.archived.keys()][5]!;
+          await harness.shard.pool.query('UPDATE game_logs SET created_at = ? WHERE log_id = ?', [sqlDateTime(CUTOFF + 3_600_000), moved]);
+        }
+        return process.source.deleteArchived(request);
+      },
+    };
+    expect((await runToCompletion(harness, process, config, request(), { now: NOW, source: racing })).at(-1)?.status).toBe('done');
+    const logId = (line: string) => String((JSON.parse(line) as { log_id: string }).log_id);
+    const archived = (await archiveLines(harness.objects)).map(({ line }) => line);
+    expect(checksums(archived)).toEqual(checksums(archivedRows().filter((line) => logId(line) !== moved)));
+    const onShard = await tableLines(harness.shard.pool, harness.shard.database, 'game_logs');
+    expect(onShard.filter((line) => logId(line) === moved)).toHaveLength(1);
+    expect(checksums(onShard.filter((line) => logId(line) !== moved))).toEqual(checksums(original.filter((line) => !archivedRows().includes(line))));
+  });
+
   it('stops when its time budget is spent and continues from the cursor in the next invocation', async () => {
     const results = await runToCompletion(harness, harness.process(), config, request(), { now: NOW, budgetMs: 0 });
     expect(results.slice(0, -1).every((result) => result.status === 'more')).toBe(true);

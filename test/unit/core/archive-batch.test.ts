@@ -141,7 +141,7 @@ describe('matching locked rows to archived rows', () => {
     ];
     const matcher = lockedRowsMatcher(archived, ['id'], columns);
     for (const row of onShard) matcher.add(row);
-    expect(matcher.result()).toEqual({ matching: ['1'], changed: ['2'], missing: 1, unexpected: 1 });
+    expect(matcher.result()).toEqual({ matching: ['1'], changed: ['2'], missing: ['3'], unexpected: 1 });
   });
 
   it('compares rows parsed back from an archived line, bytes as base64, with the rows on the shard', () => {
