@@ -81,20 +81,26 @@ export function planBinlogRecovery(
     })
     .sort((a, b) => compareBinlogFiles(a.file, b.file));
 
+  // The unbroken run of logs from the base's, up to the first one that starts after the target.
   const needed: ArchivedBinlog[] = [];
   let expectedSeq = baseSeq;
+  let reachesTarget = false;
   for (const binlog of chain) {
-    if (binlog.firstEventAt !== null && binlog.firstEventAt >= target) break;
-    const [, seq] = binlogSequence(binlog.file);
-    if (seq !== expectedSeq) {
-      throw new NotFoundError(`binary log ${baseName}.${String(expectedSeq).padStart(6, '0')} was never archived; recovery past ${base.position.file} is impossible without it`);
+    if (binlogSequence(binlog.file)[1] !== expectedSeq) break;
+    if (binlog.firstEventAt !== null && binlog.firstEventAt >= target) {
+      reachesTarget = true;
+      break;
     }
     needed.push(binlog);
     expectedSeq++;
   }
   if (needed.length === 0) throw new NotFoundError(`binary log ${base.position.file} (the position of backup ${base.backupId}) was never archived`);
-  const coveredUntil = Math.max(...chain.map((binlog) => binlog.coveredUntil));
-  if (coveredUntil < target) {
+  const missing = `${baseName}.${String(expectedSeq).padStart(6, '0')}`;
+  const gapAfter = chain.some((binlog) => binlogSequence(binlog.file)[1] > expectedSeq);
+  // Past a missing log, only the events archived before it are known; without one, the last run's close vouches for the rest.
+  const coveredUntil = gapAfter ? Math.max(base.consistentAt, ...needed.map((binlog) => binlog.lastEventAt ?? base.consistentAt)) : needed.at(-1)!.coveredUntil;
+  if (!reachesTarget && coveredUntil < target) {
+    if (gapAfter) throw new NotFoundError(`binary log ${missing} was never archived; recovery past ${iso(coveredUntil)} is impossible without it`);
     throw new NotFoundError(`binary logs are archived only up to ${iso(coveredUntil)}; archive them (backup run --kind incremental) before recovering to ${iso(target)}`);
   }
 

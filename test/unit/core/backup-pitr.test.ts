@@ -35,6 +35,9 @@ describe('point-in-time recovery plans', () => {
   it('refuses a chain with a binary log missing between the base and the target', () => {
     const gap = archived.filter((entry) => entry.file !== 'mysql-bin.000005');
     expect(() => planBinlogRecovery(T(35), [full('base', 12, 4)], gap)).toThrow(/mysql-bin\.000005 was never archived/);
+    // The target falls in the missing log's time, and the next archived log starts after it.
+    expect(() => planBinlogRecovery(T(25), [full('base', 12, 4)], gap)).toThrow(/mysql-bin\.000005 was never archived; recovery past 2026-01-05T12:19:00.000Z/);
+    expect(planBinlogRecovery(T(15), [full('base', 12, 4)], gap).binlogs.map((entry) => entry.file)).toEqual(['mysql-bin.000004']);
   });
 
   it('refuses a target the archives do not cover yet, and a target before every full backup', () => {
