@@ -80,6 +80,12 @@ export async function archiveBinlogs(deps: BinlogArchiveDeps, request: BinlogArc
     if (!available.has(base.position.file)) {
       throw new NotFoundError(`binary log ${base.position.file} (the position of full backup ${base.backupId}) was purged before it was archived; run a full backup`);
     }
+    // Archiving past a purged log would leave a gap no recovery can replay across.
+    const lastSeq = Math.max(baseSeq, ...pending.map((file) => binlogSequence(file.name)[1]));
+    for (let seq = baseSeq + 1; seq <= lastSeq; seq++) {
+      const file = `${baseName}.${String(seq).padStart(6, '0')}`;
+      if (!available.has(file)) throw new NotFoundError(`binary log ${file} was purged before it was archived; run a full backup to start a new chain`);
+    }
 
     let bytes = 0;
     for (const [index, file] of pending.entries()) {
