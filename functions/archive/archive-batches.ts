@@ -166,12 +166,29 @@ export async function abandonPrepared(context: BatchContext, prepared: PreparedB
   if (prepared.kind === 'verified') await abandon(context, prepared.batch);
 }
 
-/** Deletes (rows mode) and checkpoints a verified batch whose archived lines are known. */
-async function finishVerifiedBatch(context: BatchContext, scan: UnitScan, batch: ArchiveBatchRecord, archived: Map<string, SourceRow>, mayAdvance: Promise<boolean>): Promise<BatchOutcome> {
+/**
+ * Deletes (rows mode) and checkpoints a verified batch whose archived lines are known. `recovering`:
+ * an interrupted run may already have deleted the rows, so the object may be their only copy.
+ */
+async function finishVerifiedBatch(
+  context: BatchContext,
+  scan: UnitScan,
+  batch: ArchiveBatchRecord,
+  archived: Map<string, SourceRow>,
+  mayAdvance: Promise<boolean>,
+  recovering = false,
+): Promise<BatchOutcome> {
   let deleted = 0;
   if (batch.deleteMode === 'rows') {
     const outcome = await context.source.deleteArchived(deleteRequest(context, scan, batch, archived));
     if (outcome.changed.length > 0) {
+      if (recovering && outcome.missing > 0) {
+        throw new ArchiveIntegrityError(
+          `archive object ${batch.objectKey}: ${outcome.missing} of its ${batch.rowCount} rows are gone from shard ${context.shard}, perhaps deleted by the interrupted run, ` +
+            `and ${outcome.changed.length} changed since; the object is kept as the only copy of the rows that are gone: compare it with the shard before archiving this table again`,
+          { details: { batchId: batch.id, objectKey: batch.objectKey, changed: outcome.changed.slice(0, 20) } },
+        );
+      }
       await abandon(context, batch);
       return { kind: 'changed', rows: outcome.changed.length };
     }
@@ -272,7 +289,7 @@ export async function recoverBatch(context: BatchContext, scan: UnitScan, batch:
         await abandon(context, batch);
         return { kind: 'abandoned' };
       }
-      return finishVerifiedBatch(context, scan, batch, rowsByKey(batchRows(body), context.table.keyColumns), Promise.resolve(mayAdvance));
+      return finishVerifiedBatch(context, scan, batch, rowsByKey(batchRows(body), context.table.keyColumns), Promise.resolve(mayAdvance), true);
     }
   }
 }

@@ -141,6 +141,20 @@ describe('archiving a batch exactly once, whatever fails', () => {
     await expectExactlyOnce();
   });
 
+  it('keeps the object of a batch whose delete committed before a kill when a row reappears under one of its keys, and stops for an operator', async () => {
+    const retried = request();
+    const objectKey = await killedAt('deleted', retried);
+    const [[batch]] = (await harness.catalog.pool.query('SELECT first_cursor FROM sk_archive_batches WHERE object_key = ?', [objectKey])) as unknown as [[{ first_cursor: string }]];
+    const [, reused] = JSON.parse(batch.first_cursor) as [string, string];
+    await harness.shard.pool.query("INSERT INTO game_logs (log_id, player_id, action_type, created_at) VALUES (?, 1, 'new', ?)", [reused, sqlDateTime(NOW)]);
+
+    await expect(runToCompletion(harness, harness.process(), config, retried, { now: NOW })).rejects.toThrow(
+      new RegExp(`archive object ${objectKey.replace(/[.]/g, '\\.')}: \\d+ of its \\d+ rows are gone from shard -80, perhaps deleted by the interrupted run, and 1 changed since`),
+    );
+    expect(await harness.objects.head(objectKey)).toBeDefined();
+    await expectNoRowLost();
+  });
+
   /** S3 that fails: `before` refuses the request, `after` stores the object and loses the answer (a timeout). */
   function failingObjects(inner: ObjectStore, mode: 'before' | 'after', onCall: number): ObjectStore {
     let calls = 0;
