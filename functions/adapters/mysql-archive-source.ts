@@ -467,7 +467,18 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
       try {
         await run(`LOCK TABLES ${source} WRITE, ${target} WRITE`, undefined, connection);
         const [detachedRow] = await rows(`SELECT COUNT(*) AS n FROM ${target}`, undefined, connection);
-        if (Number(detachedRow?.n ?? 0) === 0) await run(`ALTER TABLE ${source} EXCHANGE PARTITION ${part} WITH TABLE ${target}`, undefined, connection);
+        if (Number(detachedRow?.n ?? 0) === 0) {
+          await run(`ALTER TABLE ${source} EXCHANGE PARTITION ${part} WITH TABLE ${target}`, undefined, connection);
+        } else {
+          // Exchanged by an interrupted run, whose lock went with it: rows written since would be dropped with the partition.
+          const [late] = await rows(`SELECT COUNT(*) AS n FROM ${source} PARTITION (${part})`, undefined, connection);
+          if (Number(late?.n ?? 0) > 0) {
+            throw new ConflictError(
+              `partition ${partition} of ${database}.${name} holds ${Number(late!.n)} rows written after it was exchanged into ${detached}; ` +
+                `it is kept: move those rows into ${detached} (or archive them) before archiving this table again`,
+            );
+          }
+        }
         await run(`ALTER TABLE ${source} DROP PARTITION ${part}`, undefined, connection);
         await run('UNLOCK TABLES', undefined, connection);
         connection.release();

@@ -218,3 +218,36 @@ describe('MySQL archive source deleting a batch', () => {
     return rows.map((row) => String(row.log_id));
   }
 });
+
+describe('MySQL archive source detaching a partition by exchange', () => {
+  let shard: ScratchDatabase;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    shard = await createScratchDatabase();
+    pool = createArchivePool({ url: mysqlUrl(), database: shard.database });
+  });
+  afterAll(async () => {
+    await pool.end();
+    await shard.drop();
+  });
+
+  it('keeps a partition that gained rows after an interrupted run exchanged it, instead of dropping them', async () => {
+    await createGameLogsTable(shard.pool, shard.database, 'game_logs', { unit: 'day', from: FROM, to: FROM + 3 * DAY_MS });
+    await seedGameLogs(shard.pool, shard.database, 'game_logs', { from: FROM, to: FROM + 2 * DAY_MS, rows: 20 });
+    const [[first]] = (await shard.pool.query("SELECT PARTITION_NAME AS name FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'game_logs' ORDER BY PARTITION_ORDINAL_POSITION LIMIT 1")) as unknown as [[{ name: string }]];
+    const detached = `game_logs_${first.name}_detached`;
+    // The interrupted run got as far as the exchange; its lock went with it, and a late log came in.
+    await shard.pool.query(`CREATE TABLE ${detached} LIKE game_logs`);
+    await shard.pool.query(`ALTER TABLE ${detached} REMOVE PARTITIONING`);
+    await shard.pool.query(`ALTER TABLE game_logs EXCHANGE PARTITION ${first.name} WITH TABLE ${detached}`);
+    await shard.pool.query("INSERT INTO game_logs (log_id, player_id, action_type, created_at) VALUES (9001, 1, 'late', '2024-01-01 10:00:00.000')");
+
+    const source = createMysqlArchiveSource(pool, shard.database, { detachStrategy: 'exchange' });
+    await expect(source.detachPartition('game_logs', first.name, detached)).rejects.toThrow(
+      new RegExp(`partition ${first.name} of ${shard.database}\\.game_logs holds 1 rows written after it was exchanged into ${detached}`),
+    );
+    const [[late]] = (await shard.pool.query(`SELECT COUNT(*) AS n FROM game_logs PARTITION (${first.name}) WHERE log_id = 9001`)) as unknown as [[{ n: number }]];
+    expect(Number(late.n)).toBe(1);
+  });
+});
