@@ -82,6 +82,12 @@ const BINARY_TYPES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'medium
 const APPROXIMATE_TYPES = new Set(['float', 'double', 'real', 'double precision']);
 const SPATIAL_TYPES = new Set(['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection', 'geomcollection']);
 
+/**
+ * Types a chunk cannot resume after by key: ENUM and SET sort by position but compare with a bound
+ * value as text, and a FLOAT's value as read is not the one stored. A table keyed only by them is read whole.
+ */
+const UNRESUMABLE_KEY_TYPES = new Set(['enum', 'set', ...APPROXIMATE_TYPES]);
+
 function keyKindOf(dataType: string): KeyKind {
   if (INTEGER_TYPES.has(dataType)) return 'integer';
   if (DECIMAL_TYPES.has(dataType)) return 'decimal';
@@ -405,7 +411,13 @@ function chooseKey(columns: readonly Row[], indexes: ReadonlyMap<string, Row[]>)
   const usable = (parts: Row[]) =>
     parts.every((part) => {
       const column = byName.get(text(part.columnName));
-      return column !== undefined && part.subPart === null && text(column.nullable) === 'NO' && !isGenerated(text(column.extra));
+      return (
+        column !== undefined &&
+        part.subPart === null &&
+        text(column.nullable) === 'NO' &&
+        !isGenerated(text(column.extra)) &&
+        !UNRESUMABLE_KEY_TYPES.has(text(column.dataType).toLowerCase())
+      );
     });
   const candidates = [...indexes.entries()].filter(([, parts]) => Number(parts[0]?.nonUnique) === 0);
   const chosen = candidates.find(([name, parts]) => name === 'PRIMARY' && usable(parts)) ?? candidates.find(([, parts]) => usable(parts));

@@ -68,4 +68,16 @@ describe('MySQL dumper against MariaDB', () => {
     for await (const batch of connection.rows(source.database, edge, [1], 1)) batches.push(batch);
     expect(batches).toEqual([{ encoded: [expect.any(Buffer)], lastKey: [2] }]);
   });
+
+  it('reads a table keyed only by ENUM or FLOAT columns whole, since resuming after such a key skips or repeats rows', async () => {
+    await source.pool.query("CREATE TABLE inventory (player_id INT NOT NULL, slot ENUM('weapon', 'armor', 'helmet') NOT NULL, PRIMARY KEY (player_id, slot))");
+    await source.pool.query("INSERT INTO inventory VALUES (1, 'weapon'), (1, 'armor'), (1, 'helmet'), (2, 'weapon')");
+    await source.pool.query('CREATE TABLE readings (level FLOAT NOT NULL PRIMARY KEY, note VARCHAR(8) NOT NULL, UNIQUE KEY by_note (note))');
+    await source.pool.query("INSERT INTO readings VALUES (1000.2, 'a'), (1000.3, 'b')");
+    const { tables } = await connection.readSchema(source.database);
+    expect(tables.find((table) => table.name === 'inventory')!.keyColumns).toEqual([]);
+    // Another unique key serves instead.
+    expect(tables.find((table) => table.name === 'readings')!.keyColumns).toEqual([{ name: 'note', kind: 'other' }]);
+    expect(await collect(connection, source.database, tables.find((table) => table.name === 'inventory')!)).toHaveLength(4);
+  });
 });
