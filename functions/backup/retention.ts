@@ -36,8 +36,8 @@ const CANDIDATE_STATUSES = ['succeeded', 'verified', 'verification-failed', 'fai
  * Applies the GFS policy per shard and kind. Catalog first: a pruned backup is marked expired
  * (and its object records dropped) before a single object or snapshot is deleted, so the catalog
  * never offers a backup whose data may already be gone. Binary log archives live as long as
- * their lifecycle class and while the full backup they extend is kept; only the newest PITR
- * window record is kept.
+ * their lifecycle class while a kept full backup comes before them; only the newest PITR window
+ * record is kept.
  */
 export async function pruneBackups(deps: RetentionDeps, shards: readonly string[]): Promise<RetentionReport> {
   const now = deps.clock.now();
@@ -57,10 +57,11 @@ export async function pruneBackups(deps: RetentionDeps, shards: readonly string[
     const good = all.filter((backup) => backup.status !== 'failed');
     decide(good.filter((backup) => backup.kind === 'logical'), gfs);
     decide(good.filter((backup) => backup.kind === 'snapshot'), gfs);
-    const keptFulls = new Set(good.filter((backup) => backup.kind === 'logical' && !decisions.has(backup.backupId)).map((backup) => backup.backupId));
+    // A kept full backup's recovery replays every log after it, whichever full was newest when a log was archived.
+    const oldestKeptFull = Math.min(...good.filter((backup) => backup.kind === 'logical' && !decisions.has(backup.backupId)).map((backup) => backup.startedAt));
     for (const backup of good.filter((candidate) => candidate.kind === 'binlog')) {
       if (backup.expiresAt <= now) decisions.set(backup.backupId, 'past its lifecycle expiry');
-      else if (backup.baseBackupId && !keptFulls.has(backup.baseBackupId)) decisions.set(backup.backupId, `its full backup ${backup.baseBackupId} is no longer kept`);
+      else if ((backup.consistentAt ?? backup.startedAt) < oldestKeptFull) decisions.set(backup.backupId, 'no kept full backup comes before it');
     }
     for (const backup of good.filter((candidate) => candidate.kind === 'pitr-window').slice(1)) decisions.set(backup.backupId, 'a newer restore window is on record');
 

@@ -48,7 +48,7 @@ async function seed(store: MemoryBackupStore, backupId: string, days: number, ki
 describe('pruning backups by the GFS policy', () => {
   const deps = (store: MemoryBackupStore, objects: ObjectStore, snapshots?: SnapshotService) => ({ store, objects, snapshots, clock: { now: () => NOW }, settings: DEFAULT_BACKUP_SETTINGS });
 
-  it('expires in the catalog before deleting, keeps GFS representatives, and drops binary logs whose full backup went', async () => {
+  it('expires in the catalog before deleting, keeps GFS representatives, and drops binary logs no kept full backup comes before', async () => {
     const calls: string[] = [];
     const store = new (class extends MemoryBackupStore {
       override async expire(ids: string[], at: number) {
@@ -56,7 +56,6 @@ describe('pruning backups by the GFS policy', () => {
         await super.expire(ids, at);
       }
     })();
-    await seed(store, 'monthly-jan', 59, 'logical', { retention: 'monthly' });
     await seed(store, 'old-daily', 12, 'logical');
     await seed(store, 'recent', 1, 'logical');
     await seed(store, 'binlog-of-old', 6, 'binlog', { baseBackupId: 'old-daily' });
@@ -68,7 +67,7 @@ describe('pruning backups by the GFS policy', () => {
     const report = await pruneBackups(deps(store, objects), ['-80']);
     expect(report.expired.map((entry) => [entry.backupId, entry.reason])).toEqual([
       ['failed-long-ago', 'failed'],
-      ['binlog-of-old', 'its full backup old-daily is no longer kept'],
+      ['binlog-of-old', 'no kept full backup comes before it'],
       ['old-daily', 'past its lifecycle expiry'],
     ]);
     expect(calls[0]).toMatch(/^expire /);
@@ -76,8 +75,19 @@ describe('pruning backups by the GFS policy', () => {
     expect(calls.slice(1).every((call) => call.startsWith('delete'))).toBe(true);
     expect((await store.backup('old-daily'))!.status).toBe('expired');
     expect(await store.objects('old-daily')).toEqual([]);
-    expect((await store.backup('monthly-jan'))!.status).toBe('succeeded');
-    expect(report.kept).toBe(3);
+    expect(report.kept).toBe(2);
+  });
+
+  it('keeps the binary logs archived after a pruned full backup while an earlier full backup is kept, since its recovery replays them', async () => {
+    const store = new MemoryBackupStore();
+    await seed(store, 'first-of-day', 1, 'logical');
+    // A second full backup the same day: GFS keeps only the first, but its logs extend the first one too.
+    await seed(store, 'second-of-day', 0.75, 'logical');
+    await seed(store, 'today', 0.1, 'logical');
+    await seed(store, 'binlog-after-second', 0.5, 'binlog', { baseBackupId: 'second-of-day' });
+    const report = await pruneBackups(deps(store, objectStore([])), ['-80']);
+    expect(report.expired.map((entry) => entry.backupId)).toEqual(['second-of-day']);
+    expect((await store.backup('binlog-after-second'))!.status).toBe('succeeded');
   });
 
   it('deletes a pruned snapshot and its cross-region copy', async () => {
