@@ -24,7 +24,7 @@ import {
   type TableManifest,
 } from '../core/backup-manifest';
 import { expiresAt, retentionClassFor } from '../core/backup-retention';
-import { InsertBatcher, insertHead } from '../core/backup-sql-values';
+import { InsertBatcher, insertHead, SESSION_LINE } from '../core/backup-sql-values';
 import { primaryOf } from '../core/shard-map';
 import type { Shard, ShardNode } from '../core/shard-map-types';
 import type { DumpConnection, TableShape } from '../ports/backup-mysql';
@@ -286,7 +286,7 @@ class ChunkUpload {
   private bytes = 0;
   private readonly uploaded: Promise<StoredObject>;
   private readonly batcher: InsertBatcher;
-  private pending: Buffer[] = [];
+  private pending: Buffer[] = [Buffer.from(SESSION_LINE)];
   private readonly compressing: Promise<Buffer>[] = [];
 
   constructor(

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { TableManifest } from '../core/backup-manifest';
-import { encodeRow, InsertBatcher, insertHead, quoteSchemaName } from '../core/backup-sql-values';
+import { encodeRow, InsertBatcher, insertHead, quoteSchemaName, SESSION_LINE } from '../core/backup-sql-values';
 import type { Shard } from '../core/shard-map-types';
 import type { BinlogReplayer } from '../ports/backup-binlog';
 import type { BackupStore } from '../ports/backup-store';
@@ -83,7 +83,7 @@ async function copyPlayerRows(
   request: PlayerRestoreRequest,
 ): Promise<Omit<PlayerRestoreResult, 'from'>> {
   const connection = await deps.restorer.connect();
-  const sql: string[] = [];
+  const sql: string[] = [SESSION_LINE];
   const counts: { table: string; rows: number }[] = [];
   try {
     const target = 'database' in request.into ? request.into.database : undefined;

@@ -62,6 +62,12 @@ export function quoteSchemaName(name: string): string {
   return `\`${name.replaceAll('`', '``')}\``;
 }
 
+/**
+ * The first line of every chunk and SQL file: values are written as a UTC, utf8mb4 session reads
+ * them, and must be loaded in one, whatever the loading client's defaults are.
+ */
+export const SESSION_LINE = "SET time_zone = '+00:00', NAMES utf8mb4;\n";
+
 /** `INSERT INTO \`t\` (\`a\`,\`b\`) VALUES ` — the head every statement of a table's chunks starts with. */
 export function insertHead(table: string, columns: readonly string[]): string {
   return `INSERT INTO ${quoteSchemaName(table)} (${columns.map(quoteSchemaName).join(',')}) VALUES `;

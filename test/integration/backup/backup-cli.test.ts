@@ -62,6 +62,8 @@ describe('shardkeeper backup and restore commands against MariaDB and a local S3
       { table: 'inventory', rows: 3 },
     ]);
     const sql = readFileSync(sqlFile, 'utf8');
+    // The values are UTC: any session that loads the file reads them so.
+    expect(sql.startsWith("SET time_zone = '+00:00', NAMES utf8mb4;\n")).toBe(true);
     expect(sql).toMatch(/^INSERT INTO `players` \(.*\) VALUES \('7',/m);
     expect(sql.match(/^INSERT INTO `inventory`/gm)).toHaveLength(1);
 

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { continueLogicalBackup, finishLogicalBackup, runLogicalBackup, startLogicalBackup } from '../../../functions/backup/logical-backup';
 import { loadManifest, restoreLogicalBackup } from '../../../functions/backup/restore-backup';
@@ -7,7 +9,7 @@ import type { BackupManifest } from '../../../functions/core/backup-manifest';
 import { systemClock } from '../../../functions/ports/clock';
 import { BackupIntegrityError } from '../../../functions/shared/errors';
 import { quoteIdentifier } from '../../../functions/shared/identifiers';
-import { createScratchDatabase, type ScratchDatabase } from '../helpers/mariadb';
+import { createScratchDatabase, mysqlUrl, type ScratchDatabase } from '../helpers/mariadb';
 import { createGameSchema, seedGameData, serverChecksums, shardOf, startBackupHarness, type BackupHarness } from './backup-fixtures';
 
 const TABLES = ['chat_log', 'counters', 'inventory', 'landmarks', 'players'];
@@ -83,6 +85,22 @@ describe('logical backup to S3 and restore, against MariaDB and a local S3', () 
         ['players', 2_500],
       ]);
       expect(await serverChecksums(source.pool, target, TABLES)).toEqual(await serverChecksums(source.pool, source.database, TABLES));
+    });
+
+    it('loads a chunk with the stock client in a session of another time zone, TIMESTAMP values unchanged', async () => {
+      const chunk = (await harness.store.objects(manifest.backupId)).find((object) => object.table === 'players' && object.chunkIndex === 0)!;
+      const target = restoreTarget();
+      await source.pool.query(`CREATE DATABASE ${quoteIdentifier(target)}`);
+      await source.pool.query(`CREATE TABLE ${quoteIdentifier(target)}.players LIKE ${quoteIdentifier(source.database)}.players`);
+      const url = new URL(mysqlUrl());
+      execFileSync('mariadb', [`-h${url.hostname}`, `-P${url.port || 3306}`, `-u${decodeURIComponent(url.username) || 'root'}`, "--init-command=SET time_zone = '-05:00'", target], {
+        input: gunzipSync(await harness.objects.getBuffer(chunk.key)),
+        env: { ...process.env, MYSQL_PWD: decodeURIComponent(url.password) },
+      });
+      const seen = async (database: string) =>
+        (await source.pool.query(`SELECT player_id, UNIX_TIMESTAMP(seen_at) AS at FROM ${quoteIdentifier(database)}.players WHERE player_id IN (SELECT player_id FROM ${quoteIdentifier(target)}.players) ORDER BY player_id`))[0];
+      expect(((await seen(target)) as unknown[]).length).toBe(chunk.rowCount);
+      expect(await seen(target)).toEqual(await seen(source.database));
     });
 
     it('keeps generated columns, the stored zero id, views on views, and creates the trigger only after the data', async () => {
