@@ -106,7 +106,8 @@ export async function startLogicalBackup(deps: LogicalBackupDeps, request: Start
   const { shard, epochId, mapVersion } = request;
   const { node, mode } = chooseSource(shard, request.mode ?? 'auto');
   const startedAt = deps.clock.now();
-  const earlier = await deps.store.listBackups({ shard: shard.name, kinds: ['logical'], statuses: ['succeeded', 'verified', 'verification-failed', 'expired'], limit: 1000 });
+  // A backup that failed its restore test holds no period: the next good one takes the month or week.
+  const earlier = await deps.store.listBackups({ shard: shard.name, kinds: ['logical'], statuses: ['succeeded', 'verified', 'expired'], limit: 1000 });
   const retentionClass = retentionClassFor(startedAt, earlier.map((backup) => backup.startedAt), deps.settings.timeZone);
   const backupId = newBackupId(startedAt, nonce());
   const detail: DumpDetail = { mapVersion, source: node };

@@ -55,10 +55,13 @@ export async function pruneBackups(deps: RetentionDeps, shards: readonly string[
       decisions.set(backup.backupId, 'failed');
     }
     const good = all.filter((backup) => backup.status !== 'failed');
-    decide(good.filter((backup) => backup.kind === 'logical'), gfs);
-    decide(good.filter((backup) => backup.kind === 'snapshot'), gfs);
+    // A backup that failed its restore test holds no GFS slot; it stays until its lifecycle expiry, for a second look.
+    const restorable = good.filter((backup) => backup.status !== 'verification-failed');
+    for (const backup of good.filter((candidate) => candidate.status === 'verification-failed' && candidate.expiresAt <= now)) decisions.set(backup.backupId, 'past its lifecycle expiry');
+    decide(restorable.filter((backup) => backup.kind === 'logical'), gfs);
+    decide(restorable.filter((backup) => backup.kind === 'snapshot'), gfs);
     // A kept full backup's recovery replays every log after it, whichever full was newest when a log was archived.
-    const oldestKeptFull = Math.min(...good.filter((backup) => backup.kind === 'logical' && !decisions.has(backup.backupId)).map((backup) => backup.startedAt));
+    const oldestKeptFull = Math.min(...restorable.filter((backup) => backup.kind === 'logical' && !decisions.has(backup.backupId)).map((backup) => backup.startedAt));
     for (const backup of good.filter((candidate) => candidate.kind === 'binlog')) {
       if (backup.expiresAt <= now) decisions.set(backup.backupId, 'past its lifecycle expiry');
       else if ((backup.consistentAt ?? backup.startedAt) < oldestKeptFull) decisions.set(backup.backupId, 'no kept full backup comes before it');

@@ -78,6 +78,16 @@ describe('pruning backups by the GFS policy', () => {
     expect(report.kept).toBe(2);
   });
 
+  it('gives the GFS slot of a backup that failed its restore test to the next good one, and keeps the failed one until its expiry', async () => {
+    const store = new MemoryBackupStore();
+    await seed(store, 'broken-first-of-day', 1, 'logical', { status: 'verification-failed', retention: 'monthly' });
+    await seed(store, 'rerun', 0.75, 'logical', { retention: 'monthly' });
+    await seed(store, 'today', 0.1, 'logical');
+    const report = await pruneBackups(deps(store, objectStore([])), ['-80']);
+    expect(report.expired).toEqual([]);
+    expect(report.kept).toBe(3);
+  });
+
   it('keeps the binary logs archived after a pruned full backup while an earlier full backup is kept, since its recovery replays them', async () => {
     const store = new MemoryBackupStore();
     await seed(store, 'first-of-day', 1, 'logical');
