@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createGunzip } from 'node:zlib';
+import { pipeline } from 'node:stream';
 import {
   checksumKindOf,
   MANIFEST_FORMAT,
@@ -154,8 +155,10 @@ async function createViews(connection: RestoreConnection, database: string, view
 /** Streams one chunk: download (hashed) → gunzip → one statement per line. Returns a problem when the object was not what was recorded. */
 async function loadChunk(objects: ObjectStore, connection: RestoreConnection, database: string, chunk: ChunkManifest): Promise<string | undefined> {
   const measured = new DigestStream('sha256');
-  const source = await objects.getStream(chunk.key);
-  for await (const statement of statements(source.pipe(measured).pipe(createGunzip()))) await connection.apply(database, statement);
+  const gunzip = createGunzip();
+  // pipeline, not pipe: a download that fails mid-body must end the statements with its error, not leave them waiting.
+  pipeline(await objects.getStream(chunk.key), measured, gunzip, () => {});
+  for await (const statement of statements(gunzip)) await connection.apply(database, statement);
   const sha256 = measured.digest('base64');
   if (measured.bytes !== chunk.bytes || sha256 !== chunk.sha256) return `${chunk.key}: read ${measured.bytes} bytes with SHA-256 ${sha256}, recorded ${chunk.bytes} bytes ${chunk.sha256}`;
   return undefined;

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { continueLogicalBackup, finishLogicalBackup, runLogicalBackup, startLogicalBackup } from '../../../functions/backup/logical-backup';
@@ -86,6 +87,25 @@ describe('logical backup to S3 and restore, against MariaDB and a local S3', () 
       ]);
       expect(await serverChecksums(source.pool, target, TABLES)).toEqual(await serverChecksums(source.pool, source.database, TABLES));
     });
+
+    it('fails a restore whose chunk download breaks off mid-body, instead of waiting for the rest', async () => {
+      const loaded = await loadManifest(harness.objects, (await harness.store.backup(manifest.backupId))!);
+      const broken = {
+        ...harness.objects,
+        getBuffer: harness.objects.getBuffer.bind(harness.objects),
+        async getStream(key: string) {
+          const body = await harness.objects.getBuffer(key);
+          return new Readable({
+            read() {
+              this.push(body.subarray(0, body.length >> 1));
+              this.destroy(new Error('socket hang up'));
+            },
+          });
+        },
+      };
+      const restore = restoreLogicalBackup({ objects: broken, restorer: harness.restorer(), clock: systemClock }, { manifest: loaded, database: restoreTarget() });
+      await expect(restore).rejects.toThrow(/socket hang up/);
+    }, 20_000);
 
     it('loads a chunk with the stock client in a session of another time zone, TIMESTAMP values unchanged', async () => {
       const chunk = (await harness.store.objects(manifest.backupId)).find((object) => object.table === 'players' && object.chunkIndex === 0)!;
