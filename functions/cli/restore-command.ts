@@ -14,6 +14,8 @@ import { table } from './format';
 function parseTime(text: string, option: string): number {
   const at = Date.parse(text);
   if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(at)) throw new ValidationError(`${option} must be an ISO 8601 time such as 2026-01-05T14:30:00Z, got ${JSON.stringify(text)}`);
+  // Without a zone a time of day would be read in this machine's zone, not the shard's.
+  if (/\d:\d{2}/.test(text) && !/(Z|[+-]\d{2}:?\d{2})$/i.test(text)) throw new ValidationError(`${option} needs a time zone (Z or ±hh:mm), such as 2026-01-05T14:30:00Z; got ${JSON.stringify(text)}`);
   return at;
 }
 

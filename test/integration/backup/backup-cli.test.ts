@@ -96,5 +96,8 @@ describe('shardkeeper backup and restore commands against MariaDB and a local S3
     const run = await cli('restore', 'plan', '--shard', 's0', '--to', 'yesterday', ...common);
     expect(run.code).toBe(2);
     expect(run.err).toMatch(/ISO 8601/);
+    const zoneless = await cli('restore', 'plan', '--shard', 's0', '--to', '2026-01-05T14:30:00', ...common);
+    expect(zoneless.code).toBe(2);
+    expect(zoneless.err).toMatch(/^error: --to needs a time zone \(Z or ±hh:mm\), such as 2026-01-05T14:30:00Z; got "2026-01-05T14:30:00"$/m);
   });
 });
