@@ -59,7 +59,9 @@ export async function restoreArchivedRows(
     const body = await verifiedBody(deps.objects, batch);
     if (!body) throw new ArchiveIntegrityError(`archive object ${batch.objectKey} is missing or does not match its manifest checksum`);
     const rows = batchRows(body).filter((row) => {
-      const time = String(row[config.timeColumn]);
+      const value = String(row[config.timeColumn]);
+      // A DATE is its day's midnight; compared as text it would sort before it.
+      const time = value.length === 10 ? `${value} 00:00:00` : value;
       return time >= from && time < to && (player === undefined || String(row[config.playerColumn]) === player);
     });
     matched += rows.length;

@@ -220,6 +220,22 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
     expect(checksums(await tableLines(harness.shard.pool, harness.shard.database, 'support_copy'))).toEqual(checksums(dayBefore));
   });
 
+  it('restores the rows of a DATE time column from the first day of the range on', async () => {
+    await harness.shard.pool.query('DROP TABLE IF EXISTS daily_totals');
+    await harness.shard.pool.query('CREATE TABLE daily_totals (day DATE NOT NULL, player_id BIGINT UNSIGNED NOT NULL, total INT NOT NULL, PRIMARY KEY (day, player_id))');
+    const days = [3, 2, 1].map((ago) => sqlDateTime(CUTOFF - ago * DAY_MS).slice(0, 10));
+    await harness.shard.pool.query('INSERT INTO daily_totals VALUES ?', [days.flatMap((day) => [1, 2, 3].map((player) => [day, player, player * 10]))]);
+    const totals = tableConfig({ table: 'daily_totals', timeColumn: 'day', retentionDays: 30, batchSize: 200 });
+    const process = harness.process();
+    expect((await runToCompletion(harness, process, totals, { ...request(), table: 'daily_totals' }, { now: NOW })).at(-1)).toMatchObject({ status: 'done', runRows: 9 });
+
+    const restored = await restoreArchivedRows(totals, { shard: '-80', from: CUTOFF - 2 * DAY_MS, to: CUTOFF - DAY_MS }, { source: process.source, store: process.store, objects: harness.objects });
+    expect(restored).toMatchObject({ matched: 3, inserted: 3 });
+    const [back] = (await harness.shard.pool.query('SELECT DISTINCT DATE_FORMAT(day, "%Y-%m-%d") AS day FROM daily_totals')) as unknown as [Array<{ day: string }>];
+    expect(back.map((row) => row.day)).toEqual([days[1]]);
+    await harness.shard.pool.query('DROP TABLE daily_totals');
+  });
+
   it('refuses a player id its column cannot hold before creating anything, and finds one written with leading zeros', async () => {
     const process = harness.process();
     await runToCompletion(harness, process, config, request(), { now: NOW });
