@@ -210,7 +210,12 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
       await deps.sleep(config.throttle.sleepBetweenBatchesMs);
     }
     if (clock.now() - leaseRenewedAt > leaseTtlMs / 3) {
-      await store.tryLease(request.table, request.shard, request.runId, leaseTtlMs);
+      const renewed = await store.tryLease(request.table, request.shard, request.runId, leaseTtlMs);
+      if (!renewed.acquired) {
+        // This run stalled past its lease and another took the table over: read no further.
+        await drain();
+        return answer('busy', { reason: `run ${renewed.heldBy} took over ${request.table} on ${request.shard} after this run's lease ran out` });
+      }
       leaseRenewedAt = clock.now();
     }
 

@@ -180,6 +180,24 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
     expect(onShard).toHaveLength(original.length - archivedRows().length);
   });
 
+  it('stops reading when another run took over its lease while it stalled, finishing only the batches in flight', async () => {
+    const process = harness.process();
+    let now = NOW;
+    let leases = 0;
+    const store: typeof process.store = Object.assign(Object.create(process.store) as typeof process.store, {
+      tryLease: async (...args: Parameters<typeof process.store.tryLease>) => {
+        if (++leases === 2) await harness.catalog.pool.query("UPDATE sk_archive_leases SET owner = 'intruder', expires_at = UTC_TIMESTAMP(3) + INTERVAL 1 HOUR");
+        return process.store.tryLease(...args);
+      },
+    });
+    // Every reading of the clock is six minutes on: past a third of the lease at the first batch.
+    const results = await runToCompletion(harness, process, config, request(), { store, clock: { now: () => (now += 6 * 60_000) }, budgetMs: 600_000 });
+    expect(results).toEqual([expect.objectContaining({ status: 'busy', reason: expect.stringMatching(/^run intruder took over game_logs on -80/) })]);
+    const [open] = (await harness.catalog.pool.query("SELECT COUNT(*) AS n FROM sk_archive_batches WHERE state NOT IN ('checkpointed', 'abandoned')")) as unknown as [[{ n: number }]];
+    expect(Number(open[0].n)).toBe(0);
+    expect(checksums([...(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs')), ...(await archiveLines(harness.objects)).map(({ line }) => line)])).toEqual(checksums(original));
+  });
+
   it('publishes ArchiveFailed with the rows archived before the failure and frees the lease', async () => {
     const failing = request();
     let planned = 0;
