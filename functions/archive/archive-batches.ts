@@ -242,7 +242,11 @@ function deleteRequest(context: BatchContext, scan: UnitScan, batch: ArchiveBatc
   };
 }
 
-/** Removes the object first, then records the abandonment: a crash in between leaves a `planned` batch, abandoned again. */
+/**
+ * Removes the object first, then records the abandonment. A crash in between leaves the batch in its
+ * state without its object: recovery abandons it again when all its rows are still on the shard, and
+ * otherwise stops for an operator.
+ */
 async function abandon(context: BatchContext, batch: ArchiveBatchRecord): Promise<void> {
   await context.objects.delete([batch.objectKey]);
   await context.store.setBatchState(batch, batch.state, 'abandoned');
