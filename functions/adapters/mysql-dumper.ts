@@ -109,7 +109,11 @@ export function withoutDefiner(sql: string): string {
  */
 export function withoutSchemaQualifier(sql: string, database: string): string {
   const name = database.replace(/\$/g, '\\$');
-  return sql.replace(new RegExp(`(\`${name}\`|(?<![\\w$\`])${name})\\.(?=[\`\\w$])`, 'g'), '');
+  const qualifier = `(\`${name}\`|(?<![\\w$\`])${name})\\.(?=[\`\\w$])`;
+  // Tried first at each position; strings, comments and other quoted names are skipped whole, so a
+  // 'game.example.com' in a routine's body stays as it is.
+  const skipped = `'(?:[^'\\\\]|\\\\.|'')*'|"(?:[^"\\\\]|\\\\.|"")*"|\`(?:[^\`]|\`\`)*\`|--[^\\n]*|#[^\\n]*|/\\*[\\s\\S]*?\\*/`;
+  return sql.replace(new RegExp(`${qualifier}|${skipped}`, 'g'), (match, qualified: string | undefined) => (qualified === undefined ? match : ''));
 }
 
 /** Streams a query's rows in batches, pausing the socket while the consumer is behind. */
