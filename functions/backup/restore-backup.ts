@@ -76,7 +76,8 @@ export async function loadManifest(objects: ObjectStore, backup: Pick<BackupReco
 /**
  * Restores a logical backup into `database`: tables, routines and views, then the chunks (several
  * connections in parallel, FK checks off), then triggers; then, unless told otherwise, reads every
- * table back and compares its row count and checksums with the manifest, chunk by chunk.
+ * table back and compares its row count and checksums with the manifest, chunk by chunk. A restore
+ * that fails part-way drops the database it was loading, so no half-restored copy is left to be taken for whole.
  */
 export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRequest): Promise<RestoreReport> {
   const { manifest, database } = request;
@@ -84,9 +85,11 @@ export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRe
   const schema = await readSchema(deps.objects, manifest);
   const connections: RestoreConnection[] = [await deps.restorer.connect()];
   const problems: string[] = [];
+  const main = connections[0]!;
+  let prepared = false;
   try {
-    const main = connections[0]!;
     await main.prepareDatabase(database, { replace: request.replace === true });
+    prepared = true;
     const pre = schema.statements.filter((statement) => statement.phase === 'pre-data');
     for (const statement of pre.filter((candidate) => candidate.kind !== 'view')) await main.apply(database, statement.sql, statement.sqlMode);
     await createViews(main, database, pre.filter((statement) => statement.kind === 'view'));
@@ -94,15 +97,21 @@ export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRe
     const chunks = manifest.tables.flatMap((table) => table.chunks);
     for (let index = 1; index < Math.min(request.concurrency ?? 2, chunks.length); index++) connections.push(await deps.restorer.connect());
     let next = 0;
-    await Promise.all(
+    let failed = false;
+    const loads = await Promise.allSettled(
       connections.map(async (connection) => {
-        while (next < chunks.length) {
+        while (next < chunks.length && !failed) {
           const chunk = chunks[next++]!;
-          const problem = await loadChunk(deps.objects, connection, database, chunk);
+          const problem = await loadChunk(deps.objects, connection, database, chunk).catch((error: unknown) => {
+            failed = true;
+            throw error;
+          });
           if (problem) problems.push(problem);
         }
       }),
     );
+    const failure = loads.find((load) => load.status === 'rejected');
+    if (failure) throw failure.reason;
 
     for (const statement of schema.statements.filter((candidate) => candidate.phase === 'post-data')) await main.apply(database, statement.sql, statement.sqlMode);
 
@@ -121,6 +130,12 @@ export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRe
       ok: problems.length === 0,
       problems,
     };
+  } catch (error) {
+    if (prepared) {
+      await main.dropDatabase(database);
+      if (error instanceof Error) error.message += `; the partly restored database ${database} was dropped`;
+    }
+    throw error;
   } finally {
     await Promise.all(connections.map((connection) => connection.close()));
   }

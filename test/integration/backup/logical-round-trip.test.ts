@@ -88,7 +88,7 @@ describe('logical backup to S3 and restore, against MariaDB and a local S3', () 
       expect(await serverChecksums(source.pool, target, TABLES)).toEqual(await serverChecksums(source.pool, source.database, TABLES));
     });
 
-    it('fails a restore whose chunk download breaks off mid-body, instead of waiting for the rest', async () => {
+    it('fails a restore whose chunk download breaks off mid-body, instead of waiting for the rest, and drops what it had loaded', async () => {
       const loaded = await loadManifest(harness.objects, (await harness.store.backup(manifest.backupId))!);
       const broken = {
         ...harness.objects,
@@ -103,8 +103,11 @@ describe('logical backup to S3 and restore, against MariaDB and a local S3', () 
           });
         },
       };
-      const restore = restoreLogicalBackup({ objects: broken, restorer: harness.restorer(), clock: systemClock }, { manifest: loaded, database: restoreTarget() });
-      await expect(restore).rejects.toThrow(/socket hang up/);
+      const target = restoreTarget();
+      const restore = restoreLogicalBackup({ objects: broken, restorer: harness.restorer(), clock: systemClock }, { manifest: loaded, database: target });
+      await expect(restore).rejects.toThrow(`socket hang up; the partly restored database ${target} was dropped`);
+      const [schemas] = (await source.pool.query('SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [target])) as unknown as [unknown[]];
+      expect(schemas).toEqual([]);
     }, 20_000);
 
     it('loads a chunk with the stock client in a session of another time zone, TIMESTAMP values unchanged', async () => {
