@@ -99,11 +99,10 @@ export async function runBinlogRecovery(deps: BinlogRecoveryDeps, plan: SelfMana
   const base = await deps.store.backup(plan.base.backupId);
   if (!base) throw new NotFoundError(`backup ${plan.base.backupId} is not in the catalog`);
   const manifest = await loadManifest(deps.objects, base);
-  const restored = await restoreLogicalBackup(deps, { manifest, database: options.database, replace: options.replace });
-  if (!restored.ok) throw new BackupIntegrityError(`the base backup ${base.backupId} did not restore cleanly: ${restored.problems.join('; ')}`);
 
   const workDir = await mkdtemp(join(tmpdir(), 'sk-replay-'));
   try {
+    // Every log is fetched and checked before the base is restored: a missing or altered one stops the recovery before it writes anything.
     const files: string[] = [];
     for (const binlog of plan.binlogs) {
       const path = join(workDir, binlog.file);
@@ -113,13 +112,23 @@ export async function runBinlogRecovery(deps: BinlogRecoveryDeps, plan: SelfMana
       if (sha256 !== binlog.sha256) throw new BackupIntegrityError(`archived binary log ${binlog.objectKey} was altered (SHA-256 ${sha256}, recorded ${binlog.sha256})`);
       files.push(path);
     }
-    await deps.replayer.replay({
-      files,
-      startPosition: plan.startPosition,
-      stopDatetime: plan.stopDatetime,
-      sourceDatabase: manifest.database,
-      targetDatabase: options.database,
-    });
+    const restored = await restoreLogicalBackup(deps, { manifest, database: options.database, replace: options.replace });
+    try {
+      if (!restored.ok) throw new BackupIntegrityError(`the base backup ${base.backupId} did not restore cleanly: ${restored.problems.join('; ')}`);
+      await deps.replayer.replay({
+        files,
+        startPosition: plan.startPosition,
+        stopDatetime: plan.stopDatetime,
+        sourceDatabase: manifest.database,
+        targetDatabase: options.database,
+      });
+    } catch (error) {
+      // The database stands at some point before the target: not a recovery anyone should use.
+      const connection = await deps.restorer.connect();
+      await connection.dropDatabase(options.database).finally(() => connection.close());
+      if (error instanceof Error) error.message += `; the partly recovered database ${options.database} was dropped`;
+      throw error;
+    }
     return { plan, database: options.database, base: restored, replayed: plan.binlogs.map((binlog) => binlog.file), seconds: (deps.clock.now() - started) / 1000 };
   } finally {
     await rm(workDir, { recursive: true, force: true });

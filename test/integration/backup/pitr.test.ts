@@ -85,6 +85,17 @@ describe('point-in-time recovery of a self-managed shard from a full backup and 
     ]);
   });
 
+  it('drops the database when the replay fails, leaving no copy that stops short of the target', async () => {
+    const plan = (await planShardRecovery(harness.store, inMap, target, Date.now())) as SelfManagedRecoveryPlan;
+    const failing = `${restored}_failed`;
+    const replayer = { replay: async () => Promise.reject(new Error('mariadb-binlog exited with 1')) };
+    await expect(runBinlogRecovery({ ...harness.deps(), restorer: harness.restorer(), replayer }, plan, { database: failing })).rejects.toThrow(
+      `mariadb-binlog exited with 1; the partly recovered database ${failing} was dropped`,
+    );
+    const [schemas] = (await admin.query('SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [failing])) as unknown as [unknown[]];
+    expect(schemas).toEqual([]);
+  });
+
   it('refuses a target later than the archived binary logs cover', async () => {
     await expect(planShardRecovery(harness.store, inMap, Date.now() + 60_000, Date.now())).rejects.toThrow(NotFoundError);
     await expect(planShardRecovery(harness.store, inMap, Date.now() + 60_000, Date.now())).rejects.toThrow(/archived only up to/);
