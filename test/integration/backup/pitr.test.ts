@@ -26,6 +26,7 @@ describe('point-in-time recovery of a self-managed shard from a full backup and 
   let target: number;
   const database = 'sk_pitr';
   const restored = `sk_pitr_restored_${Date.now().toString(36)}`;
+  const failing = `${restored}_failed`;
 
   beforeAll(async () => {
     [shard, harness] = await Promise.all([startTestShard({ shard: '80-', database, replicas: 0 }), startBackupHarness()]);
@@ -58,6 +59,7 @@ describe('point-in-time recovery of a self-managed shard from a full backup and 
 
   afterAll(async () => {
     await admin?.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(restored)}`);
+    await admin?.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(failing)}`);
     await admin?.end();
     await Promise.all([shard?.stop(), harness?.stop()]);
   });
@@ -87,7 +89,6 @@ describe('point-in-time recovery of a self-managed shard from a full backup and 
 
   it('drops the database when the replay fails, leaving no copy that stops short of the target', async () => {
     const plan = (await planShardRecovery(harness.store, inMap, target, Date.now())) as SelfManagedRecoveryPlan;
-    const failing = `${restored}_failed`;
     const replayer = { replay: async () => Promise.reject(new Error('mariadb-binlog exited with 1')) };
     await expect(runBinlogRecovery({ ...harness.deps(), restorer: harness.restorer(), replayer }, plan, { database: failing })).rejects.toThrow(
       `mariadb-binlog exited with 1; the partly recovered database ${failing} was dropped`,
