@@ -376,9 +376,9 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
       if (await supportsDeleteReturning()) {
         // MariaDB: delete the range and read what went in one statement. Anything unexpected (a changed
         // row, a row inserted into the range, an archived row missing from it but still under its key)
-        // rolls it back, and the locked read below decides. So no gap locks are needed and batches next to each other can
-        // be deleted at once. An integer key's span lets the server walk the clustered index instead
-        // of the time index plus lookups. The LIMIT, the archived row count, stops the scan at the
+        // rolls it back, and the locked read below decides. So no gap locks are needed and batches next
+        // to each other can be deleted at once. An integer key's span lets the server walk the clustered
+        // index instead of the time index plus lookups. The LIMIT, the archived row count, stops the scan at the
         // batch's last row: reading one row further would wait on the next batch's delete, which holds
         // that row. Without a span the order is the time column's alone, which the time index gives;
         // a partitioned table would sort the whole range for (time, key) and so read past its end.
