@@ -193,15 +193,16 @@ export function replicationFromRow(row: Row, flavor: ServerFlavor, slavePos: str
   const positionsApplied = sourceFile === relaySourceFile && num(pick('Read_Source_Log_Pos', 'Read_Master_Log_Pos')) === num(pick('Exec_Source_Log_Pos', 'Exec_Master_Log_Pos'));
 
   let gtidExecuted: string | null;
+  let received: string;
   let relayLogApplied: boolean;
   if (flavor === 'mariadb') {
     gtidExecuted = slavePos ?? null;
-    const received = gtidText(row.Gtid_IO_Pos);
+    received = gtidText(row.Gtid_IO_Pos);
     relayLogApplied = text(row.Using_Gtid).toLowerCase() !== 'no' && received !== '' ? gtidContains(gtidExecuted, received) : positionsApplied;
   } else {
     gtidExecuted = gtidText(row.Executed_Gtid_Set);
-    const retrieved = gtidText(row.Retrieved_Gtid_Set);
-    relayLogApplied = retrieved !== '' ? gtidContains(gtidExecuted, retrieved) : positionsApplied;
+    received = gtidText(row.Retrieved_Gtid_Set);
+    relayLogApplied = received !== '' ? gtidContains(gtidExecuted, received) : positionsApplied;
   }
 
   const errors = [nonEmpty(row.Last_IO_Error), nonEmpty(row.Last_SQL_Error)].filter((error) => error !== null);
@@ -213,6 +214,7 @@ export function replicationFromRow(row: Row, flavor: ServerFlavor, slavePos: str
     sqlRunning: text(pick('Replica_SQL_Running', 'Slave_SQL_Running')).toLowerCase() === 'yes',
     lagSeconds: num(pick('Seconds_Behind_Source', 'Seconds_Behind_Master')),
     gtidExecuted,
+    gtidReceived: received === '' ? null : received,
     relayLogApplied,
     lastError: errors.length > 0 ? errors.join('; ') : null,
   };
@@ -247,6 +249,7 @@ async function auroraTopology(query: QueryFn, serverId: string): Promise<AuroraT
       sqlRunning: ownRow !== undefined,
       lagSeconds: lagMs === null ? null : lagMs / 1000,
       gtidExecuted: null,
+      gtidReceived: null,
       relayLogApplied: true,
       lastError: null,
     },

@@ -14,7 +14,8 @@ export type GtidComparison = 'equal' | 'ahead' | 'behind' | 'diverged';
 type Interval = readonly [bigint, bigint];
 
 type Position =
-  | { flavor: 'mariadb'; domains: Map<string, bigint> }
+  /** The highest sequence per domain, and that GTID as written. */
+  | { flavor: 'mariadb'; domains: Map<string, bigint>; gtids: Map<string, string> }
   /** Intervals per `uuid` or `uuid:tag`, sorted and merged. */
   | { flavor: 'mysql'; sets: Map<string, Interval[]> };
 
@@ -32,6 +33,7 @@ function parse(text: string | null): Position | undefined {
 
 function parseMariadb(parts: string[]): Position {
   const domains = new Map<string, bigint>();
+  const gtids = new Map<string, string>();
   for (const part of parts) {
     const match = MARIADB_GTID.exec(part);
     if (!match) throw new AppError(`not a MariaDB GTID: ${JSON.stringify(part)}`);
@@ -39,9 +41,12 @@ function parseMariadb(parts: string[]): Position {
     const seq = BigInt(match[3]!);
     // gtid_binlog_pos lists one GTID per domain *and* server; the highest sequence wins.
     const current = domains.get(domain);
-    if (current === undefined || seq > current) domains.set(domain, seq);
+    if (current === undefined || seq > current) {
+      domains.set(domain, seq);
+      gtids.set(domain, part);
+    }
   }
-  return { flavor: 'mariadb', domains };
+  return { flavor: 'mariadb', domains, gtids };
 }
 
 function parseMysql(parts: string[]): Position {
@@ -110,6 +115,15 @@ export function compareGtid(a: string | null, b: string | null): GtidComparison 
   if (aHasB) return 'ahead';
   if (bHasA) return 'behind';
   return 'diverged';
+}
+
+/** The transactions of both positions, as text: what a replica holds once it has applied all it received. */
+export function gtidUnion(a: string | null, b: string | null): string | null {
+  if (!parse(b)) return a;
+  if (!parse(a)) return b;
+  const both = parse([a, b].join(','))!;
+  if (both.flavor === 'mariadb') return [...both.gtids.values()].join(',');
+  return [...both.sets].map(([key, intervals]) => `${key}:${intervals.map(([from, to]) => (from === to ? `${from}` : `${from}-${to}`)).join(':')}`).join(',');
 }
 
 /** Transactions in a position (MariaDB: the sum of sequence numbers): a tie-breaker and an audit figure. */

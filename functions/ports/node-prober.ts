@@ -14,6 +14,8 @@ export interface ReplicationStatus {
   lagSeconds: number | null;
   /** Executed GTID set (MySQL) or gtid_slave_pos / gtid_current_pos (MariaDB). */
   gtidExecuted: string | null;
+  /** Received from the source, applied or not (MySQL Retrieved_Gtid_Set, MariaDB Gtid_IO_Pos); null when not reported. */
+  gtidReceived: string | null;
   /** Relay log fully applied (retrieved == executed), so promotion loses nothing. */
   relayLogApplied: boolean;
   lastError: string | null;

@@ -2,7 +2,7 @@ import type { ShardNode } from '../core/shard-map-types';
 import type { ProbeResult } from '../ports/node-prober';
 import type { RecoverySettings } from '../ports/recovery-store';
 import { NoFailoverCandidateError } from '../shared/errors';
-import { gtidTransactionCount, mostAdvanced } from '../core/gtid';
+import { gtidContains, gtidTransactionCount, gtidUnion, mostAdvanced } from '../core/gtid';
 
 /** Pure failover decisions: which replica to promote, and whether the anti-flap window blocks a failover. */
 
@@ -21,16 +21,20 @@ export interface CandidateChoice {
 }
 
 /**
- * The most advanced replica by GTID among those that are reachable, replicating (not a
- * stand-alone or writable server), have applied their whole relay log and lag at most
- * `maxLagSeconds`. A lag the server cannot report (its source is gone) is accepted once the
- * relay log is applied: nothing received is left to apply. The winner must contain every other
- * eligible replica's transactions; if positions diverged, promoting any of them would lose
- * writes, so nobody is chosen.
+ * The replica to promote when the primary is down: among those that are reachable, replicating
+ * (not a stand-alone or writable server) and lag at most `maxLagSeconds` (a lag the server cannot
+ * report, its source being gone, is accepted), the most advanced by what it will hold once its
+ * relay log is applied (promotion waits for that). The winner must hold every transaction any
+ * reachable replica has executed or received, passed-over ones included; otherwise promoting it
+ * would lose writes, so nobody is chosen. A replica still connected to its source sees the primary
+ * up (the address it replicates from may not be the map's, behind a proxy or a DNS name): then the
+ * primary is not down for the replicas, and nothing is promoted.
  */
 export function chooseCandidate(replicas: readonly ProbedReplica[], maxLagSeconds: number): CandidateChoice {
   const rejected: CandidateChoice['rejected'] = [];
   const eligible: Omit<CandidateChoice, 'rejected'>[] = [];
+  /** What each reachable replica holds or will hold: no promotion may lose any of it. */
+  const held: { nodeId: string; gtid: string | null }[] = [];
   for (const { node, probe } of replicas) {
     const reject = (reason: string) => rejected.push({ nodeId: node.id, reason });
     if (!probe.ok) {
@@ -42,15 +46,18 @@ export function chooseCandidate(replicas: readonly ProbedReplica[], maxLagSecond
       reject('not replicating from any source');
       continue;
     }
-    if (!replication.relayLogApplied) {
-      reject('relay log not fully applied');
-      continue;
+    if (replication.ioState === 'yes') {
+      throw new NoFailoverCandidateError(
+        `replica ${node.id} is still connected to its source ${replication.sourceHost ?? '?'}:${replication.sourcePort ?? '?'}: the primary is up as the replicas see it, so nothing is promoted`,
+        { details: { nodeId: node.id } },
+      );
     }
+    const gtid = gtidUnion(replication.gtidExecuted ?? probe.observation.gtidPosition, replication.gtidReceived);
+    held.push({ nodeId: node.id, gtid });
     if (replication.lagSeconds !== null && replication.lagSeconds > maxLagSeconds) {
       reject(`lag ${replication.lagSeconds}s above the ${maxLagSeconds}s limit`);
       continue;
     }
-    const gtid = replication.gtidExecuted ?? probe.observation.gtidPosition;
     eligible.push({ node, gtid, transactions: gtidTransactionCount(gtid), lagSeconds: replication.lagSeconds });
   }
 
@@ -65,6 +72,13 @@ export function chooseCandidate(replicas: readonly ProbedReplica[], maxLagSecond
   if (!best) {
     throw new NoFailoverCandidateError(
       `replica positions diverged (${eligible.map((c) => `${c.node.id} at ${c.gtid ?? 'nothing'}`).join(', ')}); an operator must choose`,
+      { details: { rejected } },
+    );
+  }
+  const ahead = held.filter((other) => !gtidContains(best.gtid, other.gtid));
+  if (ahead.length > 0) {
+    throw new NoFailoverCandidateError(
+      `${ahead.map((other) => `${other.nodeId} (at ${other.gtid})`).join(', ')} holds transactions ${best.node.id} (at ${best.gtid ?? 'nothing'}) lacks, and cannot be promoted; an operator must choose`,
       { details: { rejected } },
     );
   }

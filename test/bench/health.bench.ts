@@ -79,7 +79,7 @@ function observation(primary: boolean, rand: () => number): NodeObservation {
     writer: primary,
     replication: primary
       ? null
-      : { sourceHost: '10.0.0.1', sourcePort: 3306, ioRunning: true, ioState: 'yes', sqlRunning: true, lagSeconds: Math.floor(rand() * 3), gtidExecuted: null, relayLogApplied: true, lastError: null },
+      : { sourceHost: '10.0.0.1', sourcePort: 3306, ioRunning: true, ioState: 'yes', sqlRunning: true, lagSeconds: Math.floor(rand() * 3), gtidExecuted: null, gtidReceived: null, relayLogApplied: true, lastError: null },
     threadsRunning: 1 + Math.floor(rand() * 10),
     connections: 50,
     maxConnections: 1000,

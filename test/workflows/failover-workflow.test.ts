@@ -65,7 +65,7 @@ describe('failover state machine (synthesized definition, local use cases)', () 
   it('reports a shard without a promotable replica as blocked', async () => {
     const h = await recoveryHarness();
     h.fleet.set('s0-b', { up: false });
-    h.fleet.set('s0-c', { lagSeconds: 30, relayLogApplied: false });
+    h.fleet.set('s0-c', { source: null });
     const run = await primaryDown(h);
     expect(run.status).toBe('failed');
     expect(run.error?.name).toBe('NoFailoverCandidate');

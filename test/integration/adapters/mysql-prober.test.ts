@@ -72,6 +72,7 @@ describe('MySQL prober against a replicated MariaDB shard', () => {
         sqlRunning: true,
         lagSeconds: 0,
         gtidExecuted: primary!.position,
+        gtidReceived: primary!.position,
         relayLogApplied: true,
         lastError: null,
       });

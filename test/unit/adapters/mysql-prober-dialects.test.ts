@@ -181,6 +181,7 @@ describe('prober dialects', () => {
           sqlRunning: true,
           lagSeconds: 0,
           gtidExecuted: `${SOURCE_UUID}:1-5000,${LOCAL_UUID}:1-12`,
+          gtidReceived: `${SOURCE_UUID}:1-5000`,
           relayLogApplied: true,
           lastError: null,
         },
@@ -215,6 +216,7 @@ describe('prober dialects', () => {
         sqlRunning: true,
         lagSeconds: null,
         gtidExecuted: `${SOURCE_UUID}:1-5000,${LOCAL_UUID}:1-12`,
+        gtidReceived: `${SOURCE_UUID}:1-5003`,
         relayLogApplied: false,
         lastError: expect.stringMatching(/^error reconnecting to source 'shardkeeper@10.0.1.15:3306'/),
       });
@@ -278,6 +280,7 @@ describe('prober dialects', () => {
       sqlRunning: true,
       lagSeconds: 3,
       gtidExecuted: `${SOURCE_UUID}:1-5000`,
+      gtidReceived: `${SOURCE_UUID}:1-5000`,
       relayLogApplied: true,
       lastError: null,
     });

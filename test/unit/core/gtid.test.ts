@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareGtid, gtidContains, gtidTransactionCount, mostAdvanced } from '../../../functions/core/gtid';
+import { compareGtid, gtidContains, gtidTransactionCount, gtidUnion, mostAdvanced } from '../../../functions/core/gtid';
 
 const A = '3e11fa47-71ca-11e1-9e33-c80aa9429562';
 const B = '8b7c2f8e-5d1a-11ee-8c99-0242ac120002';
@@ -81,5 +81,13 @@ describe('GTID positions', () => {
       expect(pick([replica('b', '0-1-101,1-3-6'), replica('c', '0-1-100,1-3-7')])).toBeUndefined();
       expect(pick([])).toBeUndefined();
     });
+  });
+
+  it('joins what a replica executed with what it received but has yet to apply', () => {
+    expect(gtidUnion('0-1-100,1-2-5', '0-1-120')).toBe('0-1-120,1-2-5');
+    const uuid = '3e11fa47-71ca-11e1-9e33-c80aa9429562';
+    expect(gtidUnion(`${uuid}:1-100`, `${uuid}:90-130:140`)).toBe(`${uuid}:1-130:140`);
+    expect(gtidUnion('0-1-7', null)).toBe('0-1-7');
+    expect(gtidUnion('', '0-1-7')).toBe('0-1-7');
   });
 });

@@ -31,6 +31,7 @@ export function replication(overrides: Partial<ReplicationStatus> = {}): Replica
     sqlRunning: true,
     lagSeconds: 0,
     gtidExecuted: '0-1-100',
+    gtidReceived: null,
     relayLogApplied: true,
     lastError: null,
     ...overrides,

@@ -30,6 +30,7 @@ function replica(id: string, replication: Partial<ReplicationStatus> | null, gti
               sqlRunning: true,
               lagSeconds: null,
               gtidExecuted: gtid,
+              gtidReceived: null,
               relayLogApplied: true,
               lastError: null,
               ...replication,
@@ -66,12 +67,33 @@ describe('chooseCandidate', () => {
   it.each([
     ['unreachable', down('b'), /unreachable: connect ETIMEDOUT/],
     ['not replicating', replica('b', null), /not replicating/],
-    ['relay log not applied', replica('b', { relayLogApplied: false }, '0-1-500'), /relay log not fully applied/],
-    ['lagging beyond the limit', replica('b', { lagSeconds: 6, ioRunning: true, ioState: 'yes' }, '0-1-500'), /lag 6s above the 5s limit/],
-  ])('passes over a replica that is %s, even a more advanced one', (_label, bad, reason) => {
+  ])('passes over a replica that is %s', (_label, bad, reason) => {
     const choice = chooseCandidate([bad, replica('c', {}, '0-1-100')], 5);
     expect(choice.node.id).toBe('c');
     expect(choice.rejected.find((r) => r.nodeId === 'b')?.reason).toMatch(reason);
+  });
+
+  it('passes over a replica lagging beyond the limit when another holds all it has', () => {
+    const choice = chooseCandidate([replica('b', { lagSeconds: 6 }, '0-1-90'), replica('c', {}, '0-1-100')], 5);
+    expect(choice.node.id).toBe('c');
+    expect(choice.rejected.find((r) => r.nodeId === 'b')?.reason).toMatch(/lag 6s above the 5s limit/);
+  });
+
+  it('refuses rather than pass over a lagging replica that holds more, whose transactions would be lost', () => {
+    expect(() => chooseCandidate([replica('b', { lagSeconds: 6 }, '0-1-500'), replica('c', {}, '0-1-100')], 5)).toThrow(/b \(at 0-1-500\) holds transactions c \(at 0-1-100\) lacks/);
+  });
+
+  it('ranks a replica still applying its relay log by what it received, since promotion waits for the rest', () => {
+    const applying = replica('b', { relayLogApplied: false, gtidReceived: '0-1-27' }, '0-1-22');
+    const choice = chooseCandidate([replica('c', {}, '0-1-12'), applying], 5);
+    expect(choice.node.id).toBe('b');
+    expect(choice.gtid).toBe('0-1-27');
+    expect(chooseCandidate([replica('c', {}, '0-1-25'), applying], 5).node.id).toBe('b');
+  });
+
+  it('promotes nobody while a replica is still connected to its source: the primary is then up as the replicas see it', () => {
+    const connected = replica('b', { ioState: 'yes', ioRunning: true, lagSeconds: 0, sourceHost: 'old.db', sourcePort: 3306 });
+    expect(() => chooseCandidate([replica('c', {}), connected], 5)).toThrow(/replica b is still connected to its source old\.db:3306: the primary is up as the replicas see it/);
   });
 
   it('accepts a lag the server cannot report once the relay log is applied', () => {
@@ -84,8 +106,8 @@ describe('chooseCandidate', () => {
   });
 
   it('refuses when no replica is fit, saying why for each', () => {
-    expect(() => chooseCandidate([down('b'), replica('c', { relayLogApplied: false })], 5)).toThrow(NoFailoverCandidateError);
-    expect(() => chooseCandidate([down('b'), replica('c', { relayLogApplied: false })], 5)).toThrow(/b unreachable.*c relay log not fully applied/);
+    expect(() => chooseCandidate([down('b'), replica('c', { lagSeconds: 9 })], 5)).toThrow(NoFailoverCandidateError);
+    expect(() => chooseCandidate([down('b'), replica('c', { lagSeconds: 9 })], 5)).toThrow(/b unreachable.*c lag 9s above the 5s limit/);
     expect(() => chooseCandidate([], 5)).toThrow(/the shard has no replicas/);
   });
 

@@ -185,7 +185,7 @@ describe('failover of a self-managed shard', () => {
     const h = await recoveryHarness();
     const state = primaryDown(h);
     h.fleet.set('s0-b', { up: false });
-    h.fleet.set('s0-c', { relayLogApplied: false });
+    h.fleet.set('s0-c', { source: null });
     state.preCheck = await preCheckFailover(h.deps, state);
     await expect(pickCandidate(h.deps, state)).rejects.toThrow(NoFailoverCandidateError);
   });

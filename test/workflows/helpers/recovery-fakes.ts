@@ -201,6 +201,7 @@ export class SimulatedFleet implements NodeProber, ReplicationAdmin {
               sqlRunning: true,
               lagSeconds: connected ? state.lagSeconds : null,
               gtidExecuted: state.gtid,
+              gtidReceived: state.gtid,
               relayLogApplied: state.relayLogApplied,
               lastError: connected ? null : 'error reconnecting to master',
             }
