@@ -61,8 +61,19 @@ export class ShardRoutingClient {
     return this.map.version;
   }
 
-  /** Fetches the map unless unchanged; returns whether a new version was loaded. */
-  async refresh(): Promise<boolean> {
+  private refreshing: Promise<boolean> | undefined;
+
+  /**
+   * Fetches the map unless unchanged; returns whether a newer version was loaded. One fetch at a
+   * time, and never an older version than the one held: another lookup instance may still serve
+   * the map from before a failover, whose writer is the old primary.
+   */
+  refresh(): Promise<boolean> {
+    this.refreshing ??= this.fetchMap().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async fetchMap(): Promise<boolean> {
     const url = new URL('/v1/shard-map', this.options.endpoint).toString();
     const headers: Record<string, string> = { accept: 'application/json', ...(this.etag ? { 'if-none-match': this.etag } : {}) };
     const signed = this.options.sign ? await this.options.sign({ method: 'GET', url, headers }) : {};
@@ -75,6 +86,10 @@ export class ShardRoutingClient {
     if (response.status === 304) return false;
     if (!response.ok) throw new AppError(`the lookup API answered ${response.status} for the shard map: ${await response.text()}`);
     const map = (await response.json()) as ShardMap;
+    if (this.map && map.version < this.map.version) {
+      this.options.onRefreshError?.(new AppError(`the lookup API served shard map version ${map.version}, older than version ${this.map.version} held here; kept ${this.map.version}`));
+      return false;
+    }
     this.router = createRouter(map);
     this.map = map;
     this.etag = response.headers.get('etag') ?? undefined;

@@ -55,6 +55,38 @@ describe('in-process routing client', () => {
     expect(client.route('12345')).toMatchObject({ shard: 'c0-', moving: true, mapVersion: 2 });
   });
 
+  it('keeps its map when a lookup instance still serves an older version, and fetches one map at a time', async () => {
+    const older = await (await fetch(`${server.url}/v1/shard-map`)).text();
+    const moved = structuredClone(fourShards);
+    moved.shards[0]!.nodes = moved.shards[0]!.nodes.map((node) => ({ ...node, role: node.role === 'primary' ? 'replica' : node.role }));
+    moved.shards[0]!.nodes[1] = { ...moved.shards[0]!.nodes[1]!, role: 'primary' };
+    await catalog.commitShardMap(moved, 1, 'failover');
+    clock.advance(1000);
+    const newer = await (await fetch(`${server.url}/v1/shard-map`)).text();
+    const answers = [newer, older];
+    let fetches = 0;
+    const errors: unknown[] = [];
+    client = await ShardRoutingClient.connect({
+      endpoint: server.url,
+      refreshMs: 0,
+      onRefreshError: (error) => errors.push(error),
+      fetch: async () => {
+        fetches += 1;
+        return new Response(answers.shift() ?? older, { headers: { etag: '"x"', 'content-type': 'application/json' } });
+      },
+    });
+    const key = ['0', '1', '2', '3', '4', '5', '6', '7'].find((candidate) => client!.route(candidate).shard === moved.shards[0]!.name)!;
+    const promoted = { host: moved.shards[0]!.nodes[1]!.host, port: moved.shards[0]!.nodes[1]!.port };
+    expect(client.route(key).writer).toEqual(promoted);
+    expect(await client.refresh()).toBe(false);
+    expect(client.mapVersion).toBe(2);
+    expect(client.route(key).writer).toEqual(promoted);
+    expect(String(errors[0])).toMatch(/served shard map version 1, older than version 2 held here/);
+
+    await Promise.all([client.refresh(), client.refresh()]);
+    expect(fetches).toBe(3);
+  });
+
   it('keeps routing with the last map when the lookup API is unreachable', async () => {
     client = await ShardRoutingClient.connect({ endpoint: server.url, refreshMs: 0 });
     await server.close();
