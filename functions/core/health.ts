@@ -215,13 +215,18 @@ export function classifyShard(
   // there is too little evidence for an automatic failover: QUORUM_LOST alone goes to an operator.
   if (primary && primary.health.state === 'DOWN' && !quorumLost) {
     const stillReplicating = observedReplicas.filter((view) => ioState(view) === 'yes');
-    if (observedReplicas.length > 0 && stillReplicating.length === 0) {
+    // A replica not yet DOWN but not probed this tick may be on the far side of the monitor's own
+    // partition, still replicating: it counts towards quorum, but it cannot confirm anything.
+    const unconfirmed = replicas.filter((view) => view.health.state !== 'DOWN' && observationOf(view) === undefined);
+    if (observedReplicas.length > 0 && stillReplicating.length === 0 && unconfirmed.length === 0) {
       add('PRIMARY_DOWN', [primary], `primary ${primary.node.id} failed ${thresholds.failuresToDown} probes in a row and its replicas (${list(observedReplicas)}) lost it too`);
     } else {
       const why =
         stillReplicating.length > 0
           ? `replicas ${list(stillReplicating)} still replicate from it`
-          : 'no replica could be probed to confirm';
+          : unconfirmed.length > 0
+            ? `replicas ${list(unconfirmed)} could not be probed to confirm`
+            : 'no replica could be probed to confirm';
       add('PRIMARY_UNREACHABLE', [primary], `the monitor cannot reach primary ${primary.node.id}, but ${why}; no failover`);
     }
   }

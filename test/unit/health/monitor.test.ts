@@ -71,6 +71,20 @@ describe('health monitor tick', () => {
     expect(verdictOf(reports[4], 's0')).toBe('PRIMARY_UNREACHABLE');
   });
 
+  it('does not call the primary down while a replica that could not be probed this tick may still see it', async () => {
+    const r = await rig();
+    r.prober.set('s0-p', 'down');
+    const monitor = r.monitor();
+    const held = await lease(r, monitor.leaseName);
+    await monitor.tick(held);
+    // The monitor's side of a partition loses the second replica one tick after the primary.
+    r.prober.set('s0-r1', 'down');
+    const reports: TickReport[] = [];
+    for (let i = 0; i < 4; i++) reports.push(await monitor.tick(held));
+    expect(reports.map((report) => verdictOf(report, 's0'))).toEqual(['HEALTHY', 'PRIMARY_UNREACHABLE', 'QUORUM_LOST', 'QUORUM_LOST']);
+    expect(reports.flatMap((report) => report.events.map((event) => event.detailType))).not.toContain('ShardPrimaryDown');
+  });
+
   it('turns PRIMARY_UNREACHABLE into PRIMARY_DOWN once the replicas lose the primary too', async () => {
     const r = await rig();
     r.prober.set('s0-p', 'down');
