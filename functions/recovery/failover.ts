@@ -2,7 +2,7 @@ import { commitShardMapChange } from '../catalog/shard-map-changes';
 import { primaryOf } from '../core/shard-map';
 import type { ShardNode } from '../core/shard-map-types';
 import { buildEvent, parseEventDetail, ShardFailoverBlocked, ShardFailoverCompleted, ShardFailoverFailed, ShardFailoverStarted, ShardPrimaryDown, type DetailOf } from '../shared/events';
-import { AppError, NoFailoverCandidateError, StaleMapVersionError } from '../shared/errors';
+import { AppError, ConflictError, NoFailoverCandidateError, StaleMapVersionError } from '../shared/errors';
 import { antiFlapBlock, chooseCandidate } from './candidate';
 import { audit, auroraClusterOf, isoNow, locateShard, withShardNodes, type RecoveryDeps } from './context';
 
@@ -269,7 +269,14 @@ export async function updateShardMap(deps: RecoveryDeps, state: FailoverState): 
       await audit(deps, state.recoveryId, shard.name, 'updateShardMap', 'skipped', { reason: 'the cluster endpoint follows the new writer', version: map.version });
       return { changed: false, version: map.version, updatedAt: deps.clock.now() };
     }
-    const promoted = shard.nodes.find((node) => node.id === candidate.node.id) ?? candidate.node;
+    // Compare and set on the shard as the failover found it: another writer's change of its primary
+    // or of the promoted node is for an operator to reconcile, not to be written over.
+    const current = primaryOf(shard);
+    if (current && current.id !== oldPrimary?.id && current.id !== candidate.node.id) {
+      throw new ConflictError(`shard ${shard.name}'s primary changed to ${current.id} since the failover began (it was ${oldPrimary?.id ?? 'none'}); ${candidate.node.id} was promoted: an operator must reconcile`);
+    }
+    const promoted = shard.nodes.find((node) => node.id === candidate.node.id);
+    if (!promoted) throw new ConflictError(`${candidate.node.id}, promoted, is no longer in shard ${shard.name}'s map: an operator must reconcile`);
     const keep = shard.nodes.filter((node) => node.id !== promoted.id && node.id !== oldPrimary?.id && !unfollowing.has(node.id));
     const nodes: ShardNode[] = [{ ...promoted, role: 'primary' }, ...keep.map((node) => ({ ...node, role: 'replica' as const }))];
     if (primaryOf(shard)?.id === promoted.id && nodes.length === shard.nodes.length) {

@@ -213,6 +213,24 @@ describe('shard map update', () => {
     expect(h.store.audits.at(-1)?.detail).toMatchObject({ attempts: 2 });
   });
 
+  it('stops for an operator when another writer changed the shard\'s primary meanwhile, instead of writing over it', async () => {
+    const h = await recoveryHarness();
+    const state = await runSteps(h, primaryDown(h), 'map');
+    const commit = h.catalog.commitShardMap.bind(h.catalog);
+    let interfered = false;
+    h.catalog.commitShardMap = async (draft, expected, summary) => {
+      if (!interfered) {
+        interfered = true;
+        const current = h.catalog.map!;
+        const nodes = current.shards[0]!.nodes.map((node) => ({ ...node, role: node.id === 's0-c' ? ('primary' as const) : ('replica' as const) }));
+        await commit({ ...current, shards: current.shards.map((shard, index) => (index === 0 ? { ...shard, nodes } : shard)) }, current.version, 'operator switchover');
+      }
+      return commit(draft, expected, summary);
+    };
+    await expect(updateShardMap(h.deps, state)).rejects.toThrow(/primary changed to s0-c since the failover began \(it was s0-a\); s0-b was promoted: an operator must reconcile/);
+    expect(h.catalog.map!.shards[0]!.nodes.find((node) => node.role === 'primary')!.id).toBe('s0-c');
+  });
+
   it('gives up after the configured attempts with StaleMapVersion, which Step Functions retries', async () => {
     const h = await recoveryHarness();
     const state = await runSteps(h, primaryDown(h), 'map');
