@@ -186,6 +186,12 @@ const observationOf = (view: NodeView): NodeObservation | undefined => (view.pro
 const ids = (views: readonly NodeView[]) => views.map((view) => view.node.id);
 const list = (views: readonly NodeView[]) => ids(views).join(', ');
 
+/** A primary a failover took out of the map, and this tick's probe of it. */
+export interface FormerPrimaryView {
+  node: ShardNode;
+  probe: ProbeResult;
+}
+
 /**
  * One shard's verdict from its nodes' states and this tick's probes. `previous` (the last tick's
  * findings) only adds hysteresis to LAG_HIGH and LOAD_HIGH.
@@ -195,6 +201,7 @@ export function classifyShard(
   views: readonly NodeView[],
   thresholds: HealthThresholds,
   previous: readonly ShardFinding[] = [],
+  formerPrimaries: readonly FormerPrimaryView[] = [],
 ): ShardAssessment {
   const findings: ShardFinding[] = [];
   const add = (code: ShardFindingCode, nodes: readonly NodeView[], reason: string) => findings.push({ code, nodes: ids(nodes), reason });
@@ -235,8 +242,14 @@ export function classifyShard(
   // do not replicate from each other take diverging writes.
   const writable = observed.filter((view) => observationOf(view)?.writer === true);
   const independentWriters = writable.filter((view) => view.node.role === 'primary' || ioState(view) !== 'yes');
-  const splitBrain = independentWriters.length >= 2 ? independentWriters : [];
-  if (splitBrain.length > 0) add('SPLIT_BRAIN', splitBrain, `${splitBrain.length} writable nodes not replicating from one another: ${list(splitBrain)}`);
+  // A former primary that could not be fenced and answers writable again takes writes nobody replicates.
+  const writableFormer = formerPrimaries.filter((former) => former.probe.ok && former.probe.observation.writer).map((former) => former.node.id);
+  const splitBrain = independentWriters.length + writableFormer.length >= 2 ? independentWriters : [];
+  if (independentWriters.length + writableFormer.length >= 2) {
+    const writers = [...ids(independentWriters), ...writableFormer];
+    const former = writableFormer.length > 0 ? `; ${writableFormer.join(', ')} left the map as a failed primary` : '';
+    findings.push({ code: 'SPLIT_BRAIN', nodes: writers, reason: `${writers.length} writable nodes not replicating from one another: ${writers.join(', ')}${former}` });
+  }
   const writableReplicas = writable.filter((view) => view.node.role === 'replica' && !splitBrain.includes(view));
   if (writableReplicas.length > 0) add('REPLICA_WRITABLE', writableReplicas, `replicas accept writes (read_only off): ${list(writableReplicas)}`);
 

@@ -56,6 +56,8 @@ export interface HealthMonitorDeps {
   publisher: EventPublisher;
   clock: Clock;
   metrics?: MonitorMetrics;
+  /** Primaries failovers took out of the map (and may not have fenced): probed too, to catch one writable again. */
+  formerPrimaries?: () => Promise<ProbeTarget[]>;
   sleep?: (ms: number) => Promise<void>;
   /** Problems the monitor survives (a failed tick, a failed renewal); it keeps going. */
   onError?: (error: unknown, context: string) => void;
@@ -226,6 +228,16 @@ export class HealthMonitor {
   }
 
   /** One probe round over the partition; throws LeaseLostError when the lease is gone (nothing is then written). */
+  /** The former primaries to probe; a failure to list them is reported and the tick goes on without them. */
+  private async formerPrimaries(): Promise<ProbeTarget[]> {
+    try {
+      return (await this.deps.formerPrimaries?.()) ?? [];
+    } catch (error) {
+      this.deps.onError?.(error, 'listing former primaries');
+      return [];
+    }
+  }
+
   async tick(lease: MonitorLease): Promise<TickReport> {
     const { clock, prober, publisher } = this.deps;
     const startedAt = clock.now();
@@ -233,7 +245,9 @@ export class HealthMonitor {
     const { map, stale } = await this.mapCache.current();
     const shards = map.shards.filter((shard) => partitionOfShard(shard.name, this.partition.count) === this.partition.index);
     const targets: ProbeTarget[] = shards.flatMap((shard) => shard.nodes.map((node) => ({ shard: shard.name, node })));
-    const probes = await probeAll(prober, targets, this.concurrency);
+    const formerTargets = (await this.formerPrimaries()).filter((target) => shards.some((shard) => shard.name === target.shard));
+    const [probes, formerProbes] = await Promise.all([probeAll(prober, targets, this.concurrency), probeAll(prober, formerTargets, this.concurrency)]);
+    const formers = formerTargets.map((target, position) => ({ shard: target.shard, node: target.node, probe: formerProbes[position]! }));
     const now = clock.now();
 
     const outcomes: (ShardTickOutcome & { shard: Shard; probes: ProbeResult[] })[] = [];
@@ -247,7 +261,7 @@ export class HealthMonitor {
       });
       const views: NodeView[] = nodes.map(({ node, assessment }, position) => ({ node, health: assessment.health, probe: shardProbes[position] }));
       const previousFindings = this.shards.get(shard.name)?.record.findings;
-      const assessment = classifyShard(shard, views, this.thresholds, previousFindings);
+      const assessment = classifyShard(shard, views, this.thresholds, previousFindings, formers.filter((former) => former.shard === shard.name));
       outcomes.push({ shard, assessment, previousFindings, nodes, probes: shardProbes });
     }
 

@@ -4,7 +4,7 @@ import { partitionOfShard } from '../../../functions/core/health-partition';
 import type { HealthMonitor, TickReport } from '../../../functions/health/monitor';
 import type { NodeProber } from '../../../functions/ports/node-prober';
 import { parseEventDetail, ShardNodeDown, ShardPrimaryDown } from '../../../functions/shared/events';
-import { replicaObservation } from './probes';
+import { observation, replicaObservation } from './probes';
 import { fleet, lease, rig, type Rig } from './fakes';
 
 /** Runs `count` ticks one second apart under one lease; returns each tick's event detail-types. */
@@ -83,6 +83,22 @@ describe('health monitor tick', () => {
     for (let i = 0; i < 4; i++) reports.push(await monitor.tick(held));
     expect(reports.map((report) => verdictOf(report, 's0'))).toEqual(['HEALTHY', 'PRIMARY_UNREACHABLE', 'QUORUM_LOST', 'QUORUM_LOST']);
     expect(reports.flatMap((report) => report.events.map((event) => event.detailType))).not.toContain('ShardPrimaryDown');
+  });
+
+  it('calls split brain when a primary a failover took out of the map answers writable again, and not once it is fenced', async () => {
+    const r = await rig();
+    const former = { shard: 's0', node: { id: 's0-old', role: 'primary' as const, host: 's0-old.db', port: 3306 } };
+    const monitor = r.monitor({}, { formerPrimaries: async () => [former] });
+    const held = await lease(r, monitor.leaseName);
+    r.prober.set('s0-old', 'down');
+    expect(verdictOf(await monitor.tick(held), 's0')).toBe('HEALTHY');
+    r.prober.set('s0-old', 'ok');
+    const back = await monitor.tick(held);
+    expect(verdictOf(back, 's0')).toBe('SPLIT_BRAIN');
+    expect(back.events.map((event) => event.detailType)).toContain('SplitBrainSuspected');
+    r.prober.set('s0-old', observation({ writer: false, readOnly: true }));
+    expect(verdictOf(await monitor.tick(held), 's0')).toBe('HEALTHY');
+    expect(verdictOf(await monitor.tick(held), 's1')).toBe('HEALTHY');
   });
 
   it('turns PRIMARY_UNREACHABLE into PRIMARY_DOWN once the replicas lose the primary too', async () => {
