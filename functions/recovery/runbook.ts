@@ -130,7 +130,10 @@ export async function requestApproval(deps: RecoveryDeps, state: RunbookState, t
   return { requested: true };
 }
 
-/** After approval. Split brain: fence every writable node but the map's primary. Others (quorum, corruption): the operator's fix stands. */
+/**
+ * After approval. Split brain: fence every node it names but the map's primary, a primary a
+ * failover took out of the map included. Others (quorum, corruption): the operator's fix stands.
+ */
 export async function applyRunbook(deps: RecoveryDeps, state: RunbookState): Promise<{ fenced: string[]; unreachable: string[] }> {
   const { kind, trigger } = runbookOf(state);
   const decidedBy = state.decision?.decidedBy ?? 'unknown';
@@ -140,7 +143,8 @@ export async function applyRunbook(deps: RecoveryDeps, state: RunbookState): Pro
   }
   const { shard } = await locateShard(deps.catalog, trigger.shard);
   const writer = primaryOf(shard);
-  const intruders = shard.nodes.filter((node) => trigger.nodes.includes(node.id) && node.id !== writer?.id);
+  const formerPrimaries = (await deps.store.removedNodes(shard.name)).filter((removed) => removed.reason === 'failed-primary').map((removed) => removed.node);
+  const intruders = [...shard.nodes, ...formerPrimaries].filter((node) => trigger.nodes.includes(node.id) && node.id !== writer?.id);
   const fenced: string[] = [];
   const unreachable: string[] = [];
   for (const node of intruders) ((await deps.admin.fence(node)) ? fenced : unreachable).push(node.id);

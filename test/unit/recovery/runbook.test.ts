@@ -60,6 +60,19 @@ describe('manual runbooks', () => {
     expect(h.fleet.node('s0-b').writable).toBe(false);
   });
 
+  it('after approval of a split brain, fences a primary a failover took out of the map that came back writable', async () => {
+    const h = await recoveryHarness();
+    const map = h.catalog.map!;
+    const [old, promoted, ...rest] = map.shards[0]!.nodes;
+    await h.catalog.commitShardMap({ ...map, shards: [{ ...map.shards[0]!, nodes: [{ ...promoted!, role: 'primary' }, ...rest] }, ...map.shards.slice(1)] }, map.version, 'failover');
+    await h.store.addRemovedNode({ shard: '-80', node: old!, reason: 'failed-primary', recoveryId: 'f1' });
+    h.fleet.set('s0-b', { writable: true, source: null });
+    const state = { ...splitBrain(), decision: { decision: 'approved' as const, decidedBy: 'alice' } };
+    expect(await applyRunbook(h.deps, state)).toEqual({ fenced: ['s0-a'], unreachable: [] });
+    expect(h.fleet.node('s0-a').writable).toBe(false);
+    expect(h.fleet.node('s0-b').writable).toBe(true);
+  });
+
   it('after approval of a lost quorum, changes nothing: the operator restored the shard', async () => {
     const h = await recoveryHarness();
     const state: RunbookState = { recoveryId: 'q1', detailType: 'QuorumLost', trigger: runbookDetail('QuorumLost', '-80', ['s0-b', 's0-c']), decision: { decision: 'approved', decidedBy: 'bob' } };
