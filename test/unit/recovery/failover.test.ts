@@ -12,6 +12,7 @@ import {
   type FailoverState,
 } from '../../../functions/recovery/failover';
 import { NoFailoverCandidateError, StaleMapVersionError } from '../../../functions/shared/errors';
+import type { Shard } from '../../../functions/core/shard-map-types';
 import { FakeClusterFailover, primaryDownDetail, recoveryHarness, threeNodeFleet, type RecoveryHarness } from '../../workflows/helpers/recovery-fakes';
 
 const MINUTE = 60_000;
@@ -191,21 +192,26 @@ describe('failover of a self-managed shard', () => {
   });
 });
 
+/** Another writer commits `change` of the map's shards once, just before the next commit. */
+function interferingOnce(h: RecoveryHarness, change: (shard: Shard, index: number) => Shard): void {
+  const commit = h.catalog.commitShardMap.bind(h.catalog);
+  let interfered = false;
+  h.catalog.commitShardMap = async (draft, expected, summary) => {
+    if (!interfered) {
+      interfered = true;
+      const current = h.catalog.map!;
+      await commit({ ...current, shards: current.shards.map(change) }, current.version, 'concurrent change');
+    }
+    return commit(draft, expected, summary);
+  };
+}
+
 describe('shard map update', () => {
   it('reloads and commits again when another writer changed the map meanwhile', async () => {
     const h = await recoveryHarness();
     const state = await runSteps(h, primaryDown(h), 'map');
     // Someone else commits (a split of the other shard's status, say) between our load and our commit.
-    const commit = h.catalog.commitShardMap.bind(h.catalog);
-    let interfered = false;
-    h.catalog.commitShardMap = async (draft, expected, summary) => {
-      if (!interfered) {
-        interfered = true;
-        const current = h.catalog.map!;
-        await commit({ ...current, shards: current.shards.map((shard) => (shard.name === '80-' ? { ...shard, status: 'readonly' as const } : shard)) }, current.version, 'concurrent change');
-      }
-      return commit(draft, expected, summary);
-    };
+    interferingOnce(h, (shard) => (shard.name === '80-' ? { ...shard, status: 'readonly' as const } : shard));
     const result = await updateShardMap(h.deps, state);
     expect(result).toMatchObject({ changed: true, version: 3 });
     expect(h.catalog.map!.shards.find((shard) => shard.name === '80-')!.status).toBe('readonly');
@@ -216,17 +222,10 @@ describe('shard map update', () => {
   it('stops for an operator when another writer changed the shard\'s primary meanwhile, instead of writing over it', async () => {
     const h = await recoveryHarness();
     const state = await runSteps(h, primaryDown(h), 'map');
-    const commit = h.catalog.commitShardMap.bind(h.catalog);
-    let interfered = false;
-    h.catalog.commitShardMap = async (draft, expected, summary) => {
-      if (!interfered) {
-        interfered = true;
-        const current = h.catalog.map!;
-        const nodes = current.shards[0]!.nodes.map((node) => ({ ...node, role: node.id === 's0-c' ? ('primary' as const) : ('replica' as const) }));
-        await commit({ ...current, shards: current.shards.map((shard, index) => (index === 0 ? { ...shard, nodes } : shard)) }, current.version, 'operator switchover');
-      }
-      return commit(draft, expected, summary);
-    };
+    // An operator's switchover to s0-c lands between our load and our commit.
+    interferingOnce(h, (shard, index) =>
+      index === 0 ? { ...shard, nodes: shard.nodes.map((node) => ({ ...node, role: node.id === 's0-c' ? ('primary' as const) : ('replica' as const) })) } : shard,
+    );
     await expect(updateShardMap(h.deps, state)).rejects.toThrow(/primary changed to s0-c since the failover began \(it was s0-a\); s0-b was promoted: an operator must reconcile/);
     expect(h.catalog.map!.shards[0]!.nodes.find((node) => node.role === 'primary')!.id).toBe('s0-c');
   });
