@@ -11,6 +11,7 @@ import { SqlHealthStore } from '../adapters/sql-health-store';
 import { SqlRecoveryStore } from '../adapters/sql-recovery-store';
 import { healthThresholds } from '../core/health';
 import { systemClock } from '../ports/clock';
+import { failedPrimaries } from '../ports/recovery-store';
 import { healthMonitorEnvSchema, parseEnv } from '../shared/env';
 import { HealthMonitor } from './monitor';
 import { createPowertoolsMonitorMetrics } from './monitor-metrics';
@@ -28,7 +29,6 @@ const logger = new Logger();
 const catalogSql = createDataApiExecutor(env);
 const catalog = new SqlCatalog(catalogSql);
 const store = new SqlHealthStore(catalogSql);
-const recoveries = new SqlRecoveryStore(catalogSql);
 const publisher = createEventBridgePublisher({ client: new EventBridgeClient({}), eventBusName: env.EVENT_BUS_NAME });
 const credentials = createSecretsManagerCredentials(new SecretsManagerClient({}));
 const metrics = createPowertoolsMonitorMetrics(new Metrics({ namespace: env.METRICS_NAMESPACE }), {
@@ -57,7 +57,7 @@ export const handler = async (event: ScheduledEvent, context: Context) => {
       store,
       publisher,
       metrics,
-      formerPrimaries: async () => (await recoveries.removedNodes()).filter((removed) => removed.reason === 'failed-primary').map(({ shard, node }) => ({ shard, node })),
+      formerPrimaries: failedPrimaries(new SqlRecoveryStore(catalogSql)),
       clock: systemClock,
       onError: (error, problem) => logger.warn(problem, { error }),
     },

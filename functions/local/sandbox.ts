@@ -22,9 +22,11 @@ import { startReplicatedShard, type ReplicatedShard } from './replicated-shard';
 import { LocalEventBus } from '../adapters/local-event-bus';
 import { createMysqlProber } from '../adapters/mysql-prober';
 import { SqlHealthStore } from '../adapters/sql-health-store';
+import { SqlRecoveryStore } from '../adapters/sql-recovery-store';
 import { HealthMonitor } from '../health/monitor';
 import type { AppEvent } from '../ports/event-publisher';
 import { urlCredentials } from '../ports/node-credentials';
+import { failedPrimaries } from '../ports/recovery-store';
 import type { SqlExecutor } from '../ports/sql';
 import type { RecoveryDefinitions } from '../recovery/local-workflows';
 import { ShardNodeDown, ShardNodeRecovered, ShardPrimaryDown } from '../shared/events';
@@ -283,7 +285,15 @@ function startHealthAndRecovery(catalog: SqlCatalog, executor: SqlExecutor, mysq
     bus.subscribe(ShardNodeRecovered, (event) => start((all) => all.replica, event));
   }
   const monitor = new HealthMonitor(
-    { catalog, prober, store: new SqlHealthStore(executor), publisher: bus, clock: systemClock, onError: (error, context) => log(`health monitor: ${context}: ${String(error)}`) },
+    {
+      catalog,
+      prober,
+      store: new SqlHealthStore(executor),
+      publisher: bus,
+      formerPrimaries: failedPrimaries(new SqlRecoveryStore(executor)),
+      clock: systemClock,
+      onError: (error, context) => log(`health monitor: ${context}: ${String(error)}`),
+    },
     { ownerId: `sandbox-${process.pid}` },
   );
   const abort = new AbortController();

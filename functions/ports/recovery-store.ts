@@ -65,6 +65,11 @@ export interface RemovedNode {
   removedAt: number;
 }
 
+/** The primaries failovers took out of the map, as the health monitor probes them (they may not have been fenced). */
+export function failedPrimaries(store: Pick<RecoveryStore, 'removedNodes'>): () => Promise<Array<{ shard: string; node: ShardNode }>> {
+  return async () => (await store.removedNodes()).filter((removed) => removed.reason === 'failed-primary').map(({ shard, node }) => ({ shard, node }));
+}
+
 /**
  * Recovery state in the catalog: switches, one lock per shard, anti-flap times, the audit log,
  * operator approvals and nodes taken out of the map (so they can be put back).
