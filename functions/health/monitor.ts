@@ -227,7 +227,6 @@ export class HealthMonitor {
     return summary;
   }
 
-  /** One probe round over the partition; throws LeaseLostError when the lease is gone (nothing is then written). */
   /** The former primaries to probe; a failure to list them is reported and the tick goes on without them. */
   private async formerPrimaries(): Promise<ProbeTarget[]> {
     try {
@@ -238,6 +237,7 @@ export class HealthMonitor {
     }
   }
 
+  /** One probe round over the partition; throws LeaseLostError when the lease is gone (nothing is then written). */
   async tick(lease: MonitorLease): Promise<TickReport> {
     const { clock, prober, publisher } = this.deps;
     const startedAt = clock.now();
@@ -246,8 +246,9 @@ export class HealthMonitor {
     const shards = map.shards.filter((shard) => partitionOfShard(shard.name, this.partition.count) === this.partition.index);
     const targets: ProbeTarget[] = shards.flatMap((shard) => shard.nodes.map((node) => ({ shard: shard.name, node })));
     const formerTargets = (await this.formerPrimaries()).filter((target) => shards.some((shard) => shard.name === target.shard));
-    const [probes, formerProbes] = await Promise.all([probeAll(prober, targets, this.concurrency), probeAll(prober, formerTargets, this.concurrency)]);
-    const formers = formerTargets.map((target, position) => ({ shard: target.shard, node: target.node, probe: formerProbes[position]! }));
+    // One round under one concurrency limit; the former primaries' probes come after the map's.
+    const probes = await probeAll(prober, [...targets, ...formerTargets], this.concurrency);
+    const formers = formerTargets.map((target, position) => ({ shard: target.shard, node: target.node, probe: probes[targets.length + position]! }));
     const now = clock.now();
 
     const outcomes: (ShardTickOutcome & { shard: Shard; probes: ProbeResult[] })[] = [];
