@@ -142,6 +142,7 @@ export class HealthMonitor {
   private readonly nodes = new Map<string, NodeMemory>();
   private readonly shards = new Map<string, ShardMemory>();
   private loaded = false;
+  private formers: { mapVersion: number; targets: ProbeTarget[] } | undefined;
   readonly leaseName: string;
 
   constructor(
@@ -227,10 +228,17 @@ export class HealthMonitor {
     return summary;
   }
 
-  /** The former primaries to probe; a failure to list them is reported and the tick goes on without them. */
-  private async formerPrimaries(): Promise<ProbeTarget[]> {
+  /**
+   * The former primaries to probe, read again only when the map's version changes: a failover
+   * records the primary it removes before it commits the map. A failure to list them is reported
+   * and the tick goes on without them.
+   */
+  private async formerPrimaries(mapVersion: number): Promise<ProbeTarget[]> {
+    if (this.formers?.mapVersion === mapVersion) return this.formers.targets;
     try {
-      return (await this.deps.formerPrimaries?.()) ?? [];
+      const targets = (await this.deps.formerPrimaries?.()) ?? [];
+      this.formers = { mapVersion, targets };
+      return targets;
     } catch (error) {
       this.deps.onError?.(error, 'listing former primaries');
       return [];
@@ -245,7 +253,7 @@ export class HealthMonitor {
     const { map, stale } = await this.mapCache.current();
     const shards = map.shards.filter((shard) => partitionOfShard(shard.name, this.partition.count) === this.partition.index);
     const targets: ProbeTarget[] = shards.flatMap((shard) => shard.nodes.map((node) => ({ shard: shard.name, node })));
-    const formerTargets = (await this.formerPrimaries()).filter((target) => shards.some((shard) => shard.name === target.shard));
+    const formerTargets = (await this.formerPrimaries(map.version)).filter((target) => shards.some((shard) => shard.name === target.shard));
     // One round under one concurrency limit; the former primaries' probes come after the map's.
     const probes = await probeAll(prober, [...targets, ...formerTargets], this.concurrency);
     const formers = formerTargets.map((target, position) => ({ shard: target.shard, node: target.node, probe: probes[targets.length + position]! }));

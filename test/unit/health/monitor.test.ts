@@ -88,7 +88,8 @@ describe('health monitor tick', () => {
   it('calls split brain when a primary a failover took out of the map answers writable again, and not once it is fenced', async () => {
     const r = await rig();
     const former = { shard: 's0', node: { id: 's0-old', role: 'primary' as const, host: 's0-old.db', port: 3306 } };
-    const monitor = r.monitor({}, { formerPrimaries: async () => [former] });
+    let listed = 0;
+    const monitor = r.monitor({}, { formerPrimaries: async () => (listed++, [former]) });
     const held = await lease(r, monitor.leaseName);
     r.prober.set('s0-old', 'down');
     expect(verdictOf(await monitor.tick(held), 's0')).toBe('HEALTHY');
@@ -99,6 +100,12 @@ describe('health monitor tick', () => {
     r.prober.set('s0-old', observation({ writer: false, readOnly: true }));
     expect(verdictOf(await monitor.tick(held), 's0')).toBe('HEALTHY');
     expect(verdictOf(await monitor.tick(held), 's1')).toBe('HEALTHY');
+    // Listed once per map version: a failover records the primary it removes before it commits the map.
+    expect(listed).toBe(1);
+    await r.catalog.commitShardMap(r.catalog.map!, r.catalog.map!.version, 'another change');
+    r.clock.advance(5_000);
+    await monitor.tick(held);
+    expect(listed).toBe(2);
   });
 
   it('turns PRIMARY_UNREACHABLE into PRIMARY_DOWN once the replicas lose the primary too', async () => {
