@@ -244,9 +244,9 @@ export function classifyShard(
   const independentWriters = writable.filter((view) => view.node.role === 'primary' || ioState(view) !== 'yes');
   // A former primary that could not be fenced and answers writable again takes writes nobody replicates.
   const writableFormer = formerPrimaries.filter((former) => former.probe.ok && former.probe.observation.writer).map((former) => former.node.id);
-  const splitBrain = independentWriters.length + writableFormer.length >= 2 ? independentWriters : [];
-  if (independentWriters.length + writableFormer.length >= 2) {
-    const writers = [...ids(independentWriters), ...writableFormer];
+  const writers = [...ids(independentWriters), ...writableFormer];
+  const splitBrain = writers.length >= 2 ? independentWriters : [];
+  if (writers.length >= 2) {
     const former = writableFormer.length > 0 ? `; ${writableFormer.join(', ')} left the map as a failed primary` : '';
     findings.push({ code: 'SPLIT_BRAIN', nodes: writers, reason: `${writers.length} writable nodes not replicating from one another: ${writers.join(', ')}${former}` });
   }
