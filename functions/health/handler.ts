@@ -57,7 +57,7 @@ export const handler = async (event: ScheduledEvent, context: Context) => {
       store,
       publisher,
       metrics,
-      formerPrimaries: failedPrimaries(new SqlRecoveryStore(catalogSql)),
+      formerPrimaries: () => failedPrimaries(new SqlRecoveryStore(catalogSql)),
       clock: systemClock,
       onError: (error, problem) => logger.warn(problem, { error }),
     },

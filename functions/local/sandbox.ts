@@ -290,7 +290,7 @@ function startHealthAndRecovery(catalog: SqlCatalog, executor: SqlExecutor, mysq
       prober,
       store: new SqlHealthStore(executor),
       publisher: bus,
-      formerPrimaries: failedPrimaries(new SqlRecoveryStore(executor)),
+      formerPrimaries: () => failedPrimaries(new SqlRecoveryStore(executor)),
       clock: systemClock,
       onError: (error, context) => log(`health monitor: ${context}: ${String(error)}`),
     },

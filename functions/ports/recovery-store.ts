@@ -65,9 +65,9 @@ export interface RemovedNode {
   removedAt: number;
 }
 
-/** The primaries failovers took out of the map, as the health monitor probes them (they may not have been fenced). */
-export function failedPrimaries(store: Pick<RecoveryStore, 'removedNodes'>): () => Promise<Array<{ shard: string; node: ShardNode }>> {
-  return async () => (await store.removedNodes()).filter((removed) => removed.reason === 'failed-primary').map(({ shard, node }) => ({ shard, node }));
+/** The primaries failovers took out of the map (of `shard`, or of all), which may not have been fenced. */
+export async function failedPrimaries(store: Pick<RecoveryStore, 'removedNodes'>, shard?: string): Promise<Array<{ shard: string; node: ShardNode }>> {
+  return (await store.removedNodes(shard)).filter((removed) => removed.reason === 'failed-primary').map((removed) => ({ shard: removed.shard, node: removed.node }));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { primaryOf } from '../core/shard-map';
-import type { ApprovalKind } from '../ports/recovery-store';
+import { failedPrimaries, type ApprovalKind } from '../ports/recovery-store';
 import {
   buildEvent,
   DataCorruptionReported,
@@ -143,7 +143,7 @@ export async function applyRunbook(deps: RecoveryDeps, state: RunbookState): Pro
   }
   const { shard } = await locateShard(deps.catalog, trigger.shard);
   const writer = primaryOf(shard);
-  const formerPrimaries = (await deps.store.removedNodes(shard.name)).filter((removed) => removed.reason === 'failed-primary').map((removed) => removed.node);
+  const formerPrimaries = (await failedPrimaries(deps.store, shard.name)).map((former) => former.node);
   const intruders = [...shard.nodes, ...formerPrimaries].filter((node) => trigger.nodes.includes(node.id) && node.id !== writer?.id);
   const fenced: string[] = [];
   const unreachable: string[] = [];

@@ -10,6 +10,7 @@ describe('the failed primaries the health monitor keeps probing', () => {
     await store.addRemovedNode({ shard: '-80', node: node('a', 'primary'), reason: 'failed-primary', recoveryId: 'f1' });
     await store.addRemovedNode({ shard: '-80', node: node('b', 'replica'), reason: 'replica-down', recoveryId: 'r1' });
     await store.addRemovedNode({ shard: '80-', node: node('c', 'replica'), reason: 'repoint-failed', recoveryId: 'f2' });
-    expect(await failedPrimaries(store)()).toEqual([{ shard: '-80', node: node('a', 'primary') }]);
+    expect(await failedPrimaries(store)).toEqual([{ shard: '-80', node: node('a', 'primary') }]);
+    expect(await failedPrimaries(store, '80-')).toEqual([]);
   });
 });
