@@ -279,7 +279,7 @@ export async function updateShardMap(deps: RecoveryDeps, state: FailoverState): 
     if (!promoted) throw new ConflictError(`${candidate.node.id}, promoted, is no longer in shard ${shard.name}'s map: an operator must reconcile`);
     const keep = shard.nodes.filter((node) => node.id !== promoted.id && node.id !== oldPrimary?.id && !unfollowing.has(node.id));
     const nodes: ShardNode[] = [{ ...promoted, role: 'primary' }, ...keep.map((node) => ({ ...node, role: 'replica' as const }))];
-    if (primaryOf(shard)?.id === promoted.id && nodes.length === shard.nodes.length) {
+    if (current?.id === promoted.id && nodes.length === shard.nodes.length) {
       return { changed: false, version: map.version, updatedAt: deps.clock.now() };
     }
     // Remembered before the commit, so a retry after a lost commit response still has them.
