@@ -75,12 +75,10 @@ describe('health monitor tick', () => {
     const r = await rig();
     r.prober.set('s0-p', 'down');
     const monitor = r.monitor();
-    const held = await lease(r, monitor.leaseName);
-    await monitor.tick(held);
+    await ticks(r, monitor, 1);
     // The monitor's side of a partition loses the second replica one tick after the primary.
     r.prober.set('s0-r1', 'down');
-    const reports: TickReport[] = [];
-    for (let i = 0; i < 4; i++) reports.push(await monitor.tick(held));
+    const { reports } = await ticks(r, monitor, 4);
     expect(reports.map((report) => verdictOf(report, 's0'))).toEqual(['HEALTHY', 'PRIMARY_UNREACHABLE', 'QUORUM_LOST', 'QUORUM_LOST']);
     expect(reports.flatMap((report) => report.events.map((event) => event.detailType))).not.toContain('ShardPrimaryDown');
   });
