@@ -324,6 +324,25 @@ export const catalogMigrations: Migration[] = [
     // The workflow's Summarize step reads every (table, shard) run of one execution.
     statements: ['ALTER TABLE sk_archive_runs ADD KEY sk_archive_runs_run (run_id)'],
   },
+  {
+    version: 7,
+    name: 'archive-restored-rows',
+    statements: [
+      // Rows `archive restore` put back into a live table, each a line of a verified object: the next
+      // run deletes them again without archiving them twice (see core/archive-restored.ts).
+      `CREATE TABLE IF NOT EXISTS sk_archive_restored (
+        table_name VARCHAR(64) NOT NULL,
+        shard_name VARCHAR(64) NOT NULL,
+        key_id CHAR(64) NOT NULL,
+        row_time VARCHAR(40) NOT NULL,
+        line_sha256 CHAR(64) NOT NULL,
+        object_key VARCHAR(700) NOT NULL,
+        restored_at DATETIME(3) NOT NULL,
+        PRIMARY KEY (table_name, shard_name, key_id),
+        KEY sk_archive_restored_time (table_name, shard_name, row_time)
+      ) ${TABLE_OPTIONS}`,
+    ],
+  },
 ];
 
 const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS sk_schema_migrations (

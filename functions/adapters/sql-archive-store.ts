@@ -1,4 +1,5 @@
 import type { CursorValues } from '../core/archive-batch';
+import type { RestoredRow } from '../core/archive-restored';
 import { canTransition, UNFINISHED_STATES, VERIFIED_STATES, type BatchState, type DeleteMode } from '../core/archive-manifest';
 import type {
   ArchiveBatchRecord,
@@ -13,9 +14,14 @@ import type {
   RunStatus,
 } from '../ports/archive-store';
 import { systemClock, type Clock } from '../ports/clock';
-import type { SqlExecutor, SqlRow } from '../ports/sql';
+import type { SqlExecutor, SqlParams, SqlRow } from '../ports/sql';
 import { ConflictError, ValidationError } from '../shared/errors';
+import { chunks } from './sql-chunks';
 import { epochFromSql, optionalEpochFromSql, sqlTime } from './sql-time';
+
+/** Restored-row records per multi-row statement, and per read (each ~1 KB at most with its object key). */
+const RESTORED_ROWS_PER_STATEMENT = 200;
+const RESTORED_ROWS_PER_PAGE = 500;
 
 /** The ArchiveStore over the catalog's SqlExecutor (mysql2 locally, the Data API in AWS); tables from migration 4. */
 export class SqlArchiveStore implements ArchiveStore {
@@ -216,6 +222,47 @@ export class SqlArchiveStore implements ArchiveStore {
       { table, shard, fromDt, toDt },
     );
     return rows.map(toBatch);
+  }
+
+  async recordRestored(table: string, shard: string, rows: readonly RestoredRow[]): Promise<void> {
+    const now = this.now();
+    for (const batch of chunks(rows, RESTORED_ROWS_PER_STATEMENT)) {
+      const params: SqlParams = { table, shard, now };
+      const tuples = batch.map((row, index) => {
+        Object.assign(params, { [`k${index}`]: row.keyId, [`t${index}`]: row.time, [`l${index}`]: row.lineSha256, [`o${index}`]: row.objectKey });
+        return `(:table, :shard, :k${index}, :t${index}, :l${index}, :o${index}, :now)`;
+      });
+      await this.sql.execute(
+        `INSERT INTO sk_archive_restored (table_name, shard_name, key_id, row_time, line_sha256, object_key, restored_at) VALUES ${tuples.join(', ')}
+         ON DUPLICATE KEY UPDATE row_time = VALUES(row_time), line_sha256 = VALUES(line_sha256), object_key = VALUES(object_key), restored_at = VALUES(restored_at)`,
+        params,
+      );
+    }
+  }
+
+  async restoredRows(table: string, shard: string, fromTime: string, toTime: string): Promise<RestoredRow[]> {
+    const found: RestoredRow[] = [];
+    // Paged in index order, so no result outgrows the Data API's 1 MiB response limit.
+    for (let after: RestoredRow | undefined; ; ) {
+      const rows = await this.sql.query(
+        `SELECT key_id, row_time, line_sha256, object_key FROM sk_archive_restored
+         WHERE table_name = :table AND shard_name = :shard AND row_time BETWEEN :fromTime AND :toTime
+           AND (:afterTime IS NULL OR row_time > :afterTime OR (row_time = :afterTime AND key_id > :afterKey))
+         ORDER BY row_time, key_id LIMIT ${RESTORED_ROWS_PER_PAGE}`,
+        { table, shard, fromTime, toTime, afterTime: after?.time ?? null, afterKey: after?.keyId ?? null },
+      );
+      found.push(...rows.map((row) => ({ keyId: String(row.key_id), time: String(row.row_time), lineSha256: String(row.line_sha256), objectKey: String(row.object_key) })));
+      if (rows.length < RESTORED_ROWS_PER_PAGE) return found;
+      after = found.at(-1);
+    }
+  }
+
+  async forgetRestored(table: string, shard: string, keyIds: readonly string[]): Promise<void> {
+    for (const batch of chunks(keyIds, RESTORED_ROWS_PER_STATEMENT)) {
+      const params: SqlParams = { table, shard };
+      const names = batch.map((keyId, index) => ((params[`k${index}`] = keyId), `:k${index}`));
+      await this.sql.execute(`DELETE FROM sk_archive_restored WHERE table_name = :table AND shard_name = :shard AND key_id IN (${names.join(', ')})`, params);
+    }
   }
 
   async detachedUnits(table: string, shard: string): Promise<DetachedUnit[]> {

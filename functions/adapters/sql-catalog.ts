@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../ports/clock';
 import type { SqlExecutor, SqlParams, SqlRow, SqlValue } from '../ports/sql';
 import { StaleMapVersionError, ValidationError } from '../shared/errors';
 import { migrate } from './catalog-migrations';
+import { chunks } from './sql-chunks';
 import { epochFromSql, sqlTime } from './sql-time';
 
 /** Rows per multi-row INSERT or DELETE: few round trips, statements well inside Data API limits. */
@@ -153,7 +154,7 @@ async function replaceOverrides(tx: SqlExecutor, overrides: KeyOverride[]): Prom
   });
   const removed = [...stored.keys()].filter((key) => !wanted.has(key));
 
-  for (const batch of chunks(removed)) {
+  for (const batch of chunks(removed, BATCH_ROWS)) {
     const params = Object.fromEntries(batch.map((key, index) => [`k${index}`, key]));
     await tx.execute(`DELETE FROM sk_key_overrides WHERE override_key IN (${Object.keys(params).map((name) => `:${name}`).join(', ')})`, params);
   }
@@ -167,7 +168,7 @@ async function replaceOverrides(tx: SqlExecutor, overrides: KeyOverride[]): Prom
 
 /** Multi-row INSERT in batches, every value a bound parameter (`:r<row>c<column>`). */
 async function insertRows(tx: SqlExecutor, insertInto: string, rows: SqlValue[][], suffix = ''): Promise<void> {
-  for (const batch of chunks(rows)) {
+  for (const batch of chunks(rows, BATCH_ROWS)) {
     const params: SqlParams = {};
     const tuples = batch.map((row, r) => {
       const names = row.map((value, c) => {
@@ -178,10 +179,6 @@ async function insertRows(tx: SqlExecutor, insertInto: string, rows: SqlValue[][
     });
     await tx.execute(`${insertInto} ${tuples.join(', ')}${suffix}`, params);
   }
-}
-
-function chunks<T>(items: T[]): T[][] {
-  return Array.from({ length: Math.ceil(items.length / BATCH_ROWS) }, (_, index) => items.slice(index * BATCH_ROWS, (index + 1) * BATCH_ROWS));
 }
 
 /** Version 0 is the seeded "no map yet". */

@@ -4,6 +4,7 @@ import type { HealthChanges, HealthStore, LeaseAttempt, MonitorLease, NodeKey, S
 import type { ProbeResult } from '../ports/node-prober';
 import type { SqlExecutor, SqlParams, SqlRow, SqlValue } from '../ports/sql';
 import { LeaseLostError } from '../shared/errors';
+import { chunks } from './sql-chunks';
 import { epochFromSql, optionalEpochFromSql, sqlTime } from './sql-time';
 
 /** Rows per multi-row statement: probe JSON makes rows ~1 KB, so requests stay far inside Data API limits. */
@@ -100,7 +101,7 @@ export class SqlHealthStore implements HealthStore {
         changes.shards.map((shard) => [shard.shard, shard.verdict, JSON.stringify(shard.findings), sqlTime(shard.since), sqlTime(shard.updatedAt)]),
       );
       await deleteKeys(tx, 'sk_node_health', changes.removedNodes);
-      for (const batch of chunks(changes.removedShards)) {
+      for (const batch of chunks(changes.removedShards, BATCH_ROWS)) {
         const params = Object.fromEntries(batch.map((shard, index) => [`s${index}`, shard]));
         const names = Object.keys(params).map((name) => `:${name}`).join(', ');
         await tx.execute(`DELETE FROM sk_shard_health WHERE shard_name IN (${names})`, params);
@@ -146,7 +147,7 @@ function toNode(row: SqlRow, withProbes: boolean): StoredNodeHealth {
 /** Multi-row INSERT ... ON DUPLICATE KEY UPDATE of every non-key column, every value a bound parameter. */
 async function upsert(tx: SqlExecutor, table: string, columns: string[], rows: SqlValue[][]): Promise<void> {
   const updates = columns.filter((column) => column !== 'shard_name' && column !== 'node_id').map((column) => `${column} = VALUES(${column})`);
-  for (const batch of chunks(rows)) {
+  for (const batch of chunks(rows, BATCH_ROWS)) {
     const params: SqlParams = {};
     const tuples = batch.map((row, r) => `(${row.map((value, c) => ((params[`r${r}c${c}`] = value), `:r${r}c${c}`)).join(', ')})`);
     await tx.execute(`INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')} ON DUPLICATE KEY UPDATE ${updates.join(', ')}`, params);
@@ -154,13 +155,9 @@ async function upsert(tx: SqlExecutor, table: string, columns: string[], rows: S
 }
 
 async function deleteKeys(tx: SqlExecutor, table: string, keys: NodeKey[]): Promise<void> {
-  for (const batch of chunks(keys)) {
+  for (const batch of chunks(keys, BATCH_ROWS)) {
     const params: SqlParams = {};
     const tuples = batch.map((key, index) => ((params[`s${index}`] = key.shard), (params[`n${index}`] = key.nodeId), `(:s${index}, :n${index})`));
     await tx.execute(`DELETE FROM ${table} WHERE (shard_name, node_id) IN (${tuples.join(', ')})`, params);
   }
-}
-
-function chunks<T>(items: T[]): T[][] {
-  return Array.from({ length: Math.ceil(items.length / BATCH_ROWS) }, (_, index) => items.slice(index * BATCH_ROWS, (index + 1) * BATCH_ROWS));
 }

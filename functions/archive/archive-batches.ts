@@ -12,6 +12,7 @@ import {
 } from '../core/archive-batch';
 import type { FilterCondition } from '../core/archive-filter';
 import { recoveryStep, type DeleteMode } from '../core/archive-manifest';
+import { restoredKeyId, unchangedRestoredRows } from '../core/archive-restored';
 import type { ArchiveSource, DeleteRequest } from '../ports/archive-source';
 import type { ArchiveBatchRecord, ArchiveStore } from '../ports/archive-store';
 import type { ObjectStore } from '../ports/object-store';
@@ -52,17 +53,25 @@ export interface UnitScan {
 export type BatchOutcome =
   | { kind: 'empty' }
   /** `advanced`: the unit's cursor now stands after this batch. */
-  | { kind: 'archived'; batch: ArchiveBatchRecord; deleted: number; advanced: boolean }
+  /** `alreadyArchived`: restored rows among those deleted, which an earlier object holds. */
+  | { kind: 'archived'; batch: ArchiveBatchRecord; deleted: number; alreadyArchived: number; advanced: boolean }
   /** Some rows changed between read and delete: nothing was deleted, the object was removed; select again. */
   | { kind: 'changed'; rows: number }
-  /** The rows are exactly those of an earlier verified object (restored, then archived again): only deleted. */
-  | { kind: 'archived-before'; batch: ArchiveBatchRecord; deleted: number; advanced: boolean };
+  /** Every row is already in a verified object (restored, then read again unchanged): only deleted. */
+  | { kind: 'archived-before'; lastCursor: CursorValues; deleted: number; advanced: boolean };
 
-/** A batch read, written and verified, waiting for its delete and checkpoint. */
+/** The scan range of a batch's rows, first and last included. */
+type BatchRange = Pick<ArchiveBatchRecord, 'firstCursor' | 'lastCursor'>;
+
+/**
+ * A batch read, written and verified, waiting for its delete and checkpoint. `archived` holds every
+ * row read, the delete's expectation; `restored` the key ids of restored rows among them, which are
+ * in an earlier object rather than this one.
+ */
 export type PreparedBatch =
   | { kind: 'empty' }
-  | { kind: 'verified'; batch: ArchiveBatchRecord; archived: Map<string, SourceRow> }
-  | { kind: 'known'; owner: ArchiveBatchRecord; archived: Map<string, SourceRow>; lastCursor: CursorValues };
+  | { kind: 'verified'; batch: ArchiveBatchRecord; archived: Map<string, SourceRow>; restored: string[] }
+  | { kind: 'known'; range: BatchRange; archived: Map<string, SourceRow>; restored: string[] };
 
 const step = async (context: BatchContext, name: BatchStep, batch: { objectKey: string; rowCount: number }) =>
   context.onStep?.(name, { objectKey: batch.objectKey, rows: batch.rowCount });
@@ -84,13 +93,19 @@ export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cu
   });
   if (selected.length === 0) return { kind: 'empty' };
   const rows = takeSameDay(selected, table.config.timeColumn);
-  const body = buildBatchBody(rows, table.columns);
   const archived = rowsByKey(rows, table.keyColumns);
-  const first = rows[0]!;
-  const last = rows.at(-1)!;
+  const range: BatchRange = { firstCursor: cursorOf(rows[0]!, table.orderColumns), lastCursor: cursorOf(rows.at(-1)!, table.orderColumns) };
+  const restored = scan.deleteMode === 'rows' ? await restoredStillArchived(context, rows) : new Map<string, string>();
+  const restoredIds = [...restored.keys()].map(restoredKeyId);
+  const fresh = restored.size === 0 ? rows : rows.filter((row) => !restored.has(keyString(row, table.keyColumns)));
+  if (fresh.length === 0) return { kind: 'known', range, archived, restored: restoredIds };
+
+  const body = buildBatchBody(fresh, table.columns);
+  const first = fresh[0]!;
+  const last = fresh.at(-1)!;
   const dt = dtOf(first[table.config.timeColumn] ?? null);
   const keyParts = { table: table.config.table, shard: context.shard, dt, unit: scan.unit, firstKey: cursorOf(first, table.keyColumns), lastKey: cursorOf(last, table.keyColumns) };
-  await step(context, 'selected', { objectKey: batchObjectKey(keyParts), rowCount: rows.length });
+  await step(context, 'selected', { objectKey: batchObjectKey(keyParts), rowCount: fresh.length });
   let batch: ArchiveBatchRecord | undefined;
   // A finished batch may own the name already: the same rows restored and archived again, or other rows between the same keys.
   for (let variant = 1; !batch; variant++) {
@@ -104,18 +119,18 @@ export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cu
         objectKey,
         dt,
         deleteMode: scan.deleteMode,
-        rowCount: rows.length,
+        rowCount: fresh.length,
         bytes: body.body.length,
         rawBytes: body.rawBytes,
         sha256: body.sha256,
-        firstCursor: cursorOf(first, table.orderColumns),
-        lastCursor: cursorOf(last, table.orderColumns),
+        // The range spans the restored rows too: the delete expects them.
+        ...range,
       });
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;
       const owner = await store.batchByObjectKey(objectKey);
       if (owner && owner.sha256 === body.sha256 && owner.state === 'checkpointed' && (await storedObjectMatches(context.objects, owner))) {
-        return { kind: 'known', owner, archived, lastCursor: cursorOf(last, table.orderColumns) };
+        return { kind: 'known', range, archived, restored: restoredIds };
       }
     }
   }
@@ -124,7 +139,7 @@ export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cu
   const { objectKey } = batch;
   await context.objects.put(objectKey, body.body, {
     contentType: 'application/x-ndjson',
-    metadata: { rows: String(rows.length), shard: context.shard, unit: scan.unit, 'sha256-hex': body.sha256 },
+    metadata: { rows: String(fresh.length), shard: context.shard, unit: scan.unit, 'sha256-hex': body.sha256 },
   });
   await step(context, 'uploaded', batch);
   if (!(await storedObjectMatches(context.objects, batch))) {
@@ -133,7 +148,26 @@ export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cu
   }
   await store.setBatchState(batch, 'planned', 'uploaded');
   await step(context, 'verified', batch);
-  return { kind: 'verified', batch: { ...batch, state: 'uploaded' }, archived };
+  return { kind: 'verified', batch: { ...batch, state: 'uploaded' }, archived, restored: restoredIds };
+}
+
+/**
+ * The batch's rows (by keyString) that `archive restore` put back and that are unchanged since, with
+ * the object holding each. Only an object still there and intact counts: once it has expired or
+ * been lost, its rows are archived anew.
+ */
+async function restoredStillArchived(context: BatchContext, rows: readonly SourceRow[]): Promise<Map<string, string>> {
+  const { table } = context;
+  const time = (row: SourceRow) => String(row[table.config.timeColumn]);
+  const recorded = await context.store.restoredRows(table.config.table, context.shard, time(rows[0]!), time(rows.at(-1)!));
+  const unchanged = unchangedRestoredRows(rows, recorded, table);
+  const holds = new Map<string, boolean>();
+  for (const objectKey of new Set(unchanged.values())) {
+    const owner = await context.store.batchByObjectKey(objectKey);
+    holds.set(objectKey, owner?.state === 'checkpointed' && (await storedObjectMatches(context.objects, owner)));
+  }
+  for (const [key, objectKey] of unchanged) if (!holds.get(objectKey)) unchanged.delete(key);
+  return unchanged;
 }
 
 /**
@@ -143,8 +177,8 @@ export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cu
  */
 export async function finishPreparedBatch(context: BatchContext, scan: UnitScan, prepared: PreparedBatch, mayAdvance: Promise<boolean> = Promise.resolve(true)): Promise<BatchOutcome> {
   if (prepared.kind === 'empty') return prepared;
-  if (prepared.kind === 'known') return finishArchivedBefore(context, scan, prepared.owner, prepared.archived, prepared.lastCursor, mayAdvance);
-  return finishVerifiedBatch(context, scan, prepared.batch, prepared.archived, mayAdvance);
+  if (prepared.kind === 'known') return finishArchivedBefore(context, scan, prepared.range, prepared.archived, prepared.restored, mayAdvance);
+  return finishVerifiedBatch(context, scan, prepared.batch, prepared.archived, mayAdvance, prepared.restored);
 }
 
 /**
@@ -167,8 +201,9 @@ export async function abandonPrepared(context: BatchContext, prepared: PreparedB
 }
 
 /**
- * Deletes (rows mode) and checkpoints a verified batch whose archived lines are known. `recovering`:
- * an interrupted run may already have deleted the rows, so the object may be their only copy.
+ * Deletes (rows mode) and checkpoints a verified batch whose archived lines are known. `restored`:
+ * see PreparedBatch. Recovering (no `restored`): an interrupted run may already have deleted the
+ * rows, so the object may be their only copy.
  */
 async function finishVerifiedBatch(
   context: BatchContext,
@@ -176,8 +211,9 @@ async function finishVerifiedBatch(
   batch: ArchiveBatchRecord,
   archived: Map<string, SourceRow>,
   mayAdvance: Promise<boolean>,
-  recovering = false,
+  restored?: string[],
 ): Promise<BatchOutcome> {
+  const recovering = restored === undefined;
   let deleted = 0;
   if (batch.deleteMode === 'rows') {
     const outcome = await context.source.deleteArchived(deleteRequest(context, scan, batch, archived));
@@ -194,10 +230,11 @@ async function finishVerifiedBatch(
     }
     deleted = outcome.deleted;
     await step(context, 'deleted', batch);
+    await forgetRestored(context, restored);
     await context.store.setBatchState(batch, 'uploaded', 'deleted');
     await step(context, 'marked-deleted', batch);
   }
-  return { kind: 'archived', batch, deleted, advanced: await checkpoint(context, batch, await mayAdvance) };
+  return { kind: 'archived', batch, deleted, alreadyArchived: restored?.length ?? 0, advanced: await checkpoint(context, batch, await mayAdvance) };
 }
 
 /**
@@ -212,27 +249,33 @@ async function checkpoint(context: BatchContext, batch: ArchiveBatchRecord, mayA
   return advanceCursor;
 }
 
-/** Rows identical to an already verified object's: delete them (rows mode) and move the cursor, without a new object. */
+/** Rows every one of which a verified object holds already: delete them (rows mode) and move the cursor, without a new object. */
 async function finishArchivedBefore(
   context: BatchContext,
   scan: UnitScan,
-  owner: ArchiveBatchRecord,
+  range: BatchRange,
   archived: Map<string, SourceRow>,
-  lastCursor: CursorValues,
+  restored: string[],
   mayAdvance: Promise<boolean>,
 ): Promise<BatchOutcome> {
   let deleted = 0;
   if (scan.deleteMode === 'rows') {
-    const outcome = await context.source.deleteArchived(deleteRequest(context, scan, owner, archived));
+    const outcome = await context.source.deleteArchived(deleteRequest(context, scan, range, archived));
     if (outcome.changed.length > 0) return { kind: 'changed', rows: outcome.changed.length };
     deleted = outcome.deleted;
+    await forgetRestored(context, restored);
   }
   const advanced = await mayAdvance;
-  if (advanced) await context.store.moveCursor(context.table.config.table, context.shard, scan.unit, context.runId, lastCursor);
-  return { kind: 'archived-before', batch: owner, deleted, advanced };
+  if (advanced) await context.store.moveCursor(context.table.config.table, context.shard, scan.unit, context.runId, range.lastCursor);
+  return { kind: 'archived-before', lastCursor: range.lastCursor, deleted, advanced };
 }
 
-function deleteRequest(context: BatchContext, scan: UnitScan, batch: ArchiveBatchRecord, archived: Map<string, SourceRow>): DeleteRequest {
+/** Once their rows are deleted again. A crash before leaves records of keys that are gone, which match nothing. */
+async function forgetRestored(context: BatchContext, keyIds: readonly string[] = []): Promise<void> {
+  if (keyIds.length > 0) await context.store.forgetRestored(context.table.config.table, context.shard, keyIds);
+}
+
+function deleteRequest(context: BatchContext, scan: UnitScan, batch: BatchRange, archived: Map<string, SourceRow>): DeleteRequest {
   return {
     table: scan.sourceTable,
     columns: context.table.columns,
@@ -271,7 +314,7 @@ export async function recoverBatch(context: BatchContext, scan: UnitScan, batch:
         await abandon(context, batch);
         return { kind: 'abandoned' };
       }
-      return { kind: 'archived', batch, deleted: 0, advanced: await checkpoint(context, batch, mayAdvance) };
+      return { kind: 'archived', batch, deleted: 0, alreadyArchived: 0, advanced: await checkpoint(context, batch, mayAdvance) };
     case 'finish-delete': {
       const body = await verifiedBody(context.objects, batch);
       if (!body) {
@@ -293,7 +336,7 @@ export async function recoverBatch(context: BatchContext, scan: UnitScan, batch:
         await abandon(context, batch);
         return { kind: 'abandoned' };
       }
-      return finishVerifiedBatch(context, scan, batch, rowsByKey(batchRows(body), context.table.keyColumns), Promise.resolve(mayAdvance), true);
+      return finishVerifiedBatch(context, scan, batch, rowsByKey(batchRows(body), context.table.keyColumns), Promise.resolve(mayAdvance));
     }
   }
 }

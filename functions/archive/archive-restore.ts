@@ -1,5 +1,6 @@
-import { batchRows, INTEGER_COLUMN_TYPES, INTEGER_TEXT, isoDate, sqlDateTime } from '../core/archive-batch';
+import { batchLines, INTEGER_COLUMN_TYPES, INTEGER_TEXT, isoDate, keyString, sqlDateTime, type SourceRow } from '../core/archive-batch';
 import { dailyTableDay } from '../core/archive-partitions';
+import { lineSha256, restoredKeyId } from '../core/archive-restored';
 import type { ArchiveSource, TableDescription } from '../ports/archive-source';
 import type { ArchiveStore } from '../ports/archive-store';
 import type { ObjectStore } from '../ports/object-store';
@@ -7,6 +8,7 @@ import { ArchiveIntegrityError, ValidationError } from '../shared/errors';
 import { assertIdentifier } from '../shared/identifiers';
 import type { ArchiveTableConfig } from './archive-config';
 import { verifiedBody } from './archive-batches';
+import { resolveArchiveTable } from './resolve-table';
 
 export interface RestoreRequest {
   shard: string;
@@ -32,7 +34,8 @@ export interface RestoreResult {
 /**
  * Copies archived rows back for a support case: every verified object of the shard in the date
  * range is read, checked against its manifest checksum, filtered, and inserted with its original
- * key; keys already present are skipped, so running it twice restores nothing twice.
+ * key; keys already present are skipped, so running it twice restores nothing twice. Rows put back
+ * into the live table are recorded first, and the next run deletes them without archiving them again.
  */
 export async function restoreArchivedRows(
   config: ArchiveTableConfig,
@@ -40,10 +43,16 @@ export async function restoreArchivedRows(
   deps: { source: ArchiveSource; store: ArchiveStore; objects: ObjectStore; onObject?: (done: number, total: number) => void },
 ): Promise<RestoreResult> {
   if (!(request.from < request.to)) throw new ValidationError('--from must be before --to');
-  if (config.layout === 'daily-tables' && !request.into) {
-    throw new ValidationError(`${config.table} is archived as date-named tables; name the table to restore into with --into`);
-  }
   const target = assertIdentifier(request.into ?? config.table, '--into');
+  // Whole partitions and date-named tables are archived with every row in them, restored ones too.
+  if (config.layout === 'daily-tables' && (target === config.table || dailyTableDay(config.table, target) !== undefined)) {
+    throw new ValidationError(`${config.table} is archived as date-named tables, which are archived whole; name another table to restore into with --into`);
+  }
+  if (config.layout === 'partitioned' && target === config.table) {
+    throw new ValidationError(`${config.table} is archived by whole partitions, which would archive restored rows again; name a table to restore into with --into`);
+  }
+  // Rows put back into the live table are recorded, so the next run deletes them without archiving them twice.
+  const live = target === config.table ? await resolveArchiveTable(deps.source, config) : undefined;
   // A missing target is created like the archived table, once the request has been checked against that table.
   const existing = await deps.source.describeTable(target);
   const template = existing ? undefined : config.layout === 'daily-tables' ? await newestDailyTable(deps.source, config.table) : config.table;
@@ -58,15 +67,26 @@ export async function restoreArchivedRows(
   for (const [index, batch] of batches.entries()) {
     const body = await verifiedBody(deps.objects, batch);
     if (!body) throw new ArchiveIntegrityError(`archive object ${batch.objectKey} is missing or does not match its manifest checksum`);
-    const rows = batchRows(body).filter((row) => {
-      const value = String(row[config.timeColumn]);
-      // A DATE is its day's midnight; compared as text it would sort before it.
-      const time = value.length === 10 ? `${value} 00:00:00` : value;
-      return time >= from && time < to && (player === undefined || String(row[config.playerColumn]) === player);
-    });
-    matched += rows.length;
+    const lines = batchLines(body)
+      .map((line) => ({ line, row: JSON.parse(line) as SourceRow }))
+      .filter(({ row }) => {
+        const value = String(row[config.timeColumn]);
+        // A DATE is its day's midnight; compared as text it would sort before it.
+        const time = value.length === 10 ? `${value} 00:00:00` : value;
+        return time >= from && time < to && (player === undefined || String(row[config.playerColumn]) === player);
+      });
+    matched += lines.length;
+    const rows = lines.map(({ row }) => row);
     const first = rows[0];
-    if (first) inserted += await deps.source.insertMissing(target, Object.keys(first), rows);
+    if (!first) continue;
+    if (live) {
+      await deps.store.recordRestored(
+        config.table,
+        request.shard,
+        lines.map(({ line, row }) => ({ keyId: restoredKeyId(keyString(row, live.keyColumns)), time: String(row[config.timeColumn]), lineSha256: lineSha256(line), objectKey: batch.objectKey })),
+      );
+    }
+    inserted += await deps.source.insertMissing(target, Object.keys(first), rows);
     deps.onObject?.(index + 1, batches.length);
   }
   return { target, objects: batches.length, matched, inserted, skipped: matched - inserted };

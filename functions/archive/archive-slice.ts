@@ -61,8 +61,8 @@ export interface SliceDependencies {
   clock: Clock;
   sleep: (ms: number) => Promise<void>;
   onStep?: BatchContext['onStep'];
-  /** After every batch this slice archives (recovered ones included): progress for the CLI. */
-  onBatch?: (progress: { rows: number; runRows: number; unit: string }) => void;
+  /** After every batch this slice archives (recovered ones included) or deletes as archived before: progress for the CLI. */
+  onBatch?: (progress: { rows: number; alreadyArchived: number; runRows: number; unit: string }) => void;
 }
 
 export interface SliceOptions {
@@ -88,6 +88,8 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
   const windows = [...(options.blackouts ?? []), ...config.blackouts];
   let rows = 0;
   let batches = 0;
+  /** Rows deleted because an earlier object holds them (restored, then read again unchanged). */
+  let alreadyArchivedRows = 0;
   let cursor: CursorValues | null = null;
   let run: Pick<ArchiveRun, 'rows' | 'batches'> = { rows: 0, batches: 0 };
   const answer = (status: SliceStatus, extra: Partial<SliceResult> = {}): SliceResult => ({
@@ -137,11 +139,12 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
 
   // A crash leaves the few batches that were in flight unfinished; finish or undo them, oldest
   // first, before reading on. After one is undone, later ones of its unit leave the cursor alone.
-  /** Counts a batch this slice archived, recovered ones included, and reports it. */
-  const archived = (batch: ArchiveBatchRecord, unit: string): void => {
+  /** Counts a batch this slice archived, recovered ones included, and reports it with the rows it deleted that an earlier object holds. */
+  const archived = (batch: ArchiveBatchRecord, unit: string, alreadyArchived = 0): void => {
     rows += batch.rowCount;
     batches += 1;
-    deps.onBatch?.({ rows: batch.rowCount, runRows: run.rows + rows, unit });
+    alreadyArchivedRows += alreadyArchived;
+    deps.onBatch?.({ rows: batch.rowCount, alreadyArchived, runRows: run.rows + rows, unit });
   };
   const held = new Set<string>();
   for (const batch of await store.unfinishedBatches(config.table, request.shard)) {
@@ -171,8 +174,13 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
     }
     if (outcome.kind === 'empty') return;
     changes = 0;
-    if (scan.deleteMode === 'rows') cursor = outcome.batch.lastCursor;
-    if (outcome.kind !== 'archived-before') archived(outcome.batch, scan.unit);
+    if (scan.deleteMode === 'rows') cursor = outcome.kind === 'archived-before' ? outcome.lastCursor : outcome.batch.lastCursor;
+    if (outcome.kind === 'archived') {
+      archived(outcome.batch, scan.unit, outcome.alreadyArchived);
+    } else {
+      alreadyArchivedRows += outcome.deleted;
+      deps.onBatch?.({ rows: 0, alreadyArchived: outcome.deleted, runRows: run.rows + rows, unit: scan.unit });
+    }
   };
   /** Waits for every batch in flight, in order; the first failure (or the conflict) is thrown once all have settled. */
   const drain = async (): Promise<void> => {
@@ -189,7 +197,7 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
 
   for (;;) {
     // At least one batch per invocation, so even a late start makes progress.
-    if (batches > 0 && clock.now() >= options.deadline) {
+    if ((batches > 0 || alreadyArchivedRows > 0) && clock.now() >= options.deadline) {
       await drain();
       return answer('more');
     }
@@ -248,7 +256,7 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
       unit = [...detached.values()][0];
       continue;
     }
-    position = next.kind === 'verified' ? next.batch.lastCursor : next.lastCursor;
+    position = next.kind === 'verified' ? next.batch.lastCursor : next.range.lastCursor;
     const outcome = finishPreparedBatch(context, scan, next, mayAdvanceAfter(finishing.at(-1)?.outcome));
     // Observed here so a batch failing while the loop is elsewhere is not an unhandled rejection; drain() reports it.
     outcome.catch(() => {});

@@ -26,8 +26,11 @@ export interface LocalRunDependencies {
   load?: (shard: Shard) => ShardLoadProbe;
   /** After each slice or pause: for a progress line. */
   onProgress?: (item: SliceRequest, update: { result: SliceResult; elapsedMs: number }) => void;
-  /** After every checkpointed batch: the run's rows so far, and this item's rate since it started. */
-  onBatch?: (item: SliceRequest, progress: { runRows: number; rowsPerSecond: number }) => void;
+  /**
+   * After every checkpointed batch: the run's rows so far, the rows this item deleted that the archive
+   * held already (restored rows), and this item's rate since it started.
+   */
+  onBatch?: (item: SliceRequest, progress: { runRows: number; alreadyArchived: number; rowsPerSecond: number }) => void;
 }
 
 export interface LocalRunOptions {
@@ -65,6 +68,7 @@ export async function runArchiveLocally(
     const shard = shards.find((candidate) => candidate.name === item.shard)!;
     const started = deps.clock.now();
     let rows = 0;
+    let alreadyArchived = 0;
     let batches = 0;
     let throttleWaits = 0;
     const rate = (count: number, elapsedMs: number) => (elapsedMs > 0 ? (count * 1000) / elapsedMs : 0);
@@ -89,8 +93,9 @@ export async function runArchiveLocally(
             sleep: deps.sleep,
             onBatch: (progress) => {
               rows += progress.rows;
-              batches += 1;
-              deps.onBatch?.(item, { runRows: progress.runRows, rowsPerSecond: rate(rows, deps.clock.now() - started) });
+              alreadyArchived += progress.alreadyArchived;
+              if (progress.rows > 0) batches += 1;
+              deps.onBatch?.(item, { runRows: progress.runRows, alreadyArchived, rowsPerSecond: rate(rows, deps.clock.now() - started) });
             },
           },
           { deadline: deps.clock.now() + (options.sliceMs ?? 10_000), blackouts: options.blackouts },

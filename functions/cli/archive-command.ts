@@ -201,12 +201,15 @@ export async function archiveRunCommand(context: CliContext, options: ArchiveCli
           sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
           source: services.source,
           load: (shard) => shardLoadFromProber(prober, shard),
-          onBatch: (item, { runRows, rowsPerSecond }) => {
+          onBatch: (item, { runRows, alreadyArchived, rowsPerSecond }) => {
             if (options.json) return;
             const key = itemKey(item);
             const total = eligible.get(key);
-            const done = total ? ` ${bar(runRows, total, 24).padEnd(24)} ${Math.min(100, Math.round((runRows / total) * 100))}%` : '';
-            progress.update(key, `${key}${done} ${count(runRows)} rows, ${count(rowsPerSecond)} rows/s`);
+            // Restored rows deleted again leave the shard too, without a new object.
+            const gone = runRows + alreadyArchived;
+            const done = total ? ` ${bar(gone, total, 24).padEnd(24)} ${Math.min(100, Math.round((gone / total) * 100))}%` : '';
+            const restored = alreadyArchived > 0 ? ` (+${count(alreadyArchived)} restored rows the archive holds)` : '';
+            progress.update(key, `${key}${done} ${count(runRows)} rows${restored}, ${count(rowsPerSecond)} rows/s`);
           },
           onProgress: (item, { result }) => {
             if (options.json) return;

@@ -1,5 +1,6 @@
 import type { CursorValues } from '../core/archive-batch';
 import type { BatchState, DeleteMode } from '../core/archive-manifest';
+import type { RestoredRow } from '../core/archive-restored';
 
 /** One batch's manifest row: what was read, where it went, and how far it got. Times are ms since the epoch. */
 export interface ArchiveBatchRecord {
@@ -115,6 +116,13 @@ export interface ArchiveStore {
   unitBatches(table: string, shard: string, unit: string): Promise<ArchiveBatchRecord[]>;
   /** Verified batches whose dt is within [fromDt, toDt], oldest first. */
   verifiedBatches(table: string, shard: string, fromDt: string, toDt: string): Promise<ArchiveBatchRecord[]>;
+
+  /** Records rows about to be restored into the live table (idempotent: a key's newest restore wins). */
+  recordRestored(table: string, shard: string, rows: readonly RestoredRow[]): Promise<void>;
+  /** Recorded restored rows whose time lies within [fromTime, toTime], compared as the lines hold them. */
+  restoredRows(table: string, shard: string, fromTime: string, toTime: string): Promise<RestoredRow[]>;
+  /** Drops the records of rows the archiver has deleted again. */
+  forgetRestored(table: string, shard: string, keyIds: readonly string[]): Promise<void>;
 
   /** Units not yet dropped, oldest first. */
   detachedUnits(table: string, shard: string): Promise<DetachedUnit[]>;

@@ -283,6 +283,89 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
     expect(await archiveLines(harness.objects)).toEqual(before);
   });
 
+  /** Archives the old rows, then restores one player's rows into the live table; returns them with the archive as it stood. */
+  async function archivedThenPlayerRestored(process: ReturnType<ArchiveHarness['process']>) {
+    await runToCompletion(harness, process, config, request(), { now: NOW });
+    const before = await archiveLines(harness.objects);
+    const player = (JSON.parse(archivedRows()[0]!) as { player_id: string }).player_id;
+    const wanted = archivedRows().filter((line) => (JSON.parse(line) as { player_id: string }).player_id === player);
+    const deps = { source: process.source, store: process.store, objects: harness.objects };
+    expect(await restoreArchivedRows(config, { shard: '-80', from: CUTOFF - 2 * DAY_MS, to: CUTOFF, player }, deps)).toMatchObject({ inserted: wanted.length });
+    return { before, wanted };
+  }
+  const recordedRestores = async () => Number(((await harness.catalog.pool.query('SELECT COUNT(*) AS n FROM sk_archive_restored')) as unknown as [Array<{ n: number }>])[0][0]!.n);
+
+  it('deletes one player\'s restored rows on the next run without writing them to the archive a second time', async () => {
+    const process = harness.process();
+    const { before, wanted } = await archivedThenPlayerRestored(process);
+    expect(await recordedRestores()).toBe(wanted.length);
+
+    const results = await runToCompletion(harness, process, config, request(), { now: NOW });
+    expect(results.at(-1)).toMatchObject({ status: 'done', runRows: 0 });
+    expect(await archiveLines(harness.objects)).toEqual(before);
+    expect(checksums(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs'))).toEqual(checksums(original.filter((line) => !archivedRows().includes(line))));
+    expect(await recordedRestores()).toBe(0);
+  });
+
+  /** Restores a player's rows, edits one of them and adds late rows among them; returns the archive and the shard's lines as they then stand. */
+  async function restoredAmongLateRows(process: ReturnType<ArchiveHarness['process']>) {
+    const { before, wanted } = await archivedThenPlayerRestored(process);
+    const edited = JSON.parse(wanted[0]!) as { log_id: string };
+    await harness.shard.pool.query("UPDATE game_logs SET action_type = 'edited-by-support' WHERE log_id = ?", [edited.log_id]);
+    // Rows that reached the shard after their day was archived, among the restored ones.
+    await harness.shard.pool.query(
+      "INSERT INTO game_logs (player_id, action_type, action_data, created_at) SELECT player_id, CONCAT('late-', action_type), action_data, created_at + INTERVAL 1 SECOND FROM game_logs WHERE created_at < ? ORDER BY log_id LIMIT 15",
+      [sqlDateTime(CUTOFF)],
+    );
+    const onShard = await tableLines(harness.shard.pool, harness.shard.database, 'game_logs');
+    const old = onShard.filter((line) => (JSON.parse(line) as { created_at: string }).created_at < sqlDateTime(CUTOFF));
+    const unchanged = old.filter((line) => wanted.includes(line));
+    expect(unchanged).toHaveLength(wanted.length - 1);
+    return { archivedBefore: before.map(({ line }) => line), onShard, old, unchanged };
+  }
+
+  it('archives late rows and restored rows changed since beside unchanged restored rows, each exactly once', async () => {
+    const process = harness.process();
+    const { archivedBefore, onShard, old, unchanged } = await restoredAmongLateRows(process);
+
+    const results = await runToCompletion(harness, process, config, request(), { now: NOW });
+    expect(results.at(-1)).toMatchObject({ status: 'done', runRows: old.length - unchanged.length });
+    const after = (await archiveLines(harness.objects)).map(({ line }) => line);
+    expect(checksums(after)).toEqual(checksums([...archivedBefore, ...old.filter((line) => !unchanged.includes(line))]));
+    expect(checksums(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs'))).toEqual(checksums(onShard.filter((line) => !old.includes(line))));
+    expect(await recordedRestores()).toBe(1);
+  });
+
+  it.each(['uploaded', 'deleted'] as const)('leaves late and restored rows exactly once after a process killed at "%s" of their batch and two re-runs', async (killAt) => {
+    const { archivedBefore, onShard, old, unchanged } = await restoredAmongLateRows(harness.process());
+    const run = request();
+    const killed = runToCompletion(harness, harness.process(), config, run, {
+      now: NOW,
+      onStep: (step) => {
+        if (step === killAt) throw new Killed();
+      },
+    });
+    await expect(killed).rejects.toThrow(Killed);
+    // The re-run finishes the batch; restored rows it left on the shard go in the next run.
+    for (const again of [run, request()]) expect((await runToCompletion(harness, harness.process(), config, again, { now: NOW })).at(-1)?.status).toBe('done');
+
+    const after = (await archiveLines(harness.objects)).map(({ line }) => line);
+    expect(checksums(after)).toEqual(checksums([...archivedBefore, ...old.filter((line) => !unchanged.includes(line))]));
+    expect(checksums(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs'))).toEqual(checksums(onShard.filter((line) => !old.includes(line))));
+  });
+
+  it('archives restored rows again once the object that held them is gone', async () => {
+    const process = harness.process();
+    const { before, wanted } = await archivedThenPlayerRestored(process);
+    const holders = [...new Set(before.filter(({ line }) => wanted.includes(line)).map(({ key }) => key))];
+    await harness.objects.delete(holders);
+
+    await runToCompletion(harness, process, config, request(), { now: NOW });
+    const after = (await archiveLines(harness.objects)).map(({ line }) => line);
+    expect(checksums(after)).toEqual(checksums([...before.filter(({ key }) => !holders.includes(key)).map(({ line }) => line), ...wanted]));
+    expect(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs')).toHaveLength(original.length - archivedRows().length);
+  });
+
   it('archives a table keyed by a composite, non-integer key exactly once', async () => {
     await harness.reset();
     const db = harness.shard.database;

@@ -81,7 +81,7 @@ export async function startArchiveHarness(): Promise<ArchiveHarness> {
       const keys: string[] = [];
       for await (const object of objects.list('')) keys.push(object.key);
       await objects.delete(keys);
-      for (const table of ['sk_archive_batches', 'sk_archive_cursors', 'sk_archive_runs', 'sk_archive_units', 'sk_archive_leases']) {
+      for (const table of ['sk_archive_batches', 'sk_archive_cursors', 'sk_archive_runs', 'sk_archive_units', 'sk_archive_leases', 'sk_archive_restored']) {
         await catalog.pool.query(`DELETE FROM ${table}`);
       }
       events.length = 0;

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { encodeRow, keyString, type SourceRow } from '../../../functions/core/archive-batch';
+import { lineSha256, restoredKeyId, unchangedRestoredRows } from '../../../functions/core/archive-restored';
+
+const table = { columns: ['room', 'seq', 'sent_at', 'body'], keyColumns: ['room', 'seq'] };
+const row = (seq: number, body: string | null): SourceRow => ({ room: 'lobby', seq, sent_at: '2024-05-01 10:00:00.000', body });
+const recordOf = (restored: SourceRow, objectKey: string) => ({
+  keyId: restoredKeyId(keyString(restored, table.keyColumns)),
+  lineSha256: lineSha256(encodeRow(restored, table.columns)),
+  objectKey,
+});
+
+describe('restored rows the archive already holds', () => {
+  it('matches a row by its key and its whole archived line, and names the object holding it', () => {
+    const rows = [row(1, 'gg'), row(2, 'hi'), row(3, null)];
+    const unchanged = unchangedRestoredRows(rows, [recordOf(row(1, 'gg'), 'a.jsonl.zst'), recordOf(row(3, null), 'b.jsonl.zst')], table);
+    expect([...unchanged]).toEqual([
+      [keyString(rows[0]!, table.keyColumns), 'a.jsonl.zst'],
+      [keyString(rows[2]!, table.keyColumns), 'b.jsonl.zst'],
+    ]);
+  });
+
+  it('leaves a restored row changed since, or a new row under a recorded key, to be archived', () => {
+    expect(unchangedRestoredRows([row(1, 'edited')], [recordOf(row(1, 'gg'), 'a.jsonl.zst')], table).size).toBe(0);
+    expect(unchangedRestoredRows([{ ...row(1, 'gg'), sent_at: '2024-05-02 10:00:00.000' }], [recordOf(row(1, 'gg'), 'a.jsonl.zst')], table).size).toBe(0);
+  });
+});
