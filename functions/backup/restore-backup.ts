@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createGunzip } from 'node:zlib';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream';
+import { pipeline as pipelineDone } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import {
   checksumKindOf,
   MANIFEST_FORMAT,
@@ -75,16 +80,16 @@ export async function loadManifest(objects: ObjectStore, backup: Pick<BackupReco
 
 /**
  * Restores a logical backup into `database`: tables, routines and views, then the chunks (several
- * connections in parallel, FK checks off), then triggers; then, unless told otherwise, reads every
- * table back and compares its row count and checksums with the manifest, chunk by chunk. A restore
- * that fails part-way drops the database it was loading, so no half-restored copy is left to be taken for whole.
+ * connections in parallel, FK checks off, each chunk checked against the manifest before it is
+ * loaded), then triggers; then, unless told otherwise, reads every table back and compares its row
+ * count and checksums with the manifest, chunk by chunk. A restore that fails part-way, an altered
+ * chunk included, drops the database it was loading, so no half-restored copy is left to be taken for whole.
  */
 export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRequest): Promise<RestoreReport> {
   const { manifest, database } = request;
   const started = deps.clock.now();
   const schema = await readSchema(deps.objects, manifest);
   const connections: RestoreConnection[] = [await deps.restorer.connect()];
-  const problems: string[] = [];
   const main = connections[0]!;
   let prepared = false;
   try {
@@ -102,11 +107,10 @@ export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRe
       connections.map(async (connection) => {
         while (next < chunks.length && !failed) {
           const chunk = chunks[next++]!;
-          const problem = await loadChunk(deps.objects, connection, database, chunk).catch((error: unknown) => {
+          await loadChunk(deps.objects, connection, database, chunk).catch((error: unknown) => {
             failed = true;
             throw error;
           });
-          if (problem) problems.push(problem);
         }
       }),
     );
@@ -117,7 +121,7 @@ export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRe
 
     const verify = request.verify !== false;
     const tables = verify ? await verifyTables(main, database, manifest.tables) : [];
-    problems.push(...tables.flatMap((check) => check.problems));
+    const problems = tables.flatMap((check) => check.problems);
     return {
       backupId: manifest.backupId,
       shard: manifest.shard,
@@ -167,16 +171,28 @@ async function createViews(connection: RestoreConnection, database: string, view
   }
 }
 
-/** Streams one chunk: download (hashed) → gunzip → one statement per line. Returns a problem when the object was not what was recorded. */
-async function loadChunk(objects: ObjectStore, connection: RestoreConnection, database: string, chunk: ChunkManifest): Promise<string | undefined> {
-  const measured = new DigestStream('sha256');
-  const gunzip = createGunzip();
-  // pipeline, not pipe: a download that fails mid-body must end the statements with its error, not leave them waiting.
-  pipeline(await objects.getStream(chunk.key), measured, gunzip, () => {});
-  for await (const statement of statements(gunzip)) await connection.apply(database, statement);
-  const sha256 = measured.digest('base64');
-  if (measured.bytes !== chunk.bytes || sha256 !== chunk.sha256) return `${chunk.key}: read ${measured.bytes} bytes with SHA-256 ${sha256}, recorded ${chunk.bytes} bytes ${chunk.sha256}`;
-  return undefined;
+/**
+ * Loads one chunk: downloaded (hashed) into a private temporary file, then, once its size and SHA-256
+ * are what the manifest recorded, gunzip → one statement per line. A chunk altered since the backup
+ * is refused before any of its rows reach the database.
+ */
+async function loadChunk(objects: ObjectStore, connection: RestoreConnection, database: string, chunk: ChunkManifest): Promise<void> {
+  const directory = await mkdtemp(join(tmpdir(), 'sk-restore-'));
+  try {
+    const path = join(directory, 'chunk.sql.gz');
+    const measured = new DigestStream('sha256');
+    await pipelineDone(await objects.getStream(chunk.key), measured, createWriteStream(path, { mode: 0o600 }));
+    const sha256 = measured.digest('base64');
+    if (measured.bytes !== chunk.bytes || sha256 !== chunk.sha256) {
+      throw new BackupIntegrityError(`${chunk.key}: read ${measured.bytes} bytes with SHA-256 ${sha256}, recorded ${chunk.bytes} bytes ${chunk.sha256}; none of it was loaded`);
+    }
+    const gunzip = createGunzip();
+    // pipeline, not pipe: a read that fails must end the statements with its error, not leave them waiting.
+    pipeline(createReadStream(path), gunzip, () => {});
+    for await (const statement of statements(gunzip)) await connection.apply(database, statement);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
 }
 
 /**

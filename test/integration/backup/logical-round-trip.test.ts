@@ -7,6 +7,7 @@ import { loadManifest, restoreLogicalBackup } from '../../../functions/backup/re
 import { restoreTest, verifyBackupObjects } from '../../../functions/backup/verify-backup';
 import { epochId } from '../../../functions/core/backup-epoch';
 import type { BackupManifest } from '../../../functions/core/backup-manifest';
+import type { RestoreConnection, RestoreConnector } from '../../../functions/ports/backup-mysql';
 import { systemClock } from '../../../functions/ports/clock';
 import { BackupIntegrityError } from '../../../functions/shared/errors';
 import { quoteIdentifier } from '../../../functions/shared/identifiers';
@@ -216,16 +217,52 @@ describe('logical backup to S3 and restore, against MariaDB and a local S3', () 
 
     it('fails a restore test whose restored rows differ from the manifest', async () => {
       const manifest = await runLogicalBackup(harness.deps(settings), request('diff01'));
-      // A validly compressed chunk with one value changed: only the row checksum can tell.
-      const chunk = manifest.tables.find((table) => table.name === 'counters')!.chunks[0]!;
-      const { gunzipSync, gzipSync } = await import('node:zlib');
-      const text = gunzipSync(await harness.objects.getBuffer(chunk.key)).toString('utf8').replace("'five'", "'FIVE'");
-      await harness.objects.put(chunk.key, gzipSync(text));
-      const report = await restoreTest({ ...harness.deps(settings), restorer: harness.restorer() }, manifest.backupId);
+      // A server that stores one value otherwise than it was dumped: only the row checksum can tell.
+      const altering = rewritingStatements(harness.restorer(), (statement) => statement.replace("'five'", "'FIVE'"));
+      const report = await restoreTest({ ...harness.deps(settings), restorer: altering }, manifest.backupId);
       expect(report.ok).toBe(false);
       expect(report.problems.join('\n')).toMatch(/counters chunk 0: rows differ/);
       expect((await harness.store.backup(manifest.backupId))!.status).toBe('verification-failed');
       expect(harness.events.at(-1)).toMatchObject({ detailType: 'BackupVerificationFailed', detail: { check: 'restore' } });
     });
+
+    it('refuses a chunk altered since the backup before loading any of it, and drops the database it was restoring into', async () => {
+      const manifest = await runLogicalBackup(harness.deps(settings), request('alter1'));
+      // Still valid gzip, one value changed.
+      const chunk = manifest.tables.find((table) => table.name === 'counters')!.chunks[0]!;
+      const { gzipSync } = await import('node:zlib');
+      await harness.objects.put(chunk.key, gzipSync(gunzipSync(await harness.objects.getBuffer(chunk.key)).toString('utf8').replace("'five'", "'FIVE'")));
+      const applied: string[] = [];
+      const watching = rewritingStatements(harness.restorer(), (statement) => (applied.push(statement), statement));
+      const target = restoreTarget();
+      const loaded = await loadManifest(harness.objects, (await harness.store.backup(manifest.backupId))!);
+      const restore = restoreLogicalBackup({ objects: harness.objects, restorer: watching, clock: systemClock }, { manifest: loaded, database: target, concurrency: 1 });
+      await expect(restore).rejects.toBeInstanceOf(BackupIntegrityError);
+      await expect(restore).rejects.toThrow(new RegExp(`${chunk.key}: read \\d+ bytes .*; none of it was loaded; the partly restored database ${target} was dropped`));
+      expect(applied.filter((statement) => statement.includes('FIVE'))).toEqual([]);
+      const [schemas] = (await source.pool.query('SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [target])) as unknown as [unknown[]];
+      expect(schemas).toEqual([]);
+
+      const report = await restoreTest({ ...harness.deps(settings), restorer: harness.restorer() }, manifest.backupId);
+      expect(report).toMatchObject({ ok: false, problems: [expect.stringContaining(`${chunk.key}: read`)] });
+      expect((await harness.store.backup(manifest.backupId))!.status).toBe('verification-failed');
+    });
   });
 });
+
+/** The restorer, with every statement a backup applies passed through `rewrite` first. */
+function rewritingStatements(restorer: RestoreConnector, rewrite: (statement: string) => string): RestoreConnector {
+  return {
+    async connect(): Promise<RestoreConnection> {
+      const connection = await restorer.connect();
+      return {
+        prepareDatabase: (database, options) => connection.prepareDatabase(database, options),
+        ensureDatabase: (database) => connection.ensureDatabase(database),
+        apply: (database, statement, sqlMode) => connection.apply(database, rewrite(statement), sqlMode),
+        rows: (database, table, where) => connection.rows(database, table, where),
+        dropDatabase: (database) => connection.dropDatabase(database),
+        close: () => connection.close(),
+      };
+    },
+  };
+}
