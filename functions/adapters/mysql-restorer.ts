@@ -1,7 +1,7 @@
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import type { DumpValue } from '../core/backup-sql-values';
 import type { ShardNode } from '../core/shard-map-types';
-import type { RestoreConnection, RestoreConnector, RowFilter, TableShape } from '../ports/backup-mysql';
+import { quoteSchemaName, type DumpValue } from '../core/backup-sql-values';
+import type { AtomicCopy, RestoreConnection, RestoreConnector, RowFilter, TableShape } from '../ports/backup-mysql';
 import { ValidationError } from '../shared/errors';
 import { quoteIdentifier } from '../shared/identifiers';
 import { closeBackupConnection, openBackupConnection, readTableRows, type MysqlConnectionOptions } from './mysql-dumper';
@@ -32,15 +32,43 @@ class MysqlRestoreConnection implements RestoreConnection {
     this.currentDatabase = undefined;
   }
 
-  async ensureDatabase(database: string): Promise<void> {
-    await this.connection.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database, 'database')} CHARACTER SET utf8mb4`);
+  async copyAtomically(database: string, tables: readonly AtomicCopy[]): Promise<void> {
+    const quoted = quoteIdentifier(database, 'target database');
+    await this.connection.query(`CREATE DATABASE IF NOT EXISTS ${quoted} CHARACTER SET utf8mb4`);
+    const [present] = await this.connection.query<RowDataPacket[]>('SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [database]);
+    const existing = new Set(present.map((row) => String(row.name)));
+    const created: string[] = [];
+    try {
+      for (const { table, like } of tables) {
+        if (existing.has(table)) continue;
+        // DDL commits on its own: the tables come first, the rows in one transaction after.
+        await this.connection.query(`CREATE TABLE ${quoted}.${quoteSchemaName(table)} LIKE ${quoteIdentifier(like.database)}.${quoteSchemaName(like.table)}`);
+        created.push(table);
+      }
+      await this.use(database);
+      // A copy into a schema that already holds rows must not let a duplicate in through a secondary unique key.
+      await this.connection.query('SET SESSION unique_checks = 1');
+      // A deadlock rolls the whole transaction back, so it is the transaction that is retried.
+      await retryingDeadlocks(async () => {
+        await this.connection.query('START TRANSACTION');
+        try {
+          for (const { inserts } of tables) for (const statement of inserts) await this.connection.query(statement);
+          await this.connection.query('COMMIT');
+        } catch (error) {
+          await this.connection.query('ROLLBACK');
+          throw error;
+        }
+      });
+    } catch (error) {
+      for (const table of created) await this.connection.query(`DROP TABLE IF EXISTS ${quoted}.${quoteSchemaName(table)}`);
+      throw error;
+    } finally {
+      await this.connection.query('SET SESSION unique_checks = 0');
+    }
   }
 
   async apply(database: string, statement: string, sqlMode?: string): Promise<void> {
-    if (this.currentDatabase !== database) {
-      await this.connection.query(`USE ${quoteIdentifier(database, 'restore database')}`);
-      this.currentDatabase = database;
-    }
+    await this.use(database);
     if (sqlMode === undefined) {
       await this.run(statement);
       return;
@@ -51,6 +79,12 @@ class MysqlRestoreConnection implements RestoreConnection {
     } finally {
       await this.connection.query('SET SESSION sql_mode = ?', [LOAD_SQL_MODE]);
     }
+  }
+
+  private async use(database: string): Promise<void> {
+    if (this.currentDatabase === database) return;
+    await this.connection.query(`USE ${quoteIdentifier(database, 'restore database')}`);
+    this.currentDatabase = database;
   }
 
   /**

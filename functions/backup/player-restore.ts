@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { TableManifest } from '../core/backup-manifest';
-import { encodeRow, InsertBatcher, insertHead, quoteSchemaName, SESSION_LINE } from '../core/backup-sql-values';
+import { encodeRow, InsertBatcher, insertHead, SESSION_LINE } from '../core/backup-sql-values';
 import type { Shard } from '../core/shard-map-types';
 import type { BinlogReplayer } from '../ports/backup-binlog';
+import type { AtomicCopy } from '../ports/backup-mysql';
 import type { BackupStore } from '../ports/backup-store';
 import { NotFoundError, ValidationError } from '../shared/errors';
-import { assertIdentifier, quoteIdentifier } from '../shared/identifiers';
+import { assertIdentifier } from '../shared/identifiers';
 import { planShardRecovery, runBinlogRecovery } from './recovery';
 import { loadManifest, restoreLogicalBackup, type RestoreDeps } from './restore-backup';
 
@@ -83,11 +84,9 @@ async function copyPlayerRows(
   request: PlayerRestoreRequest,
 ): Promise<Omit<PlayerRestoreResult, 'from'>> {
   const connection = await deps.restorer.connect();
-  const sql: string[] = [SESSION_LINE];
   const counts: { table: string; rows: number }[] = [];
+  const copies: AtomicCopy[] = [];
   try {
-    const target = 'database' in request.into ? request.into.database : undefined;
-    if (target) await connection.ensureDatabase(target);
     for (const { table, column } of request.tables) {
       const shape = manifestTables.find((candidate) => candidate.name === table);
       if (!shape) throw new NotFoundError(`table ${table} is not in the backup`);
@@ -101,14 +100,15 @@ async function copyPlayerRows(
       }
       batcher.flush();
       counts.push({ table, rows });
-      if (target) {
-        await connection.apply(target, `CREATE TABLE IF NOT EXISTS ${quoteSchemaName(table)} LIKE ${quoteIdentifier(scratch)}.${quoteSchemaName(table)}`);
-        for (const statement of statements) await connection.apply(target, statement);
-      } else {
-        sql.push(`-- ${table}: ${rows} row(s) of player ${request.playerId}\n`, ...statements);
-      }
+      copies.push({ table, like: { database: scratch, table }, inserts: statements });
     }
-    return 'database' in request.into ? { playerId: request.playerId, tables: counts, database: request.into.database } : { playerId: request.playerId, tables: counts, sql: sql.join('') };
+    if (!('database' in request.into)) {
+      const sql = [SESSION_LINE, ...copies.flatMap((copy, index) => [`-- ${copy.table}: ${counts[index]!.rows} row(s) of player ${request.playerId}\n`, ...copy.inserts])];
+      return { playerId: request.playerId, tables: counts, sql: sql.join('') };
+    }
+    // Every table's rows or none: a duplicate key in one table leaves no rows copied into another.
+    await connection.copyAtomically(request.into.database, copies);
+    return { playerId: request.playerId, tables: counts, database: request.into.database };
   } finally {
     await connection.close();
   }

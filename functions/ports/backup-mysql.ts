@@ -62,11 +62,22 @@ export interface RowFilter {
 }
 
 /** A session on the server a backup is restored into, with FK and unique checks off and a fixed sql_mode. */
+/** One table's part of copyAtomically: its name, the table to create it like, and its INSERT statements. */
+export interface AtomicCopy {
+  table: string;
+  like: { database: string; table: string };
+  inserts: readonly string[];
+}
+
 export interface RestoreConnection {
   /** Creates the database; refuses one that already holds tables unless `replace` (then it is dropped first). */
   prepareDatabase(database: string, options: { replace: boolean }): Promise<void>;
-  /** Creates the database if it is missing; keeps what it holds. */
-  ensureDatabase(database: string): Promise<void>;
+  /**
+   * Copies rows into `database` (created if missing) all at once or not at all: each missing table
+   * is created like its template, then every insert runs in one transaction with unique checks on.
+   * On any error the inserts are rolled back and the tables this call created are dropped.
+   */
+  copyAtomically(database: string, tables: readonly AtomicCopy[]): Promise<void>;
   /** Runs one statement of a backup (DDL or an INSERT line) in `database`, under `sqlMode` when given. */
   apply(database: string, statement: string, sqlMode?: string): Promise<void>;
   /** Restored rows read back, in key order (any order for keyless tables); `where` keeps rows whose column equals the value. */

@@ -41,4 +41,30 @@ describe('MySQL restore connection', () => {
       { id: 500, v: 11 },
     ]);
   });
+
+  it('copies every table\'s rows or none: a duplicate key in the second table leaves no rows and no new table behind', async () => {
+    const target = await createScratchDatabase();
+    try {
+      await scratch.pool.query('CREATE TABLE players (player_id INT PRIMARY KEY, name VARCHAR(20) NOT NULL)');
+      await scratch.pool.query('CREATE TABLE items (item_id INT PRIMARY KEY, player_id INT NOT NULL, serial VARCHAR(20) NOT NULL, UNIQUE KEY (serial))');
+      await target.pool.query(`CREATE TABLE items LIKE ${scratch.database}.items`);
+      await target.pool.query("INSERT INTO items VALUES (1, 3, 'A-1')");
+      const copies = (serial: string) => [
+        { table: 'players', like: { database: scratch.database, table: 'players' }, inserts: ["INSERT INTO `players` (`player_id`, `name`) VALUES (7, 'kim')"] },
+        { table: 'items', like: { database: scratch.database, table: 'items' }, inserts: [`INSERT INTO \`items\` VALUES (2, 7, 'B-2'), (3, 7, '${serial}')`] },
+      ];
+
+      await expect(restore.copyAtomically(target.database, copies('A-1'))).rejects.toMatchObject({ code: 'ER_DUP_ENTRY' });
+      const tables = async () => ((await target.pool.query('SHOW TABLES')) as unknown as [Array<Record<string, string>>])[0].map((row) => Object.values(row)[0]);
+      expect(await tables()).toEqual(['items']);
+      const items = async () => ((await target.pool.query('SELECT item_id FROM items ORDER BY item_id')) as unknown as [Array<{ item_id: number }>])[0].map((row) => row.item_id);
+      expect(await items()).toEqual([1]);
+
+      await restore.copyAtomically(target.database, copies('C-3'));
+      expect((await tables()).sort()).toEqual(['items', 'players']);
+      expect(await items()).toEqual([1, 2, 3]);
+    } finally {
+      await target.drop();
+    }
+  });
 });

@@ -257,7 +257,7 @@ function rewritingStatements(restorer: RestoreConnector, rewrite: (statement: st
       const connection = await restorer.connect();
       return {
         prepareDatabase: (database, options) => connection.prepareDatabase(database, options),
-        ensureDatabase: (database) => connection.ensureDatabase(database),
+        copyAtomically: (database, tables) => connection.copyAtomically(database, tables),
         apply: (database, statement, sqlMode) => connection.apply(database, rewrite(statement), sqlMode),
         rows: (database, table, where) => connection.rows(database, table, where),
         dropDatabase: (database) => connection.dropDatabase(database),
