@@ -21,11 +21,16 @@ class MysqlRestoreConnection implements RestoreConnection {
     private readonly batchRows: number,
   ) {}
 
+  async tableCount(database: string): Promise<number> {
+    const [[found]] = await this.connection.query<RowDataPacket[]>('SELECT COUNT(*) AS tables FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [database]);
+    return Number(found?.tables ?? 0);
+  }
+
   async prepareDatabase(database: string, { replace }: { replace: boolean }): Promise<void> {
     const quoted = quoteIdentifier(database, 'restore database');
-    const [[found]] = await this.connection.query<RowDataPacket[]>('SELECT COUNT(*) AS tables FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [database]);
-    if (Number(found?.tables ?? 0) > 0) {
-      if (!replace) throw new ValidationError(`database ${database} already holds ${found?.tables} table(s); restore into a new database or pass --replace`);
+    const tables = await this.tableCount(database);
+    if (tables > 0) {
+      if (!replace) throw new ValidationError(`database ${database} already holds ${tables} table(s); restore into a new database or pass --replace`);
       await this.connection.query(`DROP DATABASE ${quoted}`);
     }
     await this.connection.query(`CREATE DATABASE IF NOT EXISTS ${quoted} CHARACTER SET utf8mb4`);

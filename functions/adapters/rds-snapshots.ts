@@ -4,7 +4,9 @@ import {
   CreateDBClusterSnapshotCommand,
   CreateDBInstanceCommand,
   CreateDBSnapshotCommand,
+  DBClusterAlreadyExistsFault,
   DBClusterNotFoundFault,
+  DBInstanceAlreadyExistsFault,
   DBInstanceNotFoundFault,
   DBClusterSnapshotNotFoundFault,
   DBSnapshotNotFoundFault,
@@ -21,10 +23,11 @@ import {
   RestoreDBInstanceToPointInTimeCommand,
   type DBCluster,
   type RDSClient,
+  type Tag,
 } from '@aws-sdk/client-rds';
 import type { ManagedRecoveryPlan } from '../core/backup-pitr';
 import type { ManagedDatabase, RestoredDatabase, SnapshotInfo, SnapshotService, SnapshotState } from '../ports/backup-snapshots';
-import { AppError, NotFoundError } from '../shared/errors';
+import { AppError, ConflictError, NotFoundError } from '../shared/errors';
 
 export interface RdsSnapshotsOptions {
   /** The client for a region (the home region when undefined); cross-region copies are created from the target region. */
@@ -37,6 +40,9 @@ function stateOf(status: string | undefined): SnapshotState {
   if (status === 'failed' || status === 'incompatible-restore' || status === 'incompatible-parameters' || status === 'deleted') return 'failed';
   return 'creating';
 }
+
+/** Marks what a restore created, so a retry recognises its own cluster or instance. */
+const RESTORED_FROM_TAG = 'shardkeeper:restored-from';
 
 const asTags = (tags: Record<string, string>) => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 
@@ -144,33 +150,53 @@ export function createRdsSnapshots({ clientFor, homeRegion }: RdsSnapshotsOption
     async restoreFromSnapshot(kind, snapshotId, targetIdentifier, sourceIdentifier) {
       const client = clientFor();
       const source = await sourceSettings(client, kind, sourceIdentifier);
+      const tags = asTags({ [RESTORED_FROM_TAG]: snapshotId });
       if (kind === 'aurora') {
-        const { DBCluster: cluster } = await client.send(
-          new RestoreDBClusterFromSnapshotCommand({
-            SnapshotIdentifier: snapshotId,
-            DBClusterIdentifier: targetIdentifier,
-            Engine: 'aurora-mysql',
-            DBSubnetGroupName: source.DBSubnetGroupName,
-            VpcSecurityGroupIds: source.VpcSecurityGroupIds,
-            DBClusterParameterGroupName: source.clusterParameterGroup,
-            Tags: asTags({ 'shardkeeper:restored-from': snapshotId }),
-          }),
+        const cluster = await unlessExisting(
+          async () =>
+            (
+              await client.send(
+                new RestoreDBClusterFromSnapshotCommand({
+                  SnapshotIdentifier: snapshotId,
+                  DBClusterIdentifier: targetIdentifier,
+                  Engine: 'aurora-mysql',
+                  DBSubnetGroupName: source.DBSubnetGroupName,
+                  VpcSecurityGroupIds: source.VpcSecurityGroupIds,
+                  DBClusterParameterGroupName: source.clusterParameterGroup,
+                  Tags: tags,
+                }),
+              )
+            ).DBCluster,
+          async () => {
+            const { DBClusters: [existing] = [] } = await client.send(new DescribeDBClustersCommand({ DBClusterIdentifier: targetIdentifier }));
+            return earlierRestore(existing, existing?.TagList, snapshotId, `cluster ${targetIdentifier}`);
+          },
         );
         return withWriter(client, cluster, source, `the restore of snapshot ${snapshotId}`);
       }
-      const { DBInstance: instance } = await client.send(
-        new RestoreDBInstanceFromDBSnapshotCommand({
-          DBSnapshotIdentifier: snapshotId,
-          DBInstanceIdentifier: targetIdentifier,
-          DBInstanceClass: source.instanceClass,
-          DBSubnetGroupName: source.DBSubnetGroupName,
-          VpcSecurityGroupIds: source.VpcSecurityGroupIds,
-          DBParameterGroupName: source.instanceParameterGroup,
-          Tags: asTags({ 'shardkeeper:restored-from': snapshotId }),
-        }),
+      const instance = await unlessExisting(
+        async () =>
+          (
+            await client.send(
+              new RestoreDBInstanceFromDBSnapshotCommand({
+                DBSnapshotIdentifier: snapshotId,
+                DBInstanceIdentifier: targetIdentifier,
+                DBInstanceClass: source.instanceClass,
+                DBSubnetGroupName: source.DBSubnetGroupName,
+                VpcSecurityGroupIds: source.VpcSecurityGroupIds,
+                DBParameterGroupName: source.instanceParameterGroup,
+                Tags: tags,
+              }),
+            )
+          ).DBInstance,
+        async () => {
+          const { DBInstances: [existing] = [] } = await client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: targetIdentifier }));
+          return earlierRestore(existing, existing?.TagList, snapshotId, `instance ${targetIdentifier}`);
+        },
       );
       if (!instance?.DBInstanceArn) throw new AppError(`the restore of snapshot ${snapshotId} returned no instance`);
-      return { arn: instance.DBInstanceArn };
+      const endpoint = instance.Endpoint?.Address ? { endpoint: { host: instance.Endpoint.Address, port: instance.Endpoint.Port ?? 3306 } } : {};
+      return { arn: instance.DBInstanceArn, ...endpoint };
     },
 
     async restoreToPointInTime(plan: ManagedRecoveryPlan) {
@@ -240,17 +266,43 @@ async function sourceSettings(client: RDSClient, kind: ManagedDatabase['kind'], 
   }
 }
 
-/** A restored Aurora cluster has no instances: it gets a writer like the source's, so it can serve. */
+/** `create()`, or `existing()` when RDS says what it would create already exists. */
+async function unlessExisting<T>(create: () => Promise<T>, existing: () => Promise<T>): Promise<T> {
+  try {
+    return await create();
+  } catch (error) {
+    if (!(error instanceof DBClusterAlreadyExistsFault || error instanceof DBInstanceAlreadyExistsFault)) throw error;
+    return existing();
+  }
+}
+
+/**
+ * The cluster or instance a retried restore found under its target name: an earlier attempt's when
+ * tagged as restored from the same snapshot, which the retry goes on with; anything else is refused.
+ */
+function earlierRestore<T>(existing: T | undefined, tags: Tag[] | undefined, snapshotId: string, what: string): T {
+  if (!existing || !tags?.some((tag) => tag.Key === RESTORED_FROM_TAG && tag.Value === snapshotId)) {
+    throw new ConflictError(`${what} already exists and was not restored from snapshot ${snapshotId}; choose another --suffix or delete it`);
+  }
+  return existing;
+}
+
+/** A restored Aurora cluster has no instances: it gets a writer like the source's, so it can serve (a retry finds the one it made). */
 async function withWriter(client: RDSClient, cluster: DBCluster | undefined, source: SourceSettings, what: string): Promise<RestoredDatabase> {
   if (!cluster?.DBClusterArn || !cluster.DBClusterIdentifier) throw new AppError(`${what} returned no cluster`);
-  await client.send(
-    new CreateDBInstanceCommand({
-      DBInstanceIdentifier: `${cluster.DBClusterIdentifier.slice(0, 56)}-writer`,
-      DBClusterIdentifier: cluster.DBClusterIdentifier,
-      Engine: 'aurora-mysql',
-      DBInstanceClass: source.instanceClass ?? FALLBACK_INSTANCE_CLASS,
-      DBParameterGroupName: source.instanceParameterGroup,
-    }),
+  const identifier = cluster.DBClusterIdentifier;
+  await unlessExisting(
+    () =>
+      client.send(
+        new CreateDBInstanceCommand({
+          DBInstanceIdentifier: `${identifier.slice(0, 56)}-writer`,
+          DBClusterIdentifier: identifier,
+          Engine: 'aurora-mysql',
+          DBInstanceClass: source.instanceClass ?? FALLBACK_INSTANCE_CLASS,
+          DBParameterGroupName: source.instanceParameterGroup,
+        }),
+      ),
+    async () => undefined,
   );
   return { arn: cluster.DBClusterArn, ...(cluster.Endpoint ? { endpoint: { host: cluster.Endpoint, port: cluster.Port ?? 3306 } } : {}) };
 }

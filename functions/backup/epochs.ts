@@ -3,11 +3,11 @@ import { epochId as newEpochId } from '../core/backup-epoch';
 import { primaryOf } from '../core/shard-map';
 import type { Shard, ShardKind, ShardMap } from '../core/shard-map-types';
 import type { SnapshotService } from '../ports/backup-snapshots';
-import { RESTORABLE_STATUSES, type BackupStore, type EpochKind, type EpochRecord, type EpochStatus } from '../ports/backup-store';
+import { RESTORABLE_STATUSES, type BackupRecord, type BackupStore, type EpochKind, type EpochRecord, type EpochStatus } from '../ports/backup-store';
 import type { Catalog } from '../ports/catalog';
 import type { Clock } from '../ports/clock';
 import { NoShardMapError, NotFoundError, ValidationError } from '../shared/errors';
-import { loadManifest, restoreLogicalBackup, type RestoreDeps, type RestoreReport } from './restore-backup';
+import { checkEarlierRestore, loadManifest, restoreLogicalBackup, type RestoreDeps, type RestoreReport } from './restore-backup';
 
 /** One shard's part of a backup run, as the workflow's Map state iterates it. */
 export interface ShardTask {
@@ -99,6 +99,20 @@ export interface EpochRestore {
 }
 
 /**
+ * Restores a logical backup of the epoch, or keeps what an earlier attempt restored: a second
+ * `--apply` after a failure part-way goes on from the first shard not yet restored.
+ */
+async function restoreOrReuse(deps: RestoreDeps, backup: BackupRecord, database: string): Promise<RestoreReport> {
+  const manifest = await loadManifest(deps.objects, backup);
+  const earlier = await checkEarlierRestore(deps, manifest, database);
+  if (!earlier) return restoreLogicalBackup(deps, { manifest, database });
+  if (earlier.reused) return earlier;
+  throw new ValidationError(
+    `database ${database} already holds tables that do not match backup ${backup.backupId} (${earlier.problems.slice(0, 3).join('; ')}); drop it or restore with another --suffix`,
+  );
+}
+
+/**
  * The whole fleet as of one run: each shard's backup of the epoch (logical dumps into
  * `<database><suffix>`, snapshots into new clusters or instances) plus the shard map of the epoch.
  * Without `apply` it only says what it would do.
@@ -122,7 +136,7 @@ export async function restoreEpoch(
     }
     if (backup.kind === 'logical') {
       const entry: EpochShardRestore = { shard: shard.name, database, backupId: backup.backupId, kind: 'logical' };
-      if (request.apply) entry.report = await restoreLogicalBackup(deps, { manifest: await loadManifest(deps.objects, backup), database });
+      if (request.apply) entry.report = await restoreOrReuse(deps, backup, database);
       shards.push(entry);
     } else {
       const targetIdentifier = `${String(backup.sourceNode)}${request.suffix.replace(/_/g, '-')}`.slice(0, 63);

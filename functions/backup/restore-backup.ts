@@ -61,6 +61,8 @@ export interface RestoreReport {
   verified: boolean;
   ok: boolean;
   problems: string[];
+  /** Loaded by an earlier attempt and found to match the manifest, so not loaded again. */
+  reused?: true;
 }
 
 /** Reads a backup's manifest and checks it against the SHA-256 the catalog recorded when it was written. */
@@ -142,6 +144,35 @@ export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRe
     throw error;
   } finally {
     await Promise.all(connections.map((connection) => connection.close()));
+  }
+}
+
+/**
+ * A database an earlier restore of this backup may have loaded: undefined when it holds no tables;
+ * else a report of comparing every table with the manifest (`reused` when they all match).
+ */
+export async function checkEarlierRestore(deps: RestoreDeps, manifest: BackupManifest, database: string): Promise<RestoreReport | undefined> {
+  const started = deps.clock.now();
+  const connection = await deps.restorer.connect();
+  try {
+    if ((await connection.tableCount(database)) === 0) return undefined;
+    const tables = await verifyTables(connection, database, manifest.tables);
+    const problems = tables.flatMap((check) => check.problems);
+    const report: RestoreReport = {
+      backupId: manifest.backupId,
+      shard: manifest.shard,
+      database,
+      tables,
+      rows: manifest.totals.rows,
+      bytes: manifest.totals.bytes,
+      seconds: (deps.clock.now() - started) / 1000,
+      verified: true,
+      ok: problems.length === 0,
+      problems,
+    };
+    return report.ok ? { ...report, reused: true } : report;
+  } finally {
+    await connection.close();
   }
 }
 

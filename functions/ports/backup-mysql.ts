@@ -70,6 +70,8 @@ export interface AtomicCopy {
 }
 
 export interface RestoreConnection {
+  /** How many tables the database holds; 0 when it does not exist. */
+  tableCount(database: string): Promise<number>;
   /** Creates the database; refuses one that already holds tables unless `replace` (then it is dropped first). */
   prepareDatabase(database: string, options: { replace: boolean }): Promise<void>;
   /**

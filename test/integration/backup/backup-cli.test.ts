@@ -78,6 +78,13 @@ describe('shardkeeper backup and restore commands against MariaDB and a local S3
     expect(dryRun).toMatchObject({ applied: false, shards: [{ shard: 's0', backupId, kind: 'logical', database: `${source.database}_e` }] });
     const epoch = await json('restore', 'epoch', run.epochId, '--suffix', '_e', '--apply');
     expect(epoch).toMatchObject({ applied: true, shards: [{ report: { ok: true } }], shardMap: { version: 1, shards: [{ name: 's0', database: `${source.database}_e` }] } });
+    expect(epoch.shards[0].report.reused).toBeUndefined();
+    // A second attempt keeps a shard an earlier one restored, once it matches the backup, and refuses one that does not.
+    expect(await json('restore', 'epoch', run.epochId, '--suffix', '_e', '--apply')).toMatchObject({ applied: true, shards: [{ report: { ok: true, reused: true } }] });
+    await source.pool.query(`UPDATE ${quoteIdentifier(`${source.database}_e`)}.players SET level = level + 1 WHERE player_id = 7`);
+    const altered = await cli('restore', 'epoch', run.epochId, '--suffix', '_e', '--apply', ...common);
+    expect(altered.code).toBe(2);
+    expect(altered.err).toMatch(new RegExp(`database ${source.database}_e already holds tables that do not match backup ${backupId} \\(players chunk 0: rows differ`));
   });
 
   it('explains why a point-in-time plan is impossible when the backup has no binary log position', async () => {

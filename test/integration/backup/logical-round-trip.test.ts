@@ -256,6 +256,7 @@ function rewritingStatements(restorer: RestoreConnector, rewrite: (statement: st
     async connect(): Promise<RestoreConnection> {
       const connection = await restorer.connect();
       return {
+        tableCount: (database) => connection.tableCount(database),
         prepareDatabase: (database, options) => connection.prepareDatabase(database, options),
         copyAtomically: (database, tables) => connection.copyAtomically(database, tables),
         apply: (database, statement, sqlMode) => connection.apply(database, rewrite(statement), sqlMode),

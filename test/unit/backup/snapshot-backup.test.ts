@@ -2,7 +2,9 @@ import {
   CopyDBClusterSnapshotCommand,
   CreateDBClusterSnapshotCommand,
   CreateDBInstanceCommand,
+  DBClusterAlreadyExistsFault,
   DBClusterNotFoundFault,
+  DBInstanceAlreadyExistsFault,
   DBClusterSnapshotNotFoundFault,
   DescribeDBClustersCommand,
   DescribeDBClusterSnapshotsCommand,
@@ -186,6 +188,52 @@ describe('restoring snapshots through the RDS API', () => {
     await snapshots().restoreFromSnapshot('aurora', 'sk-snap', 'players-a-restored', 'players-a');
     expect(rds.commandCalls(RestoreDBClusterFromSnapshotCommand)[0]!.args[0].input.DBSubnetGroupName).toBeUndefined();
     expect(rds.commandCalls(CreateDBInstanceCommand)[0]!.args[0].input.DBInstanceClass).toBe(FALLBACK_INSTANCE_CLASS);
+  });
+
+  it('goes on with the cluster and writer an earlier attempt restored from the same snapshot', async () => {
+    rds.on(DescribeDBClustersCommand, { DBClusterIdentifier: 'players-a' }).resolves({ DBClusters: [SOURCE_CLUSTER] });
+    rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'players-a-1' }).resolves({ DBInstances: [SOURCE_WRITER] });
+    rds.on(RestoreDBClusterFromSnapshotCommand).rejects(new DBClusterAlreadyExistsFault({ message: 'exists', $metadata: {} }));
+    rds.on(CreateDBInstanceCommand).rejects(new DBInstanceAlreadyExistsFault({ message: 'exists', $metadata: {} }));
+    const earlier = (snapshot: string) => ({
+      DBClusters: [
+        {
+          DBClusterArn: 'arn:aws:rds:eu-west-1:111122223333:cluster:players-a-restored',
+          DBClusterIdentifier: 'players-a-restored',
+          Endpoint: 'players-a-restored.cluster-xyz.eu-west-1.rds.amazonaws.com',
+          Port: 3306,
+          TagList: [{ Key: 'shardkeeper:restored-from', Value: snapshot }],
+        },
+      ],
+    });
+    rds.on(DescribeDBClustersCommand, { DBClusterIdentifier: 'players-a-restored' }).resolves(earlier('sk-snap'));
+    expect(await snapshots().restoreFromSnapshot('aurora', 'sk-snap', 'players-a-restored', 'players-a')).toEqual({
+      arn: 'arn:aws:rds:eu-west-1:111122223333:cluster:players-a-restored',
+      endpoint: { host: 'players-a-restored.cluster-xyz.eu-west-1.rds.amazonaws.com', port: 3306 },
+    });
+
+    rds.on(DescribeDBClustersCommand, { DBClusterIdentifier: 'players-a-restored' }).resolves(earlier('another-snap'));
+    await expect(snapshots().restoreFromSnapshot('aurora', 'sk-snap', 'players-a-restored', 'players-a')).rejects.toThrow(
+      /cluster players-a-restored already exists and was not restored from snapshot sk-snap/,
+    );
+  });
+
+  it('goes on with the instance an earlier attempt restored from the same snapshot, with its endpoint once it has one', async () => {
+    rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'rds-players' }).resolves({ DBInstances: [{ DBInstanceClass: 'db.m7g.large' }] });
+    rds.on(RestoreDBInstanceFromDBSnapshotCommand).rejects(new DBInstanceAlreadyExistsFault({ message: 'exists', $metadata: {} }));
+    rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'rds-players-restored' }).resolves({
+      DBInstances: [
+        {
+          DBInstanceArn: 'arn:aws:rds:eu-west-1:111122223333:db:rds-players-restored',
+          Endpoint: { Address: 'rds-players-restored.xyz.eu-west-1.rds.amazonaws.com', Port: 3306 },
+          TagList: [{ Key: 'shardkeeper:restored-from', Value: 'sk-snap' }],
+        },
+      ],
+    });
+    expect(await snapshots().restoreFromSnapshot('rds', 'sk-snap', 'rds-players-restored', 'rds-players')).toEqual({
+      arn: 'arn:aws:rds:eu-west-1:111122223333:db:rds-players-restored',
+      endpoint: { host: 'rds-players-restored.xyz.eu-west-1.rds.amazonaws.com', port: 3306 },
+    });
   });
 
   it('restores an RDS instance snapshot with the source instance\'s class and network; its endpoint comes later', async () => {
