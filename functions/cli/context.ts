@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createMysqlExecutor, createMysqlPool } from '../adapters/mysql-executor';
 import { SqlCatalog } from '../adapters/sql-catalog';
 import type { Catalog } from '../ports/catalog';
+import type { SqlExecutor } from '../ports/sql';
 import { CatalogUnavailableError } from '../shared/errors';
 import { SANDBOX_STATE_FILE } from '../local/sandbox';
 
@@ -35,11 +36,13 @@ function sandboxCatalogUrl(): string | undefined {
 }
 
 /** Opens the catalog for one command and always closes it. */
-export async function withCatalog<T>(context: CliContext, options: GlobalOptions, work: (catalog: Catalog) => Promise<T>): Promise<T> {
+/** Opens the catalog for one command and always closes it; `sql` is its executor, for the other stores in it. */
+export async function withCatalog<T>(context: CliContext, options: GlobalOptions, work: (catalog: Catalog, sql: SqlExecutor) => Promise<T>): Promise<T> {
   const url = catalogUrl(context, options);
   const pool = createMysqlPool({ url, connectionLimit: 2 });
   try {
-    return await work(new SqlCatalog(createMysqlExecutor(pool)));
+    const sql = createMysqlExecutor(pool);
+    return await work(new SqlCatalog(sql), sql);
   } catch (error) {
     throw explainCatalogFailure(error, url);
   } finally {

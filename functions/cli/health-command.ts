@@ -1,4 +1,5 @@
 import { createMysqlProber, type TlsMode } from '../adapters/mysql-prober';
+import { SqlRecoveryStore } from '../adapters/sql-recovery-store';
 import { requireShardMap } from '../catalog/shard-map-changes';
 import type { ShardNode } from '../core/shard-map-types';
 import { HealthMonitor, type NodeReport, type TickReport } from '../health/monitor';
@@ -6,6 +7,7 @@ import { MemoryHealthStore } from '../health/memory-health-store';
 import { systemClock } from '../ports/clock';
 import type { AppEvent } from '../ports/event-publisher';
 import { urlCredentials } from '../ports/node-credentials';
+import { failedPrimaries } from '../ports/recovery-store';
 import { ValidationError } from '../shared/errors';
 import { catalogUrl, withCatalog, type CliContext, type GlobalOptions } from './context';
 import { table } from './format';
@@ -34,7 +36,7 @@ export async function healthCommand(context: CliContext, options: HealthFlags): 
   // Chosen once: the probes use the catalog's account.
   const url = catalogUrl(context, options);
   const credentials = urlCredentials(new URL(url));
-  await withCatalog(context, { ...options, catalog: url }, async (catalog) => {
+  await withCatalog(context, { ...options, catalog: url }, async (catalog, sql) => {
     const map = await requireShardMap(catalog);
     const nodes = map.shards.flatMap((shard) => shard.nodes);
     // Local servers rarely have TLS; anything else must.
@@ -50,6 +52,8 @@ export async function healthCommand(context: CliContext, options: HealthFlags): 
         store,
         clock: systemClock,
         publisher: { publish: async (events) => void recent.push(...events) },
+        // A primary a failover took out of the map and could not fence is a split brain once it answers writable.
+        formerPrimaries: () => failedPrimaries(new SqlRecoveryStore(sql)),
         onError: (error, problem) => context.err(`${problem}: ${error instanceof Error ? error.message : String(error)}\n`),
       },
       { ownerId: owner, concurrency: options.concurrency, leaseTtlMs: LEASE_MS },

@@ -1,7 +1,10 @@
+import { SqlRecoveryStore } from '../adapters/sql-recovery-store';
 import { requireShardMap, splitShard } from '../catalog/shard-map-changes';
 import { createRouter } from '../core/router';
 import type { Shard } from '../core/shard-map-types';
 import { publicShardMap } from '../lookup/lookup-api';
+import type { RecoveryStore } from '../ports/recovery-store';
+import { ConflictError } from '../shared/errors';
 import { print, withCatalog, type CliContext, type GlobalOptions } from './context';
 import { percent, table } from './format';
 
@@ -50,8 +53,9 @@ export async function mapShowCommand(context: CliContext, options: GlobalOptions
 }
 
 export async function mapSplitCommand(context: CliContext, options: GlobalOptions & { at?: string; apply?: boolean }, shardName: string): Promise<void> {
-  await withCatalog(context, options, async (catalog) => {
-    const outcome = await splitShard(catalog, shardName, { at: options.at, apply: options.apply === true });
+  await withCatalog(context, options, async (catalog, sql) => {
+    const split = () => splitShard(catalog, shardName, { at: options.at, apply: options.apply === true });
+    const outcome = options.apply ? await holdingRecoveryLock(new SqlRecoveryStore(sql), shardName, split) : await split();
     const { plan } = outcome;
     const value = {
       shard: plan.shard,
@@ -73,6 +77,26 @@ export async function mapSplitCommand(context: CliContext, options: GlobalOption
       ].join('\n'),
     );
   });
+}
+
+/** How long a split may hold the shard's recovery lock; a split commits in well under a second. */
+const SPLIT_LOCK_MS = 60_000;
+
+/**
+ * Runs a map change of one shard under its recovery lock, so it never lands between a failover's
+ * promotion and that failover's map update.
+ */
+async function holdingRecoveryLock<T>(store: RecoveryStore, shard: string, work: () => Promise<T>): Promise<T> {
+  const holder = `map-split-${process.pid}-${Date.now()}`;
+  const attempt = await store.acquireLock(shard, holder, SPLIT_LOCK_MS);
+  if (!attempt.acquired) {
+    throw new ConflictError(`recovery ${attempt.heldBy} holds shard ${shard} until ${new Date(attempt.expiresAt).toISOString()}; split it once that recovery is done`);
+  }
+  try {
+    return await work();
+  } finally {
+    await store.releaseLock(shard, holder);
+  }
 }
 
 export async function mapHistoryCommand(context: CliContext, options: GlobalOptions & { limit: number }): Promise<void> {

@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqlCatalog } from '../../../functions/adapters/sql-catalog';
+import { SqlRecoveryStore } from '../../../functions/adapters/sql-recovery-store';
 import { bootstrapCatalog } from '../../../functions/catalog/bootstrap';
 import { runCli } from '../../../functions/cli/main';
 import { demoShardMap } from '../../../functions/core/population';
@@ -45,6 +46,21 @@ describe('shardkeeper health against real servers', () => {
     expect(report.nodes[1].error).toMatch(/ECONNREFUSED/);
     // The shared test server's buffer pool may legitimately be over the chapter's 85 % (LOAD_HIGH); nothing worse.
     for (const shard of report.shards as Array<{ verdict: string }>) expect(['HEALTHY', 'LOAD_HIGH']).toContain(shard.verdict);
+  });
+
+  it('probes a primary a failover removed from the map too, and calls the shard SPLIT_BRAIN while it answers writable', async () => {
+    const recovery = new SqlRecoveryStore(scratch.executor);
+    // Shard 80-'s former primary is the local server, writable like the map's primary.
+    await recovery.addRemovedNode({ shard: '80-', node: { id: 'old-primary', role: 'primary', host: '127.0.0.1', port: 3306 }, reason: 'failed-primary', recoveryId: 'failover-80-1' });
+    try {
+      const run = await cli('health', '--json', '--connect-timeout', '1000', ...catalogArg);
+      expect(run.code, run.err).toBe(0);
+      const shards = JSON.parse(run.out).shards as Array<{ shard: string; verdict: string }>;
+      expect(shards.find((shard) => shard.shard === '80-')).toMatchObject({ verdict: 'SPLIT_BRAIN' });
+      expect(shards.find((shard) => shard.shard === '-80')?.verdict).not.toBe('SPLIT_BRAIN');
+    } finally {
+      await recovery.forgetRemovedNode('80-', 'old-primary');
+    }
   });
 
   it('prints a table of nodes and one of shard verdicts', async () => {
