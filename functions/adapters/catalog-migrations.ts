@@ -337,10 +337,13 @@ export const catalogMigrations: Migration[] = [
         row_time VARCHAR(40) NOT NULL,
         line_sha256 CHAR(64) NOT NULL,
         object_key VARCHAR(700) NOT NULL,
+        object_sha256 CHAR(64) NOT NULL,
         restored_at DATETIME(3) NOT NULL,
         PRIMARY KEY (table_name, shard_name, key_id),
         KEY sk_archive_restored_time (table_name, shard_name, row_time)
       ) ${TABLE_OPTIONS}`,
+      // Rows of a batch's range that an earlier object holds (restored rows), beside the row_count its own object holds.
+      'ALTER TABLE sk_archive_batches ADD COLUMN restored_rows INT UNSIGNED NOT NULL DEFAULT 0 AFTER row_count',
     ],
   },
 ];

@@ -503,7 +503,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
       columnTypes.delete(name);
     },
 
-    async insertMissing(name: string, columns: readonly string[], restored: readonly SourceRow[]): Promise<number> {
+    async insertMissing(name: string, columns: readonly string[], restored: readonly SourceRow[], beforeInsert?: (rows: readonly SourceRow[]) => Promise<void>): Promise<number> {
       if (restored.length === 0) return 0;
       const description = await describeTable(name);
       if (!description) throw new NotFoundError(`table ${database}.${name} does not exist`);
@@ -518,6 +518,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
           const present = await lockedKeys(connection, name, types, key, keys);
           const missing = chunk.filter((_, index) => !present.has(keys[index]!));
           if (missing.length === 0) continue;
+          await beforeInsert?.(missing);
           const values = missing.map((row) => writable.map((column) => decodeValue(row[column] ?? null, types.get(column)!)));
           inserted += (await run(`INSERT INTO ${table(name)} (${writable.map((column) => quoteIdentifier(column)).join(', ')}) VALUES ?`, [values], connection)).affectedRows;
         }

@@ -19,9 +19,8 @@ import { ConflictError, ValidationError } from '../shared/errors';
 import { chunks } from './sql-chunks';
 import { epochFromSql, optionalEpochFromSql, sqlTime } from './sql-time';
 
-/** Restored-row records per multi-row statement, and per read (each ~1 KB at most with its object key). */
+/** Restored-row records per multi-row statement or read (each ~1 KB at most with its object key). */
 const RESTORED_ROWS_PER_STATEMENT = 200;
-const RESTORED_ROWS_PER_PAGE = 500;
 
 /** The ArchiveStore over the catalog's SqlExecutor (mysql2 locally, the Data API in AWS); tables from migration 4. */
 export class SqlArchiveStore implements ArchiveStore {
@@ -140,6 +139,7 @@ export class SqlArchiveStore implements ArchiveStore {
       dt: batch.dt,
       deleteMode: batch.deleteMode,
       rowCount: batch.rowCount,
+      restoredRows: batch.restoredRows,
       bytes: batch.bytes,
       rawBytes: batch.rawBytes,
       sha256: batch.sha256,
@@ -149,13 +149,14 @@ export class SqlArchiveStore implements ArchiveStore {
     };
     // An abandoned batch's row is reused when the same rows are planned again (same object key).
     await this.sql.execute(
-      `INSERT INTO sk_archive_batches (table_name, shard_name, unit_name, run_id, object_key, dt, state, delete_mode, row_count, bytes, raw_bytes, sha256,
+      `INSERT INTO sk_archive_batches (table_name, shard_name, unit_name, run_id, object_key, dt, state, delete_mode, row_count, restored_rows, bytes, raw_bytes, sha256,
          first_cursor, last_cursor, created_at, updated_at)
-       VALUES (:table, :shard, :unit, :runId, :objectKey, :dt, 'planned', :deleteMode, :rowCount, :bytes, :rawBytes, :sha256, :firstCursor, :lastCursor, :now, :now)
+       VALUES (:table, :shard, :unit, :runId, :objectKey, :dt, 'planned', :deleteMode, :rowCount, :restoredRows, :bytes, :rawBytes, :sha256, :firstCursor, :lastCursor, :now, :now)
        ON DUPLICATE KEY UPDATE
          run_id = IF(state = 'abandoned', VALUES(run_id), run_id),
          delete_mode = IF(state = 'abandoned', VALUES(delete_mode), delete_mode),
          row_count = IF(state = 'abandoned', VALUES(row_count), row_count),
+         restored_rows = IF(state = 'abandoned', VALUES(restored_rows), restored_rows),
          bytes = IF(state = 'abandoned', VALUES(bytes), bytes),
          raw_bytes = IF(state = 'abandoned', VALUES(raw_bytes), raw_bytes),
          sha256 = IF(state = 'abandoned', VALUES(sha256), sha256),
@@ -229,39 +230,46 @@ export class SqlArchiveStore implements ArchiveStore {
     for (const batch of chunks(rows, RESTORED_ROWS_PER_STATEMENT)) {
       const params: SqlParams = { table, shard, now };
       const tuples = batch.map((row, index) => {
-        Object.assign(params, { [`k${index}`]: row.keyId, [`t${index}`]: row.time, [`l${index}`]: row.lineSha256, [`o${index}`]: row.objectKey });
-        return `(:table, :shard, :k${index}, :t${index}, :l${index}, :o${index}, :now)`;
+        Object.assign(params, { [`k${index}`]: row.keyId, [`t${index}`]: row.time, [`l${index}`]: row.lineSha256, [`o${index}`]: row.objectKey, [`s${index}`]: row.objectSha256 });
+        return `(:table, :shard, :k${index}, :t${index}, :l${index}, :o${index}, :s${index}, :now)`;
       });
       await this.sql.execute(
-        `INSERT INTO sk_archive_restored (table_name, shard_name, key_id, row_time, line_sha256, object_key, restored_at) VALUES ${tuples.join(', ')}
-         ON DUPLICATE KEY UPDATE row_time = VALUES(row_time), line_sha256 = VALUES(line_sha256), object_key = VALUES(object_key), restored_at = VALUES(restored_at)`,
+        `INSERT INTO sk_archive_restored (table_name, shard_name, key_id, row_time, line_sha256, object_key, object_sha256, restored_at) VALUES ${tuples.join(', ')}
+         ON DUPLICATE KEY UPDATE row_time = VALUES(row_time), line_sha256 = VALUES(line_sha256), object_key = VALUES(object_key),
+           object_sha256 = VALUES(object_sha256), restored_at = VALUES(restored_at)`,
         params,
       );
     }
   }
 
-  async restoredRows(table: string, shard: string, fromTime: string, toTime: string): Promise<RestoredRow[]> {
+  async anyRestored(table: string, shard: string, fromTime: string, toTime: string): Promise<boolean> {
+    const rows = await this.sql.query(
+      'SELECT 1 AS found FROM sk_archive_restored WHERE table_name = :table AND shard_name = :shard AND row_time BETWEEN :fromTime AND :toTime LIMIT 1',
+      { table, shard, fromTime, toTime },
+    );
+    return rows.length > 0;
+  }
+
+  async restoredRows(table: string, shard: string, keyIds: readonly string[]): Promise<RestoredRow[]> {
     const found: RestoredRow[] = [];
-    // Paged in index order, so no result outgrows the Data API's 1 MiB response limit.
-    for (let after: RestoredRow | undefined; ; ) {
+    for (const batch of chunks(keyIds, RESTORED_ROWS_PER_STATEMENT)) {
+      const params: SqlParams = { table, shard };
       const rows = await this.sql.query(
-        `SELECT key_id, row_time, line_sha256, object_key FROM sk_archive_restored
-         WHERE table_name = :table AND shard_name = :shard AND row_time BETWEEN :fromTime AND :toTime
-           AND (:afterTime IS NULL OR row_time > :afterTime OR (row_time = :afterTime AND key_id > :afterKey))
-         ORDER BY row_time, key_id LIMIT ${RESTORED_ROWS_PER_PAGE}`,
-        { table, shard, fromTime, toTime, afterTime: after?.time ?? null, afterKey: after?.keyId ?? null },
+        `SELECT key_id, row_time, line_sha256, object_key, object_sha256 FROM sk_archive_restored
+         WHERE table_name = :table AND shard_name = :shard AND ${keyIdList(batch, params)}`,
+        params,
       );
-      found.push(...rows.map((row) => ({ keyId: String(row.key_id), time: String(row.row_time), lineSha256: String(row.line_sha256), objectKey: String(row.object_key) })));
-      if (rows.length < RESTORED_ROWS_PER_PAGE) return found;
-      after = found.at(-1);
+      for (const row of rows) {
+        found.push({ keyId: String(row.key_id), time: String(row.row_time), lineSha256: String(row.line_sha256), objectKey: String(row.object_key), objectSha256: String(row.object_sha256) });
+      }
     }
+    return found;
   }
 
   async forgetRestored(table: string, shard: string, keyIds: readonly string[]): Promise<void> {
     for (const batch of chunks(keyIds, RESTORED_ROWS_PER_STATEMENT)) {
       const params: SqlParams = { table, shard };
-      const names = batch.map((keyId, index) => ((params[`k${index}`] = keyId), `:k${index}`));
-      await this.sql.execute(`DELETE FROM sk_archive_restored WHERE table_name = :table AND shard_name = :shard AND key_id IN (${names.join(', ')})`, params);
+      await this.sql.execute(`DELETE FROM sk_archive_restored WHERE table_name = :table AND shard_name = :shard AND ${keyIdList(batch, params)}`, params);
     }
   }
 
@@ -303,8 +311,13 @@ function upsertCursor(sql: SqlExecutor, at: { table: string; shard: string; unit
 const SELECT_RUNS = `SELECT table_name, shard_name, run_id, cutoff, status, row_count, batch_count, bytes, raw_bytes, started_at, finished_at, error
   FROM sk_archive_runs`;
 
-const SELECT_BATCHES = `SELECT batch_id, table_name, shard_name, unit_name, run_id, object_key, dt, state, delete_mode, row_count, bytes, raw_bytes, sha256,
+const SELECT_BATCHES = `SELECT batch_id, table_name, shard_name, unit_name, run_id, object_key, dt, state, delete_mode, row_count, restored_rows, bytes, raw_bytes, sha256,
   first_cursor, last_cursor, created_at, updated_at FROM sk_archive_batches`;
+
+/** `key_id IN (:k0, …)`, the ids bound as named parameters in `params`. */
+function keyIdList(keyIds: readonly string[], params: SqlParams): string {
+  return `key_id IN (${keyIds.map((keyId, index) => ((params[`k${index}`] = keyId), `:k${index}`)).join(', ')})`;
+}
 
 /** Only fixed state names from the core reach this; they are quoted literals, not input. */
 const inList = (states: readonly BatchState[]) => states.map((state) => `'${state}'`).join(', ');
@@ -347,6 +360,7 @@ function toBatch(row: SqlRow): ArchiveBatchRecord {
     state: String(row.state) as BatchState,
     deleteMode: String(row.delete_mode) as DeleteMode,
     rowCount: Number(row.row_count),
+    restoredRows: Number(row.restored_rows),
     bytes: Number(row.bytes),
     rawBytes: Number(row.raw_bytes),
     sha256: String(row.sha256),

@@ -52,8 +52,7 @@ export interface UnitScan {
 
 export type BatchOutcome =
   | { kind: 'empty' }
-  /** `advanced`: the unit's cursor now stands after this batch. */
-  /** `alreadyArchived`: restored rows among those deleted, which an earlier object holds. */
+  /** `advanced`: the unit's cursor now stands after this batch; `alreadyArchived`: restored rows it deleted that an earlier object holds. */
   | { kind: 'archived'; batch: ArchiveBatchRecord; deleted: number; alreadyArchived: number; advanced: boolean }
   /** Some rows changed between read and delete: nothing was deleted, the object was removed; select again. */
   | { kind: 'changed'; rows: number }
@@ -64,14 +63,26 @@ export type BatchOutcome =
 type BatchRange = Pick<ArchiveBatchRecord, 'firstCursor' | 'lastCursor'>;
 
 /**
- * A batch read, written and verified, waiting for its delete and checkpoint. `archived` holds every
- * row read, the delete's expectation; `restored` the key ids of restored rows among them, which are
- * in an earlier object rather than this one.
+ * What the delete of a batch's rows is to do besides: `forget` the restored-row records of its keys
+ * (their rows leave the shard with it), and count `alreadyArchived` restored rows that an earlier
+ * object holds. `recovering`: an interrupted run may already have deleted the rows, so the object
+ * may be their only copy.
+ */
+interface DeletePlan {
+  recovering: boolean;
+  forget: readonly string[];
+  alreadyArchived: number;
+}
+
+/**
+ * A batch read and waiting for its delete and checkpoint: `verified` with its object written and
+ * checked, or `known` when an earlier object holds every row. `archived` holds every row read, the
+ * delete's expectation, restored rows among them.
  */
 export type PreparedBatch =
   | { kind: 'empty' }
-  | { kind: 'verified'; batch: ArchiveBatchRecord; archived: Map<string, SourceRow>; restored: string[] }
-  | { kind: 'known'; range: BatchRange; archived: Map<string, SourceRow>; restored: string[] };
+  | { kind: 'verified'; batch: ArchiveBatchRecord; archived: Map<string, SourceRow>; plan: DeletePlan }
+  | { kind: 'known'; range: BatchRange; archived: Map<string, SourceRow>; plan: DeletePlan };
 
 const step = async (context: BatchContext, name: BatchStep, batch: { objectKey: string; rowCount: number }) =>
   context.onStep?.(name, { objectKey: batch.objectKey, rows: batch.rowCount });
@@ -95,10 +106,10 @@ export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cu
   const rows = takeSameDay(selected, table.config.timeColumn);
   const archived = rowsByKey(rows, table.keyColumns);
   const range: BatchRange = { firstCursor: cursorOf(rows[0]!, table.orderColumns), lastCursor: cursorOf(rows.at(-1)!, table.orderColumns) };
-  const restored = scan.deleteMode === 'rows' ? await restoredStillArchived(context, rows) : new Map<string, string>();
-  const restoredIds = [...restored.keys()].map(restoredKeyId);
-  const fresh = restored.size === 0 ? rows : rows.filter((row) => !restored.has(keyString(row, table.keyColumns)));
-  if (fresh.length === 0) return { kind: 'known', range, archived, restored: restoredIds };
+  const { recorded, held } = scan.deleteMode === 'rows' ? await restoredStillArchived(context, rows) : { recorded: [], held: new Set<string>() };
+  const plan: DeletePlan = { recovering: false, forget: recorded, alreadyArchived: held.size };
+  const fresh = held.size === 0 ? rows : rows.filter((row) => !held.has(keyString(row, table.keyColumns)));
+  if (fresh.length === 0) return { kind: 'known', range, archived, plan };
 
   const body = buildBatchBody(fresh, table.columns);
   const first = fresh[0]!;
@@ -107,7 +118,7 @@ export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cu
   const keyParts = { table: table.config.table, shard: context.shard, dt, unit: scan.unit, firstKey: cursorOf(first, table.keyColumns), lastKey: cursorOf(last, table.keyColumns) };
   await step(context, 'selected', { objectKey: batchObjectKey(keyParts), rowCount: fresh.length });
   let batch: ArchiveBatchRecord | undefined;
-  // A finished batch may own the name already: the same rows restored and archived again, or other rows between the same keys.
+  // A finished batch may own the name already: the same rows (restored before restores were recorded) or other rows between the same keys.
   for (let variant = 1; !batch; variant++) {
     const objectKey = batchObjectKey(keyParts, variant);
     try {
@@ -120,6 +131,7 @@ export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cu
         dt,
         deleteMode: scan.deleteMode,
         rowCount: fresh.length,
+        restoredRows: held.size,
         bytes: body.body.length,
         rawBytes: body.rawBytes,
         sha256: body.sha256,
@@ -130,7 +142,7 @@ export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cu
       if (!(error instanceof ConflictError)) throw error;
       const owner = await store.batchByObjectKey(objectKey);
       if (owner && owner.sha256 === body.sha256 && owner.state === 'checkpointed' && (await storedObjectMatches(context.objects, owner))) {
-        return { kind: 'known', range, archived, restored: restoredIds };
+        return { kind: 'known', range, archived, plan };
       }
     }
   }
@@ -148,26 +160,31 @@ export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cu
   }
   await store.setBatchState(batch, 'planned', 'uploaded');
   await step(context, 'verified', batch);
-  return { kind: 'verified', batch: { ...batch, state: 'uploaded' }, archived, restored: restoredIds };
+  return { kind: 'verified', batch: { ...batch, state: 'uploaded' }, archived, plan };
 }
 
 /**
- * The batch's rows (by keyString) that `archive restore` put back and that are unchanged since, with
- * the object holding each. Only an object still there and intact counts: once it has expired or
- * been lost, its rows are archived anew.
+ * The key ids of the batch's rows that `archive restore` recorded, and the rows (by keyString) among
+ * them that are unchanged since and still held by their object: that very object, checkpointed,
+ * there and intact. Once it has expired or been lost, its rows are archived anew. The records are
+ * looked up by key only when the batch's time span holds any, so a table without restores pays one
+ * indexed probe per batch.
  */
-async function restoredStillArchived(context: BatchContext, rows: readonly SourceRow[]): Promise<Map<string, string>> {
-  const { table } = context;
+async function restoredStillArchived(context: BatchContext, rows: readonly SourceRow[]): Promise<{ recorded: string[]; held: Set<string> }> {
+  const { table, store, shard } = context;
   const time = (row: SourceRow) => String(row[table.config.timeColumn]);
-  const recorded = await context.store.restoredRows(table.config.table, context.shard, time(rows[0]!), time(rows.at(-1)!));
-  const unchanged = unchangedRestoredRows(rows, recorded, table);
-  const holds = new Map<string, boolean>();
-  for (const objectKey of new Set(unchanged.values())) {
-    const owner = await context.store.batchByObjectKey(objectKey);
-    holds.set(objectKey, owner?.state === 'checkpointed' && (await storedObjectMatches(context.objects, owner)));
+  if (!(await store.anyRestored(table.config.table, shard, time(rows[0]!), time(rows.at(-1)!)))) return { recorded: [], held: new Set() };
+  const records = await store.restoredRows(table.config.table, shard, rows.map((row) => restoredKeyId(keyString(row, table.keyColumns))));
+  const unchanged = unchangedRestoredRows(rows, records, table);
+  // Each object key → the SHA-256 of its checkpointed, intact object, or undefined.
+  const intact = new Map<string, string | undefined>();
+  for (const { objectKey } of unchanged.values()) {
+    if (intact.has(objectKey)) continue;
+    const owner = await store.batchByObjectKey(objectKey);
+    intact.set(objectKey, owner?.state === 'checkpointed' && (await storedObjectMatches(context.objects, owner)) ? owner.sha256 : undefined);
   }
-  for (const [key, objectKey] of unchanged) if (!holds.get(objectKey)) unchanged.delete(key);
-  return unchanged;
+  const held = new Set([...unchanged].filter(([, record]) => intact.get(record.objectKey) === record.objectSha256).map(([rowKey]) => rowKey));
+  return { recorded: records.map((record) => record.keyId), held };
 }
 
 /**
@@ -177,8 +194,8 @@ async function restoredStillArchived(context: BatchContext, rows: readonly Sourc
  */
 export async function finishPreparedBatch(context: BatchContext, scan: UnitScan, prepared: PreparedBatch, mayAdvance: Promise<boolean> = Promise.resolve(true)): Promise<BatchOutcome> {
   if (prepared.kind === 'empty') return prepared;
-  if (prepared.kind === 'known') return finishArchivedBefore(context, scan, prepared.range, prepared.archived, prepared.restored, mayAdvance);
-  return finishVerifiedBatch(context, scan, prepared.batch, prepared.archived, mayAdvance, prepared.restored);
+  if (prepared.kind === 'known') return finishArchivedBefore(context, scan, prepared.range, prepared.archived, prepared.plan, mayAdvance);
+  return finishVerifiedBatch(context, scan, prepared.batch, prepared.archived, mayAdvance, prepared.plan);
 }
 
 /**
@@ -200,25 +217,20 @@ export async function abandonPrepared(context: BatchContext, prepared: PreparedB
   if (prepared.kind === 'verified') await abandon(context, prepared.batch);
 }
 
-/**
- * Deletes (rows mode) and checkpoints a verified batch whose archived lines are known. `restored`:
- * see PreparedBatch. Recovering (no `restored`): an interrupted run may already have deleted the
- * rows, so the object may be their only copy.
- */
+/** Deletes (rows mode) and checkpoints a verified batch whose archived lines are known. */
 async function finishVerifiedBatch(
   context: BatchContext,
   scan: UnitScan,
   batch: ArchiveBatchRecord,
   archived: Map<string, SourceRow>,
   mayAdvance: Promise<boolean>,
-  restored?: string[],
+  plan: DeletePlan,
 ): Promise<BatchOutcome> {
-  const recovering = restored === undefined;
   let deleted = 0;
   if (batch.deleteMode === 'rows') {
     const outcome = await context.source.deleteArchived(deleteRequest(context, scan, batch, archived));
     if (outcome.changed.length > 0) {
-      if (recovering && outcome.missing > 0) {
+      if (plan.recovering && outcome.missing > 0) {
         throw new ArchiveIntegrityError(
           `archive object ${batch.objectKey}: ${outcome.missing} of its ${batch.rowCount} rows are gone from shard ${context.shard}, perhaps deleted by the interrupted run, ` +
             `and ${outcome.changed.length} changed since; the object is kept as the only copy of the rows that are gone: compare it with the shard before archiving this table again`,
@@ -230,11 +242,11 @@ async function finishVerifiedBatch(
     }
     deleted = outcome.deleted;
     await step(context, 'deleted', batch);
-    await forgetRestored(context, restored);
+    await forgetRestored(context, plan.forget);
     await context.store.setBatchState(batch, 'uploaded', 'deleted');
     await step(context, 'marked-deleted', batch);
   }
-  return { kind: 'archived', batch, deleted, alreadyArchived: restored?.length ?? 0, advanced: await checkpoint(context, batch, await mayAdvance) };
+  return { kind: 'archived', batch, deleted, alreadyArchived: plan.alreadyArchived, advanced: await checkpoint(context, batch, await mayAdvance) };
 }
 
 /**
@@ -255,7 +267,7 @@ async function finishArchivedBefore(
   scan: UnitScan,
   range: BatchRange,
   archived: Map<string, SourceRow>,
-  restored: string[],
+  plan: DeletePlan,
   mayAdvance: Promise<boolean>,
 ): Promise<BatchOutcome> {
   let deleted = 0;
@@ -263,15 +275,15 @@ async function finishArchivedBefore(
     const outcome = await context.source.deleteArchived(deleteRequest(context, scan, range, archived));
     if (outcome.changed.length > 0) return { kind: 'changed', rows: outcome.changed.length };
     deleted = outcome.deleted;
-    await forgetRestored(context, restored);
+    await forgetRestored(context, plan.forget);
   }
   const advanced = await mayAdvance;
   if (advanced) await context.store.moveCursor(context.table.config.table, context.shard, scan.unit, context.runId, range.lastCursor);
   return { kind: 'archived-before', lastCursor: range.lastCursor, deleted, advanced };
 }
 
-/** Once their rows are deleted again. A crash before leaves records of keys that are gone, which match nothing. */
-async function forgetRestored(context: BatchContext, keyIds: readonly string[] = []): Promise<void> {
+/** Once the batch's rows are deleted. A crash before leaves records of keys that are gone: a row that comes back under one must be identical to its recorded line to match. */
+async function forgetRestored(context: BatchContext, keyIds: readonly string[]): Promise<void> {
   if (keyIds.length > 0) await context.store.forgetRestored(context.table.config.table, context.shard, keyIds);
 }
 
@@ -326,9 +338,11 @@ export async function recoverBatch(context: BatchContext, scan: UnitScan, batch:
           before: scan.before,
           filter: scan.filter,
         });
-        if (onShard !== batch.rowCount) {
+        // The range also holds the restored rows the batch was to delete without writing them again.
+        const expected = batch.rowCount + batch.restoredRows;
+        if (onShard !== expected) {
           throw new ArchiveIntegrityError(
-            `archive object ${batch.objectKey} is missing or altered, and ${onShard} of its ${batch.rowCount} rows are on shard ${context.shard}: ` +
+            `archive object ${batch.objectKey} is missing or altered, and ${onShard} of the ${expected} rows of its range are on shard ${context.shard}: ` +
               'some may have been deleted; restore the object from a previous version before archiving this table again',
             { details: { batchId: batch.id, objectKey: batch.objectKey } },
           );
@@ -336,7 +350,7 @@ export async function recoverBatch(context: BatchContext, scan: UnitScan, batch:
         await abandon(context, batch);
         return { kind: 'abandoned' };
       }
-      return finishVerifiedBatch(context, scan, batch, rowsByKey(batchRows(body), context.table.keyColumns), Promise.resolve(mayAdvance));
+      return finishVerifiedBatch(context, scan, batch, rowsByKey(batchRows(body), context.table.keyColumns), Promise.resolve(mayAdvance), { recovering: true, forget: [], alreadyArchived: 0 });
     }
   }
 }

@@ -1,14 +1,18 @@
+import { randomUUID } from 'node:crypto';
 import { batchLines, INTEGER_COLUMN_TYPES, INTEGER_TEXT, isoDate, keyString, sqlDateTime, type SourceRow } from '../core/archive-batch';
 import { dailyTableDay } from '../core/archive-partitions';
 import { lineSha256, restoredKeyId } from '../core/archive-restored';
 import type { ArchiveSource, TableDescription } from '../ports/archive-source';
 import type { ArchiveStore } from '../ports/archive-store';
 import type { ObjectStore } from '../ports/object-store';
-import { ArchiveIntegrityError, ValidationError } from '../shared/errors';
+import { ArchiveIntegrityError, ConflictError, ValidationError } from '../shared/errors';
 import { assertIdentifier } from '../shared/identifiers';
 import type { ArchiveTableConfig } from './archive-config';
 import { verifiedBody } from './archive-batches';
 import { resolveArchiveTable } from './resolve-table';
+
+/** Renewed before each object: a restore holds the table's lease only as long as it keeps reading. */
+const RESTORE_LEASE_MS = 15 * 60_000;
 
 export interface RestoreRequest {
   shard: string;
@@ -61,35 +65,62 @@ export async function restoreArchivedRows(
 
   const from = sqlDateTime(request.from);
   const to = sqlDateTime(request.to);
-  const batches = await deps.store.verifiedBatches(config.table, request.shard, isoDate(request.from), isoDate(request.to - 1));
+  const wanted = (row: SourceRow) => {
+    const value = String(row[config.timeColumn]);
+    // A DATE is its day's midnight; compared as text it would sort before it.
+    const time = value.length === 10 ? `${value} 00:00:00` : value;
+    return time >= from && time < to && (player === undefined || String(row[config.playerColumn]) === player);
+  };
+  // Newest first: a key archived more than once (restored, edited, archived again) comes back as its newest version.
+  const batches = (await deps.store.verifiedBatches(config.table, request.shard, isoDate(request.from), isoDate(request.to - 1))).sort((a, b) => b.id - a.id);
+  const lease = `archive-restore-${randomUUID()}`;
   let matched = 0;
   let inserted = 0;
-  for (const [index, batch] of batches.entries()) {
-    const body = await verifiedBody(deps.objects, batch);
-    if (!body) throw new ArchiveIntegrityError(`archive object ${batch.objectKey} is missing or does not match its manifest checksum`);
-    const lines = batchLines(body)
-      .map((line) => ({ line, row: JSON.parse(line) as SourceRow }))
-      .filter(({ row }) => {
-        const value = String(row[config.timeColumn]);
-        // A DATE is its day's midnight; compared as text it would sort before it.
-        const time = value.length === 10 ? `${value} 00:00:00` : value;
-        return time >= from && time < to && (player === undefined || String(row[config.playerColumn]) === player);
-      });
-    matched += lines.length;
-    const rows = lines.map(({ row }) => row);
-    const first = rows[0];
-    if (!first) continue;
-    if (live) {
-      await deps.store.recordRestored(
-        config.table,
-        request.shard,
-        lines.map(({ line, row }) => ({ keyId: restoredKeyId(keyString(row, live.keyColumns)), time: String(row[config.timeColumn]), lineSha256: lineSha256(line), objectKey: batch.objectKey })),
-      );
+  try {
+    for (const [index, batch] of batches.entries()) {
+      // Into the live table only while no archive run reads it, so no run deletes a record under a row being restored.
+      if (live) await holdLease(deps.store, config.table, request.shard, lease);
+      const body = await verifiedBody(deps.objects, batch);
+      if (!body) throw new ArchiveIntegrityError(`archive object ${batch.objectKey} is missing or does not match its manifest checksum`);
+      const lineOf = new Map<SourceRow, string>();
+      for (const line of batchLines(body)) {
+        const row = JSON.parse(line) as SourceRow;
+        if (wanted(row)) lineOf.set(row, line);
+      }
+      const rows = [...lineOf.keys()];
+      matched += rows.length;
+      // Recorded right before they go in: exactly the rows inserted, each with the line it came from.
+      const record = live
+        ? (inserting: readonly SourceRow[]) =>
+            deps.store.recordRestored(
+              config.table,
+              request.shard,
+              inserting.map((row) => ({
+                keyId: restoredKeyId(keyString(row, live.keyColumns)),
+                time: String(row[config.timeColumn]),
+                lineSha256: lineSha256(lineOf.get(row)!),
+                objectKey: batch.objectKey,
+                objectSha256: batch.sha256,
+              })),
+            )
+        : undefined;
+      if (rows.length > 0) inserted += await deps.source.insertMissing(target, Object.keys(rows[0]!), rows, record);
+      deps.onObject?.(index + 1, batches.length);
     }
-    inserted += await deps.source.insertMissing(target, Object.keys(first), rows);
-    deps.onObject?.(index + 1, batches.length);
+  } finally {
+    if (live) await deps.store.releaseLease(config.table, request.shard, lease);
   }
   return { target, objects: batches.length, matched, inserted, skipped: matched - inserted };
+}
+
+/** Takes or renews the table's archive lease on the shard for the restore; refuses while an archive run holds it. */
+async function holdLease(store: ArchiveStore, table: string, shard: string, owner: string): Promise<void> {
+  const attempt = await store.tryLease(table, shard, owner, RESTORE_LEASE_MS);
+  if (!attempt.acquired) {
+    throw new ConflictError(
+      `run ${attempt.heldBy} is archiving ${table} on shard ${shard} (its lease runs until ${new Date(attempt.expiresAt).toISOString()}); restore into the live table once it is done, or --into another table`,
+    );
+  }
 }
 
 /** The player id as the archived lines hold it: an integer column's value in canonical decimal. */

@@ -13,8 +13,9 @@ export interface RestoredRow {
   time: string;
   /** SHA-256 (hex) of the archived JSON line. */
   lineSha256: string;
-  /** The verified object holding the line. */
+  /** The verified object holding the line, and that object's SHA-256 (hex), so a later object under the same key does not count. */
   objectKey: string;
+  objectSha256: string;
 }
 
 const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -23,21 +24,21 @@ export const restoredKeyId = (key: string): string => sha256Hex(key);
 export const lineSha256 = (line: string): string => sha256Hex(line);
 
 /**
- * The rows (by keyString) that are exactly a recorded restored line, with the object each relies on.
+ * The rows (by keyString) that are exactly a recorded restored line, with the record each matched.
  * A row changed since its restore, or read with other columns, no longer matches and is archived anew.
  */
-export function unchangedRestoredRows(
+export function unchangedRestoredRows<R extends Pick<RestoredRow, 'keyId' | 'lineSha256'>>(
   rows: readonly SourceRow[],
-  recorded: readonly Pick<RestoredRow, 'keyId' | 'lineSha256' | 'objectKey'>[],
+  recorded: readonly R[],
   table: { columns: readonly string[]; keyColumns: readonly string[] },
-): Map<string, string> {
-  const unchanged = new Map<string, string>();
+): Map<string, R> {
+  const unchanged = new Map<string, R>();
   if (recorded.length === 0) return unchanged;
   const byKeyId = new Map(recorded.map((entry) => [entry.keyId, entry]));
   for (const row of rows) {
     const key = keyString(row, table.keyColumns);
     const entry = byKeyId.get(restoredKeyId(key));
-    if (entry && entry.lineSha256 === lineSha256(encodeRow(row, table.columns))) unchanged.set(key, entry.objectKey);
+    if (entry && entry.lineSha256 === lineSha256(encodeRow(row, table.columns))) unchanged.set(key, entry);
   }
   return unchanged;
 }

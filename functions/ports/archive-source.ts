@@ -104,8 +104,11 @@ export interface ArchiveSource {
   renameTable(from: string, to: string): Promise<void>;
   dropTable(name: string): Promise<void>;
 
-  /** Inserts rows with their original keys, skipping keys already present; returns how many were new. */
-  insertMissing(table: string, columns: readonly string[], rows: readonly SourceRow[]): Promise<number>;
+  /**
+   * Inserts rows with their original keys, skipping keys already present; returns how many were new.
+   * `beforeInsert` sees exactly the rows about to go in, before each INSERT.
+   */
+  insertMissing(table: string, columns: readonly string[], rows: readonly SourceRow[], beforeInsert?: (rows: readonly SourceRow[]) => Promise<void>): Promise<number>;
 }
 
 /** Load on a shard's nodes, for throttling. */

@@ -16,6 +16,8 @@ export interface ArchiveBatchRecord {
   state: BatchState;
   deleteMode: DeleteMode;
   rowCount: number;
+  /** Rows of the batch's range that are not in its object but in an earlier one: restored rows deleted again with the batch. */
+  restoredRows: number;
   /** Size and SHA-256 (hex) of the compressed object, fixed when planned. */
   bytes: number;
   sha256: string;
@@ -119,9 +121,11 @@ export interface ArchiveStore {
 
   /** Records rows about to be restored into the live table (idempotent: a key's newest restore wins). */
   recordRestored(table: string, shard: string, rows: readonly RestoredRow[]): Promise<void>;
-  /** Recorded restored rows whose time lies within [fromTime, toTime], compared as the lines hold them. */
-  restoredRows(table: string, shard: string, fromTime: string, toTime: string): Promise<RestoredRow[]>;
-  /** Drops the records of rows the archiver has deleted again. */
+  /** Whether any restored row is recorded with a time within [fromTime, toTime], compared as the lines hold them. */
+  anyRestored(table: string, shard: string, fromTime: string, toTime: string): Promise<boolean>;
+  /** The records of these keys. */
+  restoredRows(table: string, shard: string, keyIds: readonly string[]): Promise<RestoredRow[]>;
+  /** Drops the records of rows the archiver has deleted. */
   forgetRestored(table: string, shard: string, keyIds: readonly string[]): Promise<void>;
 
   /** Units not yet dropped, oldest first. */

@@ -130,7 +130,7 @@ describe('archiving a batch exactly once, whatever fails', () => {
     const before = checksums(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs'));
 
     await expect(runToCompletion(harness, harness.process(), config, retried, { now: NOW })).rejects.toThrow(
-      new RegExp(`archive object ${objectKey.replace(/[.]/g, '\\.')} is missing or altered, and 0 of its \\d+ rows are on shard -80`),
+      new RegExp(`archive object ${objectKey.replace(/[.]/g, '\\.')} is missing or altered, and 0 of the \\d+ rows of its range are on shard -80`),
     );
     expect(checksums(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs'))).toEqual(before);
 

@@ -11,12 +11,12 @@ const recordOf = (restored: SourceRow, objectKey: string) => ({
 });
 
 describe('restored rows the archive already holds', () => {
-  it('matches a row by its key and its whole archived line, and names the object holding it', () => {
+  it('matches a row by its key and its whole archived line, with the record naming the object holding it', () => {
     const rows = [row(1, 'gg'), row(2, 'hi'), row(3, null)];
-    const unchanged = unchangedRestoredRows(rows, [recordOf(row(1, 'gg'), 'a.jsonl.zst'), recordOf(row(3, null), 'b.jsonl.zst')], table);
-    expect([...unchanged]).toEqual([
-      [keyString(rows[0]!, table.keyColumns), 'a.jsonl.zst'],
-      [keyString(rows[2]!, table.keyColumns), 'b.jsonl.zst'],
+    const records = [recordOf(row(1, 'gg'), 'a.jsonl.zst'), recordOf(row(3, null), 'b.jsonl.zst')];
+    expect([...unchangedRestoredRows(rows, records, table)]).toEqual([
+      [keyString(rows[0]!, table.keyColumns), records[0]],
+      [keyString(rows[2]!, table.keyColumns), records[1]],
     ]);
   });
 
