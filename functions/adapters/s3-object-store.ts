@@ -8,6 +8,7 @@ import {
   NoSuchKey,
   NotFound,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -94,6 +95,10 @@ export function createS3ObjectStore(options: S3ObjectStoreOptions): ObjectStore 
         for (const object of page.Contents ?? []) yield { key: object.Key!, size: object.Size ?? 0 };
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
+    },
+
+    async setTags(key: string, tags: Record<string, string>): Promise<void> {
+      await client.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } }));
     },
 
     async delete(keys: string[]): Promise<void> {

@@ -40,6 +40,8 @@ const PATCH_COLUMNS: { [K in keyof Required<BackupPatch>]: [string, (value: Requ
   verifiedAt: [['verified_at', (value) => optionalTime(value)]],
   restoreSeconds: [['restore_seconds', (value) => value]],
   detail: [['detail', (value) => JSON.stringify(value)]],
+  retentionClass: [['retention_class', (value) => value]],
+  expiresAt: [['expires_at', (value) => sqlTime(value)]],
 };
 
 const BACKUP_COLUMNS = `backup_id, epoch_id, shard_name, database_name, kind, status, retention_class, source_node, dump_mode,

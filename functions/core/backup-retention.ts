@@ -69,6 +69,22 @@ export function retentionClassFor(at: number, earlier: readonly number[], timeZo
   return 'daily';
 }
 
+const RANK: Record<RetentionClass, number> = { daily: 0, weekly: 1, monthly: 2 };
+
+/**
+ * The backup that takes over the month (or ISO week) a monthly (weekly) backup held once that one
+ * failed verification: the first restorable backup after it in the same period, when its class is
+ * lower. Undefined when there is none: the next backup to start then gets the class.
+ */
+export function successorInPeriod<B extends { startedAt: number; retentionClass: RetentionClass }>(failed: B, restorable: readonly B[], timeZone: string): B | undefined {
+  if (failed.retentionClass === 'daily') return undefined;
+  const period = (at: number) => periodsOf(at, timeZone)[failed.retentionClass === 'monthly' ? 'month' : 'week'];
+  const next = restorable
+    .filter((backup) => backup.startedAt > failed.startedAt && period(backup.startedAt) === period(failed.startedAt))
+    .sort((a, b) => a.startedAt - b.startedAt)[0];
+  return next && RANK[next.retentionClass] < RANK[failed.retentionClass] ? next : undefined;
+}
+
 /**
  * Days until S3 may expire a class: longer than the GFS count can keep a representative
  * (7 dailies span < 7 days, 4 weeklies < 28, 12 monthlies < 366), with a day to spare.

@@ -85,6 +85,8 @@ export type BackupPatch = Partial<
     | 'verifiedAt'
     | 'restoreSeconds'
     | 'detail'
+    | 'retentionClass'
+    | 'expiresAt'
   >
 >;
 

@@ -27,4 +27,6 @@ export interface ObjectStore {
   getStream(key: string): Promise<Readable>;
   list(prefix: string): AsyncIterable<{ key: string; size: number }>;
   delete(keys: string[]): Promise<void>;
+  /** Replaces an object's tags (lifecycle rules follow the new ones). */
+  setTags(key: string, tags: Record<string, string>): Promise<void>;
 }

@@ -111,6 +111,10 @@ describe('BackupOrchestrator', () => {
     expect(events!.Resource).toEqual({ 'Fn::ImportValue': expect.stringMatching(/^Shardkeeper-health:.*Bus.*Arn/) });
     const wildcard = statements.filter((statement) => asArray(statement.Resource).includes('*'));
     expect(wildcard.flatMap((statement) => asArray(statement.Action)).sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    // A backup promoted to the period of one that failed verification has its objects re-tagged, in the backup bucket only.
+    const tagging = statements.filter((statement) => asArray(statement.Action).includes('s3:PutObjectTagging'));
+    expect(tagging).toHaveLength(1);
+    expect(new Set(JSON.stringify(tagging[0]!.Resource).match(/"Fn::GetAtt":\["[^"]+"/g))).toEqual(new Set([expect.stringMatching(/"BackupBackups[0-9A-F]+"$/)]));
   });
 
   it('retries transient errors on every task and catches every shard step into FailShard, which reports it', () => {

@@ -45,6 +45,9 @@ export class MemoryObjectStore implements ObjectStore {
   async delete(keys: string[]): Promise<void> {
     for (const key of keys) this.objects.delete(key);
   }
+  async setTags(key: string, tags: Record<string, string>): Promise<void> {
+    this.objects.get(key)!.tags = { ...tags };
+  }
 }
 
 type FailingCall = 'connect' | 'pause' | 'rows' | 'assertPaused';

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
+import { GetObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3ObjectStore } from '../../../functions/adapters/s3-object-store';
 import { startLocalS3, type LocalS3 } from '../../../functions/local/local-s3';
@@ -27,6 +28,13 @@ describe('S3 object store against a local S3', () => {
     expect(stored).toMatchObject({ key: 'a/b.txt', size: 12, checksumSha256: createHash('sha256').update('hello shards').digest('base64') });
     expect((await store.getBuffer('a/b.txt')).toString()).toBe('hello shards');
     expect(await store.head('a/b.txt')).toMatchObject({ size: 12, metadata: { rows: '2' } });
+  });
+
+  it('replaces an object\'s tags, which lifecycle rules follow', async () => {
+    await store.put('tagged/chunk.sql.gz', 'rows', { tags: { 'sk-retention': 'daily', 'sk-kind': 'logical' } });
+    await store.setTags('tagged/chunk.sql.gz', { 'sk-retention': 'monthly', 'sk-kind': 'logical' });
+    const { TagSet } = await s3.client.send(new GetObjectTaggingCommand({ Bucket: 'sk-test-bucket', Key: 'tagged/chunk.sql.gz' }));
+    expect(Object.fromEntries((TagSet ?? []).map((tag) => [tag.Key, tag.Value]))).toEqual({ 'sk-retention': 'monthly', 'sk-kind': 'logical' });
   });
 
   it('streams a large body as a multipart upload', async () => {
