@@ -342,9 +342,13 @@ export const catalogMigrations: Migration[] = [
         PRIMARY KEY (table_name, shard_name, key_id),
         KEY sk_archive_restored_time (table_name, shard_name, row_time)
       ) ${TABLE_OPTIONS}`,
-      // Rows of a batch's range that an earlier object holds (restored rows), beside the row_count its own object holds.
-      'ALTER TABLE sk_archive_batches ADD COLUMN restored_rows INT UNSIGNED NOT NULL DEFAULT 0 AFTER row_count',
     ],
+  },
+  {
+    version: 8,
+    name: 'archive-batch-restored-rows',
+    // Rows of a batch's range that an earlier object holds (restored rows), beside the row_count its own object holds.
+    statements: ['ALTER TABLE sk_archive_batches ADD COLUMN restored_rows INT UNSIGNED NOT NULL DEFAULT 0 AFTER row_count'],
   },
 ];
 

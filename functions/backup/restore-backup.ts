@@ -123,19 +123,7 @@ export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRe
 
     const verify = request.verify !== false;
     const tables = verify ? await verifyTables(main, database, manifest.tables) : [];
-    const problems = tables.flatMap((check) => check.problems);
-    return {
-      backupId: manifest.backupId,
-      shard: manifest.shard,
-      database,
-      tables,
-      rows: manifest.totals.rows,
-      bytes: manifest.totals.bytes,
-      seconds: (deps.clock.now() - started) / 1000,
-      verified: verify,
-      ok: problems.length === 0,
-      problems,
-    };
+    return reportOf(manifest, database, tables, { verified: verify, seconds: (deps.clock.now() - started) / 1000 });
   } catch (error) {
     if (prepared) {
       await main.dropDatabase(database);
@@ -157,23 +145,17 @@ export async function checkEarlierRestore(deps: RestoreDeps, manifest: BackupMan
   try {
     if ((await connection.tableCount(database)) === 0) return undefined;
     const tables = await verifyTables(connection, database, manifest.tables);
-    const problems = tables.flatMap((check) => check.problems);
-    const report: RestoreReport = {
-      backupId: manifest.backupId,
-      shard: manifest.shard,
-      database,
-      tables,
-      rows: manifest.totals.rows,
-      bytes: manifest.totals.bytes,
-      seconds: (deps.clock.now() - started) / 1000,
-      verified: true,
-      ok: problems.length === 0,
-      problems,
-    };
+    const report = reportOf(manifest, database, tables, { verified: true, seconds: (deps.clock.now() - started) / 1000 });
     return report.ok ? { ...report, reused: true } : report;
   } finally {
     await connection.close();
   }
+}
+
+function reportOf(manifest: BackupManifest, database: string, tables: TableCheck[], run: { verified: boolean; seconds: number }): RestoreReport {
+  const problems = tables.flatMap((check) => check.problems);
+  const { rows, bytes } = manifest.totals;
+  return { backupId: manifest.backupId, shard: manifest.shard, database, tables, rows, bytes, ...run, ok: problems.length === 0, problems };
 }
 
 async function readSchema(objects: ObjectStore, manifest: BackupManifest): Promise<SchemaDocument> {
