@@ -170,7 +170,7 @@ export class FailoverWorkflow extends Construct {
       .next(new Succeed(s, 'FailedOver'));
 
     return new Pass(s, 'Describe', { parameters: { recoveryId: JsonPath.stringAt('$$.Execution.Name'), trigger: JsonPath.objectAt('$.detail') } })
-      .next(step('PreCheck', RECOVERY_TASKS.failoverPreCheck, '$.preCheck'))
+      .next(step('PreCheck', RECOVERY_TASKS.failoverPreCheck, '$.preCheck', LOCKED_RETRY))
       .next(
         new Choice(s, 'Proceed?')
           .when(Condition.booleanEquals('$.preCheck.proceed', true), steps)

@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { ShardNode } from '../core/shard-map-types';
 import { quoteSchemaName, type DumpValue } from '../core/backup-sql-values';
 import type { AtomicCopy, RestoreConnection, RestoreConnector, RowFilter, TableShape } from '../ports/backup-mysql';
-import { ValidationError } from '../shared/errors';
+import { ConflictError, ValidationError } from '../shared/errors';
 import { quoteIdentifier } from '../shared/identifiers';
 import { closeBackupConnection, openBackupConnection, readTableRows, type MysqlConnectionOptions } from './mysql-dumper';
 import { retryingDeadlocks } from './mysql-executor';
@@ -12,6 +13,8 @@ import { retryingDeadlocks } from './mysql-executor';
  * known unique), NO_AUTO_VALUE_ON_ZERO so a stored 0 in an AUTO_INCREMENT column stays 0.
  */
 const LOAD_SQL_MODE = 'NO_AUTO_VALUE_ON_ZERO';
+/** How long a copy waits for another copy into the same database. */
+const COPY_LOCK_WAIT_SECONDS = 30;
 
 class MysqlRestoreConnection implements RestoreConnection {
   private currentDatabase: string | undefined;
@@ -21,14 +24,14 @@ class MysqlRestoreConnection implements RestoreConnection {
     private readonly batchRows: number,
   ) {}
 
-  async tableCount(database: string): Promise<number> {
-    const [[found]] = await this.connection.query<RowDataPacket[]>('SELECT COUNT(*) AS tables FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [database]);
-    return Number(found?.tables ?? 0);
+  async tableNames(database: string): Promise<string[]> {
+    const [rows] = await this.connection.query<RowDataPacket[]>('SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME', [database]);
+    return rows.map((row) => String(row.name));
   }
 
   async prepareDatabase(database: string, { replace }: { replace: boolean }): Promise<void> {
     const quoted = quoteIdentifier(database, 'restore database');
-    const tables = await this.tableCount(database);
+    const tables = (await this.tableNames(database)).length;
     if (tables > 0) {
       if (!replace) throw new ValidationError(`database ${database} already holds ${tables} table(s); restore into a new database or pass --replace`);
       await this.connection.query(`DROP DATABASE ${quoted}`);
@@ -39,16 +42,31 @@ class MysqlRestoreConnection implements RestoreConnection {
 
   async copyAtomically(database: string, tables: readonly AtomicCopy[]): Promise<void> {
     const quoted = quoteIdentifier(database, 'target database');
-    await this.connection.query(`CREATE DATABASE IF NOT EXISTS ${quoted} CHARACTER SET utf8mb4`);
-    const [present] = await this.connection.query<RowDataPacket[]>('SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [database]);
-    const existing = new Set(present.map((row) => String(row.name)));
-    const created: string[] = [];
+    // Another copy into the same database must not see, fill or drop the tables this one creates.
+    const lock = `sk_copy.${createHash('sha256').update(database).digest('hex').slice(0, 40)}`;
+    const [[taken]] = await this.connection.query<RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS taken', [lock, COPY_LOCK_WAIT_SECONDS]);
+    if (Number(taken?.taken) !== 1) throw new ConflictError(`another copy into database ${database} has been running for over ${COPY_LOCK_WAIT_SECONDS} s; try again once it is done`);
+    const created: { database: boolean; tables: string[] } = { database: false, tables: [] };
     try {
+      const [schemas] = await this.connection.query<RowDataPacket[]>('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [database]);
+      if (schemas.length === 0) {
+        await this.connection.query(`CREATE DATABASE ${quoted} CHARACTER SET utf8mb4`);
+        created.database = true;
+      }
+      const existing = await this.engines(database);
       for (const { table, like } of tables) {
         if (existing.has(table)) continue;
         // DDL commits on its own: the tables come first, the rows in one transaction after.
         await this.connection.query(`CREATE TABLE ${quoted}.${quoteSchemaName(table)} LIKE ${quoteIdentifier(like.database)}.${quoteSchemaName(like.table)}`);
-        created.push(table);
+        created.tables.push(table);
+        existing.set(table, '');
+      }
+      const engines = await this.engines(database);
+      const unsafe = [...new Set(tables.map(({ table }) => table))].filter((table) => engines.get(table)?.toLowerCase() !== 'innodb');
+      if (unsafe.length > 0) {
+        throw new ValidationError(
+          `${unsafe.map((table) => `${database}.${table} (${engines.get(table)})`).join(', ')} cannot roll back a failed copy; copy into InnoDB tables, or write an SQL file instead`,
+        );
       }
       await this.use(database);
       // A copy into a schema that already holds rows must not let a duplicate in through a secondary unique key.
@@ -60,15 +78,32 @@ class MysqlRestoreConnection implements RestoreConnection {
           for (const { inserts } of tables) for (const statement of inserts) await this.connection.query(statement);
           await this.connection.query('COMMIT');
         } catch (error) {
-          await this.connection.query('ROLLBACK');
+          await this.bestEffort(error, 'ROLLBACK');
           throw error;
         }
       });
     } catch (error) {
-      for (const table of created) await this.connection.query(`DROP TABLE IF EXISTS ${quoted}.${quoteSchemaName(table)}`);
+      if (created.database) await this.bestEffort(error, `DROP DATABASE IF EXISTS ${quoted}`);
+      else for (const table of created.tables) await this.bestEffort(error, `DROP TABLE IF EXISTS ${quoted}.${quoteSchemaName(table)}`);
       throw error;
     } finally {
-      await this.connection.query('SET SESSION unique_checks = 0');
+      await this.connection.query('SET SESSION unique_checks = 0').catch(() => undefined);
+      await this.connection.query('DO RELEASE_LOCK(?)', [lock]).catch(() => undefined);
+    }
+  }
+
+  /** Each table of `database` with its engine. */
+  private async engines(database: string): Promise<Map<string, string>> {
+    const [rows] = await this.connection.query<RowDataPacket[]>('SELECT TABLE_NAME AS name, ENGINE AS engine FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [database]);
+    return new Map(rows.map((row) => [String(row.name), String(row.engine ?? 'VIEW')]));
+  }
+
+  /** Cleanup after `failure`: a statement that fails too (a lost connection) is told in the failure's message instead of replacing it. */
+  private async bestEffort(failure: unknown, statement: string): Promise<void> {
+    try {
+      await this.connection.query(statement);
+    } catch (error) {
+      if (failure instanceof Error) failure.message += `; then ${statement} failed too (${(error as Error).message})`;
     }
   }
 

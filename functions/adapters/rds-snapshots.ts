@@ -169,7 +169,7 @@ export function createRdsSnapshots({ clientFor, homeRegion }: RdsSnapshotsOption
             ).DBCluster,
           async () => {
             const { DBClusters: [existing] = [] } = await client.send(new DescribeDBClustersCommand({ DBClusterIdentifier: targetIdentifier }));
-            return earlierRestore(existing, existing?.TagList, snapshotId, `cluster ${targetIdentifier}`);
+            return earlierRestore(existing, existing && { tags: existing.TagList, status: existing.Status }, snapshotId, `cluster ${targetIdentifier}`);
           },
         );
         return withWriter(client, cluster, source, `the restore of snapshot ${snapshotId}`);
@@ -191,7 +191,7 @@ export function createRdsSnapshots({ clientFor, homeRegion }: RdsSnapshotsOption
           ).DBInstance,
         async () => {
           const { DBInstances: [existing] = [] } = await client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: targetIdentifier }));
-          return earlierRestore(existing, existing?.TagList, snapshotId, `instance ${targetIdentifier}`);
+          return earlierRestore(existing, existing && { tags: existing.TagList, status: existing.DBInstanceStatus }, snapshotId, `instance ${targetIdentifier}`);
         },
       );
       if (!instance?.DBInstanceArn) throw new AppError(`the restore of snapshot ${snapshotId} returned no instance`);
@@ -276,14 +276,19 @@ async function unlessExisting<T>(create: () => Promise<T>, existing: () => Promi
   }
 }
 
+/** States a restored cluster or instance does not come back from by itself. */
+const DEAD_END = /^(deleting|failed|incompatible-.*|inaccessible-.*)$/;
+
 /**
  * The cluster or instance a retried restore found under its target name: an earlier attempt's when
- * tagged as restored from the same snapshot, which the retry goes on with; anything else is refused.
+ * tagged as restored from the same snapshot and not on its way out, which the retry goes on with;
+ * anything else is refused.
  */
-function earlierRestore<T>(existing: T | undefined, tags: Tag[] | undefined, snapshotId: string, what: string): T {
-  if (!existing || !tags?.some((tag) => tag.Key === RESTORED_FROM_TAG && tag.Value === snapshotId)) {
+function earlierRestore<T>(existing: T | undefined, seen: { tags?: Tag[]; status?: string } | undefined, snapshotId: string, what: string): T {
+  if (!existing || !seen?.tags?.some((tag) => tag.Key === RESTORED_FROM_TAG && tag.Value === snapshotId)) {
     throw new ConflictError(`${what} already exists and was not restored from snapshot ${snapshotId}; choose another --suffix or delete it`);
   }
+  if (DEAD_END.test(seen.status ?? '')) throw new ConflictError(`${what}, restored from snapshot ${snapshotId} before, is ${seen.status}; once it is deleted, restore again`);
   return existing;
 }
 
@@ -291,18 +296,23 @@ function earlierRestore<T>(existing: T | undefined, tags: Tag[] | undefined, sna
 async function withWriter(client: RDSClient, cluster: DBCluster | undefined, source: SourceSettings, what: string): Promise<RestoredDatabase> {
   if (!cluster?.DBClusterArn || !cluster.DBClusterIdentifier) throw new AppError(`${what} returned no cluster`);
   const identifier = cluster.DBClusterIdentifier;
+  const writer = `${identifier.slice(0, 56)}-writer`;
   await unlessExisting(
-    () =>
-      client.send(
+    async () => {
+      await client.send(
         new CreateDBInstanceCommand({
-          DBInstanceIdentifier: `${identifier.slice(0, 56)}-writer`,
+          DBInstanceIdentifier: writer,
           DBClusterIdentifier: identifier,
           Engine: 'aurora-mysql',
           DBInstanceClass: source.instanceClass ?? FALLBACK_INSTANCE_CLASS,
           DBParameterGroupName: source.instanceParameterGroup,
         }),
-      ),
-    async () => undefined,
+      );
+    },
+    async () => {
+      const { DBInstances: [existing] = [] } = await client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: writer }));
+      if (existing?.DBClusterIdentifier !== identifier) throw new ConflictError(`instance ${writer} already exists in ${existing?.DBClusterIdentifier ?? 'no cluster'}, not in ${identifier}; delete it or choose another --suffix`);
+    },
   );
   return { arn: cluster.DBClusterArn, ...(cluster.Endpoint ? { endpoint: { host: cluster.Endpoint, port: cluster.Port ?? 3306 } } : {}) };
 }

@@ -100,15 +100,16 @@ export interface EpochRestore {
 
 /**
  * Restores a logical backup of the epoch, or keeps what an earlier attempt restored: a second
- * `--apply` after a failure part-way goes on from the first shard not yet restored.
+ * `--apply` after a failure part-way goes on from the first shard not yet restored, and loads again
+ * a database whose restore was cut off.
  */
 async function restoreOrReuse(deps: RestoreDeps, backup: BackupRecord, database: string): Promise<RestoreReport> {
   const manifest = await loadManifest(deps.objects, backup);
   const earlier = await checkEarlierRestore(deps, manifest, database);
-  if (!earlier) return restoreLogicalBackup(deps, { manifest, database });
-  if (earlier.reused) return earlier;
+  if (earlier.kind !== 'checked') return restoreLogicalBackup(deps, { manifest, database, replace: earlier.kind === 'unfinished' });
+  if (earlier.report.reused) return earlier.report;
   throw new ValidationError(
-    `database ${database} already holds tables that do not match backup ${backup.backupId} (${earlier.problems.slice(0, 3).join('; ')}); drop it or restore with another --suffix`,
+    `database ${database} already holds tables that do not match backup ${backup.backupId} (${earlier.report.problems.slice(0, 3).join('; ')}); drop it or restore with another --suffix`,
   );
 }
 

@@ -22,7 +22,11 @@ import type { BackupRecord } from '../ports/backup-store';
 import type { Clock } from '../ports/clock';
 import type { ObjectStore } from '../ports/object-store';
 import { DigestStream } from '../shared/digest-stream';
+import { checkObjects } from './object-checks';
 import { BackupIntegrityError, NotFoundError, ValidationError } from '../shared/errors';
+
+/** The table a restore creates first and drops last: a database holding it is a restore that did not finish. */
+export const RESTORE_MARKER = '_sk_restore_incomplete';
 
 export interface RestoreDeps {
   objects: ObjectStore;
@@ -95,8 +99,15 @@ export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRe
   const main = connections[0]!;
   let prepared = false;
   try {
+    if (request.replace && (await main.tableNames(database)).length > 0) {
+      // The database is dropped before the load: every object must be there and intact first.
+      const problems = await checkObjects(deps.objects, manifest.tables.flatMap((table) => table.chunks));
+      if (problems.length > 0) throw new BackupIntegrityError(`backup ${manifest.backupId} cannot replace database ${database}, which is kept: ${problems.join('; ')}`);
+    }
     await main.prepareDatabase(database, { replace: request.replace === true });
     prepared = true;
+    // There until the restore has loaded and verified everything: a database holding it is a restore that did not finish.
+    await main.apply(database, `CREATE TABLE ${RESTORE_MARKER} (started_at DATETIME(3) NOT NULL) ENGINE=InnoDB`);
     const pre = schema.statements.filter((statement) => statement.phase === 'pre-data');
     for (const statement of pre.filter((candidate) => candidate.kind !== 'view')) await main.apply(database, statement.sql, statement.sqlMode);
     await createViews(main, database, pre.filter((statement) => statement.kind === 'view'));
@@ -123,7 +134,9 @@ export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRe
 
     const verify = request.verify !== false;
     const tables = verify ? await verifyTables(main, database, manifest.tables) : [];
-    return reportOf(manifest, database, tables, { verified: verify, seconds: (deps.clock.now() - started) / 1000 });
+    const report = reportOf(manifest, database, tables, { verified: verify, seconds: (deps.clock.now() - started) / 1000 });
+    if (report.ok) await main.apply(database, `DROP TABLE ${RESTORE_MARKER}`);
+    return report;
   } catch (error) {
     if (prepared) {
       await main.dropDatabase(database);
@@ -135,18 +148,24 @@ export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRe
   }
 }
 
+/** What an earlier restore left in a database: nothing, a restore that did not finish, or tables compared with the manifest. */
+export type EarlierRestore = { kind: 'none' } | { kind: 'unfinished' } | { kind: 'checked'; report: RestoreReport };
+
 /**
- * A database an earlier restore of this backup may have loaded: undefined when it holds no tables;
- * else a report of comparing every table with the manifest (`reused` when they all match).
+ * A database an earlier restore of this backup may have loaded. One still holding the restore's
+ * marker did not finish; otherwise every table is compared with the manifest (`reused` when all match).
  */
-export async function checkEarlierRestore(deps: RestoreDeps, manifest: BackupManifest, database: string): Promise<RestoreReport | undefined> {
+export async function checkEarlierRestore(deps: RestoreDeps, manifest: BackupManifest, database: string): Promise<EarlierRestore> {
   const started = deps.clock.now();
   const connection = await deps.restorer.connect();
   try {
-    if ((await connection.tableCount(database)) === 0) return undefined;
-    const tables = await verifyTables(connection, database, manifest.tables);
-    const report = reportOf(manifest, database, tables, { verified: true, seconds: (deps.clock.now() - started) / 1000 });
-    return report.ok ? { ...report, reused: true } : report;
+    const tables = await connection.tableNames(database);
+    if (tables.length === 0) return { kind: 'none' };
+    if (tables.includes(RESTORE_MARKER)) return { kind: 'unfinished' };
+    const missing = manifest.tables.filter((table) => !tables.includes(table.name)).map((table) => table.name);
+    const checks = missing.length > 0 ? missing.map((table) => ({ table, expectedRows: 0, restoredRows: 0, ok: false, problems: [`${table} is missing`] })) : await verifyTables(connection, database, manifest.tables);
+    const report = reportOf(manifest, database, checks, { verified: true, seconds: (deps.clock.now() - started) / 1000 });
+    return { kind: 'checked', report: report.ok ? { ...report, reused: true } : report };
   } finally {
     await connection.close();
   }

@@ -38,7 +38,8 @@ export async function healthCommand(context: CliContext, options: HealthFlags): 
   const credentials = urlCredentials(new URL(url));
   await withCatalog(context, { ...options, catalog: url }, async (catalog, sql) => {
     const map = await requireShardMap(catalog);
-    const nodes = map.shards.flatMap((shard) => shard.nodes);
+    const formerPrimaries = () => failedPrimaries(new SqlRecoveryStore(sql));
+    const nodes = [...map.shards.flatMap((shard) => shard.nodes), ...(await formerPrimaries()).map((former) => former.node)];
     // Local servers rarely have TLS; anything else must.
     const tls = options.tls ?? (nodes.every((node) => LOOPBACK.test(node.host)) ? 'off' : 'required');
     const prober = createMysqlProber({ credentials, connectTimeoutMs: options.connectTimeout, queryTimeoutMs: options.connectTimeout, tls });
@@ -53,7 +54,7 @@ export async function healthCommand(context: CliContext, options: HealthFlags): 
         clock: systemClock,
         publisher: { publish: async (events) => void recent.push(...events) },
         // A primary a failover took out of the map and could not fence is a split brain once it answers writable.
-        formerPrimaries: () => failedPrimaries(new SqlRecoveryStore(sql)),
+        formerPrimaries,
         onError: (error, problem) => context.err(`${problem}: ${error instanceof Error ? error.message : String(error)}\n`),
       },
       { ownerId: owner, concurrency: options.concurrency, leaseTtlMs: LEASE_MS },

@@ -3,7 +3,7 @@ import { requireShardMap, splitShard } from '../catalog/shard-map-changes';
 import { createRouter } from '../core/router';
 import type { Shard } from '../core/shard-map-types';
 import { publicShardMap } from '../lookup/lookup-api';
-import type { RecoveryStore } from '../ports/recovery-store';
+import { MAP_CHANGE_HOLDER, type RecoveryStore } from '../ports/recovery-store';
 import { ConflictError } from '../shared/errors';
 import { print, withCatalog, type CliContext, type GlobalOptions } from './context';
 import { percent, table } from './format';
@@ -79,15 +79,15 @@ export async function mapSplitCommand(context: CliContext, options: GlobalOption
   });
 }
 
-/** How long a split may hold the shard's recovery lock; a split commits in well under a second. */
-const SPLIT_LOCK_MS = 60_000;
+/** How long a split may hold the shard's recovery lock (a failover retries meanwhile); a split commits in well under a second. */
+const SPLIT_LOCK_MS = 30_000;
 
 /**
  * Runs a map change of one shard under its recovery lock, so it never lands between a failover's
  * promotion and that failover's map update.
  */
 async function holdingRecoveryLock<T>(store: RecoveryStore, shard: string, work: () => Promise<T>): Promise<T> {
-  const holder = `map-split-${process.pid}-${Date.now()}`;
+  const holder = `${MAP_CHANGE_HOLDER}split-${process.pid}-${Date.now()}`;
   const attempt = await store.acquireLock(shard, holder, SPLIT_LOCK_MS);
   if (!attempt.acquired) {
     throw new ConflictError(`recovery ${attempt.heldBy} holds shard ${shard} until ${new Date(attempt.expiresAt).toISOString()}; split it once that recovery is done`);

@@ -61,7 +61,6 @@ export interface RowFilter {
   value: string;
 }
 
-/** A session on the server a backup is restored into, with FK and unique checks off and a fixed sql_mode. */
 /** One table's part of copyAtomically: its name, the table to create it like, and its INSERT statements. */
 export interface AtomicCopy {
   table: string;
@@ -69,15 +68,17 @@ export interface AtomicCopy {
   inserts: readonly string[];
 }
 
+/** A session on the server a backup is restored into, with FK and unique checks off and a fixed sql_mode. */
 export interface RestoreConnection {
-  /** How many tables the database holds; 0 when it does not exist. */
-  tableCount(database: string): Promise<number>;
+  /** The tables (and views) the database holds; none when it does not exist. */
+  tableNames(database: string): Promise<string[]>;
   /** Creates the database; refuses one that already holds tables unless `replace` (then it is dropped first). */
   prepareDatabase(database: string, options: { replace: boolean }): Promise<void>;
   /**
    * Copies rows into `database` (created if missing) all at once or not at all: each missing table
    * is created like its template, then every insert runs in one transaction with unique checks on.
-   * On any error the inserts are rolled back and the tables this call created are dropped.
+   * On any error the inserts are rolled back and what this call created is dropped. Copies into one
+   * database run one at a time, and a table that cannot roll back (not InnoDB) is refused up front.
    */
   copyAtomically(database: string, tables: readonly AtomicCopy[]): Promise<void>;
   /** Runs one statement of a backup (DDL or an INSERT line) in `database`, under `sqlMode` when given. */

@@ -65,6 +65,9 @@ export interface RemovedNode {
   removedAt: number;
 }
 
+/** Lock holders that change the shard map by hand (a split): a failover waits for them rather than giving up. */
+export const MAP_CHANGE_HOLDER = 'map-change-';
+
 /** The primaries failovers took out of the map (of `shard`, or of all), which may not have been fenced. */
 export async function failedPrimaries(store: Pick<RecoveryStore, 'removedNodes'>, shard?: string): Promise<Array<{ shard: string; node: ShardNode }>> {
   return (await store.removedNodes(shard)).filter((removed) => removed.reason === 'failed-primary').map((removed) => ({ shard: removed.shard, node: removed.node }));

@@ -1,8 +1,9 @@
 import { commitShardMapChange } from '../catalog/shard-map-changes';
 import { primaryOf } from '../core/shard-map';
 import type { ShardNode } from '../core/shard-map-types';
+import { MAP_CHANGE_HOLDER } from '../ports/recovery-store';
 import { buildEvent, parseEventDetail, ShardFailoverBlocked, ShardFailoverCompleted, ShardFailoverFailed, ShardFailoverStarted, ShardPrimaryDown, type DetailOf } from '../shared/events';
-import { AppError, ConflictError, NoFailoverCandidateError, StaleMapVersionError } from '../shared/errors';
+import { AppError, ConflictError, NoFailoverCandidateError, RecoveryInProgressError, StaleMapVersionError } from '../shared/errors';
 import { antiFlapBlock, chooseCandidate } from './candidate';
 import { audit, auroraClusterOf, isoNow, locateShard, withShardNodes, type RecoveryDeps } from './context';
 
@@ -137,6 +138,8 @@ export async function preCheckFailover(deps: RecoveryDeps, state: FailoverState)
     return result('anti-flap', null, { blockedUntil: flap.blockedUntil });
   }
   const lock = await deps.store.acquireLock(trigger.shard, state.recoveryId, deps.policy.failoverLockMs);
+  // A map change commits within seconds (or its short lease runs out): retried, not given up.
+  if (!lock.acquired && lock.heldBy.startsWith(MAP_CHANGE_HOLDER)) throw new RecoveryInProgressError(`${lock.heldBy} is changing shard ${trigger.shard}'s map; retrying`);
   if (!lock.acquired) {
     await block(deps, state, trigger, 'recovery-in-progress', `recovery ${lock.heldBy} holds shard ${trigger.shard} until ${new Date(lock.expiresAt).toISOString()}`);
     return result('locked');

@@ -228,6 +228,11 @@ describe('health stack with the demo fleet', () => {
       }
     }
     expect(failover.States.PostCheckWrite.Retry).toContainEqual(expect.objectContaining({ ErrorEquals: ['NodeNotWritable'] }));
+    // A split holding the shard's lock is waited out: this retrier comes before the shorter transient one.
+    const preCheckRetries = failover.States.PreCheck.Retry as Json[];
+    const locked = preCheckRetries.findIndex((retry) => JSON.stringify(retry) === JSON.stringify({ ErrorEquals: ['RecoveryInProgress'], IntervalSeconds: 10, MaxAttempts: 6, BackoffRate: 2 }));
+    expect(locked).toBeGreaterThanOrEqual(0);
+    expect(locked).toBeLessThan(preCheckRetries.findIndex((retry) => retry.ErrorEquals.includes('CatalogUnavailable')));
   });
 
   it('makes the runbook wait for a task token for at most a day, a rejection ending it cleanly', () => {

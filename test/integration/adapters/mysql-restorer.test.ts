@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMysqlRestoreConnector } from '../../../functions/adapters/mysql-restorer';
 import type { RestoreConnection } from '../../../functions/ports/backup-mysql';
 import { credentialsOf, localNode } from '../backup/backup-fixtures';
@@ -66,5 +66,72 @@ describe('MySQL restore connection', () => {
     } finally {
       await target.drop();
     }
+  });
+
+  describe('copying into a support schema', () => {
+    const copy = (table: string, values: string) => ({ table, like: { database: scratch.database, table }, inserts: [`INSERT INTO \`${table}\` VALUES ${values}`] });
+    const rowsOf = async (database: string, table: string) =>
+      ((await scratch.pool.query(`SELECT * FROM \`${database}\`.\`${table}\` ORDER BY 1`)) as unknown as [Array<Record<string, unknown>>])[0].map((row) => Object.values(row)[0]);
+    const schemaExists = async (database: string) => ((await scratch.pool.query('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [database])) as unknown as [unknown[]])[0].length > 0;
+    let target: string;
+
+    beforeAll(async () => {
+      await scratch.pool.query('CREATE TABLE IF NOT EXISTS guilds (guild_id INT PRIMARY KEY, name VARCHAR(20) NOT NULL)');
+      await scratch.pool.query('CREATE TABLE IF NOT EXISTS members (guild_id INT NOT NULL, player_id INT NOT NULL, PRIMARY KEY (guild_id, player_id))');
+    });
+    beforeEach(() => {
+      target = `${scratch.database}_support_${Math.random().toString(36).slice(2, 8)}`;
+    });
+    afterEach(async () => {
+      await scratch.pool.query(`DROP DATABASE IF EXISTS \`${target}\``);
+    });
+
+    it('lets a failed copy drop only what it created itself, never a table another copy has filled since', async () => {
+      const second = await createMysqlRestoreConnector({ credentials: credentialsOf(), tls: 'off', target: localNode('restore-target') }).connect();
+      try {
+        const failing = restore.copyAtomically(target, [copy('guilds', "(1, 'red')"), copy('members', '(1, 7), (1, 7)')]);
+        const succeeding = second.copyAtomically(target, [copy('guilds', "(2, 'blue')")]);
+        const [failed, succeeded] = await Promise.allSettled([failing, succeeding]);
+        expect(failed).toMatchObject({ status: 'rejected', reason: { code: 'ER_DUP_ENTRY' } });
+        expect(succeeded.status).toBe('fulfilled');
+        expect(await rowsOf(target, 'guilds')).toEqual([2]);
+      } finally {
+        await second.close();
+      }
+    });
+
+    it('creates a table named twice once, and copies both parts', async () => {
+      await restore.copyAtomically(target, [copy('members', '(1, 7)'), copy('members', '(2, 7)')]);
+      expect(await rowsOf(target, 'members')).toEqual([1, 2]);
+    });
+
+    it('refuses a target table that cannot roll back before copying anything, and drops the database it created', async () => {
+      await scratch.pool.query('CREATE TABLE IF NOT EXISTS notes (note_id INT PRIMARY KEY) ENGINE=MyISAM');
+      await expect(restore.copyAtomically(target, [copy('guilds', "(3, 'green')"), copy('notes', '(1)')])).rejects.toThrow(/notes \(MyISAM\) cannot roll back a failed copy/);
+      expect(await schemaExists(target)).toBe(false);
+    });
+
+    it('tells the cause when the connection is lost mid-copy, with what it could not clean up', async () => {
+      await scratch.pool.query(`CREATE DATABASE \`${target}\``);
+      await scratch.pool.query(`CREATE TABLE \`${target}\`.guilds LIKE ${scratch.database}.guilds`);
+      await scratch.pool.query(`INSERT INTO \`${target}\`.guilds VALUES (4, 'held')`);
+      const holder = await scratch.pool.getConnection();
+      try {
+        await holder.beginTransaction();
+        await holder.query(`SELECT * FROM \`${target}\`.guilds WHERE guild_id = 4 FOR UPDATE`);
+        const copying = restore.copyAtomically(target, [copy('members', '(4, 9)'), copy('guilds', "(4, 'again')")]);
+        copying.catch(() => undefined);
+        await lockWaitOf(scratch.pool, "INSERT INTO `guilds` VALUES (4, 'again')");
+        const [[waiting]] = (await scratch.pool.query("SELECT trx_mysql_thread_id AS id FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'")) as unknown as [[{ id: number }]];
+        await scratch.pool.query(`KILL ${waiting.id}`);
+        const failure = await copying.then(() => undefined, (error: Error) => error);
+        expect(failure?.message).toMatch(/^(Connection lost|The server closed|Connection was killed)/);
+        expect(failure?.message).toMatch(/then DROP TABLE IF EXISTS \S+\.`members` failed too/);
+      } finally {
+        await holder.rollback();
+        holder.release();
+      }
+      restore = await createMysqlRestoreConnector({ credentials: credentialsOf(), tls: 'off', target: localNode('restore-target') }).connect();
+    });
   });
 });

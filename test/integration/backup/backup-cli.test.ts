@@ -85,6 +85,16 @@ describe('shardkeeper backup and restore commands against MariaDB and a local S3
     const altered = await cli('restore', 'epoch', run.epochId, '--suffix', '_e', '--apply', ...common);
     expect(altered.code).toBe(2);
     expect(altered.err).toMatch(new RegExp(`database ${source.database}_e already holds tables that do not match backup ${backupId} \\(players chunk 0: rows differ`));
+    await source.pool.query(`DROP TABLE ${quoteIdentifier(`${source.database}_e`)}.inventory`);
+    expect((await cli('restore', 'epoch', run.epochId, '--suffix', '_e', '--apply', ...common)).err).toMatch(/\(inventory is missing\); drop it or restore with another --suffix/);
+    // A restore cut off part-way left its marker: the next attempt loads that database again.
+    await source.pool.query(`CREATE TABLE ${quoteIdentifier(`${source.database}_e`)}._sk_restore_incomplete (started_at DATETIME(3) NOT NULL)`);
+    const again = await json('restore', 'epoch', run.epochId, '--suffix', '_e', '--apply');
+    expect(again).toMatchObject({ applied: true, shards: [{ report: { ok: true } }] });
+    expect(again.shards[0].report.reused).toBeUndefined();
+    const [tables] = (await source.pool.query('SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1', [`${source.database}_e`])) as unknown as [Array<{ name: string }>];
+    expect(tables.map((table) => table.name)).not.toContain('_sk_restore_incomplete');
+    expect(tables.map((table) => table.name)).toContain('inventory');
   });
 
   it('explains why a point-in-time plan is impossible when the backup has no binary log position', async () => {

@@ -157,6 +157,17 @@ describe('logical backup to S3 and restore, against MariaDB and a local S3', () 
       expect(again).toMatchObject({ ok: true, verified: false });
     });
 
+    it('keeps the database --replace would drop when an object of the backup is missing or altered', async () => {
+      const other = await runLogicalBackup(harness.deps(settings), request('keep01'));
+      const chunk = other.tables.find((table) => table.name === 'counters')!.chunks[0]!;
+      await harness.objects.put(chunk.key, 'not the chunk');
+      const loaded = await loadManifest(harness.objects, (await harness.store.backup(other.backupId))!);
+      const before = await serverChecksums(source.pool, target, TABLES);
+      const deps = { objects: harness.objects, restorer: harness.restorer(), clock: systemClock };
+      await expect(restoreLogicalBackup(deps, { manifest: loaded, database: target, replace: true })).rejects.toThrow(`cannot replace database ${target}, which is kept: ${chunk.key}: `);
+      expect(await serverChecksums(source.pool, target, TABLES)).toEqual(before);
+    });
+
     it('restore-tests the backup into a scratch database and records it verified with its restore duration', async () => {
       const report = await restoreTest({ ...harness.deps(settings), restorer: harness.restorer() }, manifest.backupId);
       expect(report.ok).toBe(true);
@@ -256,7 +267,7 @@ function rewritingStatements(restorer: RestoreConnector, rewrite: (statement: st
     async connect(): Promise<RestoreConnection> {
       const connection = await restorer.connect();
       return {
-        tableCount: (database) => connection.tableCount(database),
+        tableNames: (database) => connection.tableNames(database),
         prepareDatabase: (database, options) => connection.prepareDatabase(database, options),
         copyAtomically: (database, tables) => connection.copyAtomically(database, tables),
         apply: (database, statement, sqlMode) => connection.apply(database, rewrite(statement), sqlMode),

@@ -207,14 +207,24 @@ describe('restoring snapshots through the RDS API', () => {
       ],
     });
     rds.on(DescribeDBClustersCommand, { DBClusterIdentifier: 'players-a-restored' }).resolves(earlier('sk-snap'));
+    const writerIn = (cluster: string) => rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'players-a-restored-writer' }).resolves({ DBInstances: [{ DBClusterIdentifier: cluster }] });
+    writerIn('players-a-restored');
     expect(await snapshots().restoreFromSnapshot('aurora', 'sk-snap', 'players-a-restored', 'players-a')).toEqual({
       arn: 'arn:aws:rds:eu-west-1:111122223333:cluster:players-a-restored',
       endpoint: { host: 'players-a-restored.cluster-xyz.eu-west-1.rds.amazonaws.com', port: 3306 },
     });
 
+    writerIn('players-a-restored-2');
+    await expect(snapshots().restoreFromSnapshot('aurora', 'sk-snap', 'players-a-restored', 'players-a')).rejects.toThrow(
+      /instance players-a-restored-writer already exists in players-a-restored-2, not in players-a-restored/,
+    );
     rds.on(DescribeDBClustersCommand, { DBClusterIdentifier: 'players-a-restored' }).resolves(earlier('another-snap'));
     await expect(snapshots().restoreFromSnapshot('aurora', 'sk-snap', 'players-a-restored', 'players-a')).rejects.toThrow(
       /cluster players-a-restored already exists and was not restored from snapshot sk-snap/,
+    );
+    rds.on(DescribeDBClustersCommand, { DBClusterIdentifier: 'players-a-restored' }).resolves({ DBClusters: [{ ...earlier('sk-snap').DBClusters[0]!, Status: 'deleting' }] });
+    await expect(snapshots().restoreFromSnapshot('aurora', 'sk-snap', 'players-a-restored', 'players-a')).rejects.toThrow(
+      /cluster players-a-restored, restored from snapshot sk-snap before, is deleting; once it is deleted, restore again/,
     );
   });
 

@@ -13,6 +13,7 @@ import {
 } from '../../../functions/recovery/failover';
 import { NoFailoverCandidateError, StaleMapVersionError } from '../../../functions/shared/errors';
 import type { Shard } from '../../../functions/core/shard-map-types';
+import { MAP_CHANGE_HOLDER } from '../../../functions/ports/recovery-store';
 import { FakeClusterFailover, primaryDownDetail, recoveryHarness, threeNodeFleet, type RecoveryHarness } from '../../workflows/helpers/recovery-fakes';
 
 const MINUTE = 60_000;
@@ -90,6 +91,15 @@ describe('failover pre-check', () => {
     expect(result.outcome).toBe('locked');
     expect(h.store.locks.get('-80')?.recoveryId).toBe('other');
     expect((h.events.events[0]?.detail as { blockedBy: string }).blockedBy).toBe('recovery-in-progress');
+  });
+
+  it('waits for a map change holding the shard instead of standing back: the step fails as retryable, and tells no one', async () => {
+    const h = await recoveryHarness();
+    await h.store.acquireLock('-80', `${MAP_CHANGE_HOLDER}split-1`, 30_000);
+    await expect(preCheckFailover(h.deps, primaryDown(h))).rejects.toMatchObject({ code: 'RecoveryInProgress' });
+    expect(h.events.events).toEqual([]);
+    await h.store.releaseLock('-80', `${MAP_CHANGE_HOLDER}split-1`);
+    expect((await preCheckFailover(h.deps, primaryDown(h))).outcome).toBe('proceed');
   });
 
   it('skips when the primary answers and writes again, releasing the lock', async () => {
