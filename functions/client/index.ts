@@ -19,8 +19,10 @@ export interface SignableRequest {
 }
 
 export interface RoutingClientOptions {
-  /** Base URL of the lookup API, e.g. https://abc.execute-api.eu-west-1.amazonaws.com */
+  /** Base URL of the lookup API, e.g. https://abc.execute-api.eu-west-1.amazonaws.com, or the private API's with its stage (…/api/) */
   endpoint: string;
+  /** How long one fetch of the map may take before it counts as failed (default 5 s). */
+  timeoutMs?: number;
   /** How often the map is revalidated with If-None-Match (default 5 s; 0 disables the timer). */
   refreshMs?: number;
   /** Adds auth headers, e.g. a SigV4 signature for the IAM-authorised API. */
@@ -74,12 +76,15 @@ export class ShardRoutingClient {
   }
 
   private async fetchMap(): Promise<boolean> {
-    const url = new URL('/v1/shard-map', this.options.endpoint).toString();
+    // Relative to the endpoint's own path: a stage or a custom domain's base path stays in the URL.
+    const base = this.options.endpoint.endsWith('/') ? this.options.endpoint : `${this.options.endpoint}/`;
+    const url = new URL('v1/shard-map', base).toString();
     const headers: Record<string, string> = { accept: 'application/json', ...(this.etag ? { 'if-none-match': this.etag } : {}) };
     const signed = this.options.sign ? await this.options.sign({ method: 'GET', url, headers }) : {};
     let response: Response;
     try {
-      response = await (this.options.fetch ?? fetch)(url, { headers: { ...headers, ...signed } });
+      // A fetch that never answers would otherwise hold every later refresh behind it, on a map that may name an old writer.
+      response = await (this.options.fetch ?? fetch)(url, { headers: { ...headers, ...signed }, signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000) });
     } catch (error) {
       throw new CatalogUnavailableError(`cannot reach the lookup API at ${url}`, { cause: error });
     }

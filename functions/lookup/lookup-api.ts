@@ -6,8 +6,11 @@ import { errorResponse, json, type HttpRequest, type HttpResponse } from '../sha
 import type { CachedShardMap, ShardMapCache } from './shard-map-cache';
 
 export const MAX_BATCH_KEYS = 1000;
-/** Comfortably above 1,000 keys of 255 bytes, JSON-escaped. */
-export const MAX_BODY_BYTES = 512 * 1024;
+/**
+ * Above 1,000 keys of 255 bytes however they are JSON-escaped: \u-escaping (as ASCII-only encoders
+ * do) triples a 4-byte character at most, so a key is at most ~770 bytes of body.
+ */
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface Endpoint {
   host: string;

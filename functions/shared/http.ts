@@ -49,7 +49,8 @@ export function fromApiGatewayEvent(event: ApiGatewayEvent): HttpRequest {
     const v2 = event as APIGatewayProxyEventV2;
     return {
       method: v2.requestContext.http.method,
-      path: v2.rawPath,
+      // HTTP APIs hand over rawPath already percent-decoded: encoded again so both event kinds reach the router alike.
+      path: v2.rawPath.split('/').map(encodeURIComponent).join('/'),
       headers: lowerCaseHeaders(v2.headers),
       body: decodeBody(v2.body, v2.isBase64Encoded),
     };
@@ -57,8 +58,8 @@ export function fromApiGatewayEvent(event: ApiGatewayEvent): HttpRequest {
   const v1 = event as APIGatewayProxyEvent;
   return {
     method: v1.httpMethod,
-    // REST APIs give the decoded path; re-encode so both event kinds reach the router alike.
-    path: v1.path.split('/').map(encodeURIComponent).join('/'),
+    // REST APIs (the private endpoint) keep the client's percent-encoding.
+    path: v1.path,
     headers: lowerCaseHeaders(v1.headers),
     body: decodeBody(v1.body, v1.isBase64Encoded),
   };

@@ -111,4 +111,30 @@ describe('in-process routing client', () => {
     client = await ShardRoutingClient.connect({ endpoint: server.url, refreshMs: 0 });
     expect(() => client!.route('-1')).toThrow(/negative/);
   });
+
+  it('keeps the path of its endpoint, a stage or a base path, when it asks for the map', async () => {
+    const asked: string[] = [];
+    const body = await (await fetch(`${server.url}/v1/shard-map`)).text();
+    const stub = (async (url: string) => (asked.push(url), new Response(body, { headers: { etag: '"1"' } }))) as unknown as typeof fetch;
+    for (const endpoint of ['https://abc.execute-api.eu-west-1.amazonaws.com/api', 'https://abc.execute-api.eu-west-1.amazonaws.com/api/', 'https://routing.example.com']) {
+      (await ShardRoutingClient.connect({ endpoint, refreshMs: 0, fetch: stub })).close();
+    }
+    expect(asked).toEqual(['https://abc.execute-api.eu-west-1.amazonaws.com/api/v1/shard-map', 'https://abc.execute-api.eu-west-1.amazonaws.com/api/v1/shard-map', 'https://routing.example.com/v1/shard-map']);
+  });
+
+  it('gives up a fetch of the map that does not answer in time, so the next refresh asks again', async () => {
+    let hang = false;
+    let fetches = 0;
+    const switching = ((url: string, init: RequestInit) => {
+      fetches += 1;
+      if (!hang) return fetch(url, init);
+      return new Promise((_, reject) => init.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
+    }) as unknown as typeof fetch;
+    client = await ShardRoutingClient.connect({ endpoint: server.url, refreshMs: 0, fetch: switching, timeoutMs: 50 });
+    hang = true;
+    await expect(client.refresh()).rejects.toThrow(/cannot reach the lookup API/);
+    await expect(client.refresh()).rejects.toThrow(/cannot reach the lookup API/);
+    expect(fetches).toBe(3);
+    expect(client.route('1').mapVersion).toBe(1);
+  });
 });

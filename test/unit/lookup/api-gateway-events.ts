@@ -1,9 +1,10 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { HttpRequest } from '../../../functions/shared/http';
 
-/** An HTTP API (payload format 2.0) event as API Gateway delivers it. */
+/** An HTTP API (payload format 2.0) event as API Gateway delivers it: `rawPath` percent-decoded. */
 export function v2Event(request: HttpRequest): APIGatewayProxyEventV2 {
-  const [rawPath = '/', rawQueryString = ''] = request.path.split('?');
+  const [encodedPath = '/', rawQueryString = ''] = request.path.split('?');
+  const rawPath = decodedOr(encodedPath);
   return {
     version: '2.0',
     routeKey: '$default',
@@ -27,9 +28,9 @@ export function v2Event(request: HttpRequest): APIGatewayProxyEventV2 {
   };
 }
 
-/** A REST API (payload format 1.0) proxy event: the path arrives decoded. */
+/** A REST API (payload format 1.0) proxy event: the path keeps the client's percent-encoding. */
 export function v1Event(request: HttpRequest): APIGatewayProxyEvent {
-  const path = decodeURIComponent(request.path);
+  const { path } = request;
   return {
     resource: '/{proxy+}',
     path,
@@ -44,4 +45,13 @@ export function v1Event(request: HttpRequest): APIGatewayProxyEvent {
     isBase64Encoded: false,
     requestContext: { httpMethod: request.method, path, stage: 'v1', requestId: 'request', resourcePath: '/{proxy+}' } as APIGatewayProxyEvent['requestContext'],
   };
+}
+
+/** The path decoded; one that is not valid percent-encoding stays as sent. */
+function decodedOr(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
 }
