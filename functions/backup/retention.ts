@@ -1,10 +1,13 @@
 import { backupPrefix } from '../core/backup-manifest';
-import { planRetention, type RetentionDecision } from '../core/backup-retention';
+import type { RetentionClass } from '../core/backup-manifest';
+import { expiresAt, outlivedBy, planRetention, type RetentionDecision } from '../core/backup-retention';
 import type { SnapshotService } from '../ports/backup-snapshots';
 import type { BackupKind, BackupRecord, BackupStore } from '../ports/backup-store';
 import type { Clock } from '../ports/clock';
 import type { ObjectStore } from '../ports/object-store';
+import { AppError } from '../shared/errors';
 import type { BackupSettings } from './backup-deps';
+import { backupObjectTags } from './logical-backup';
 
 export interface RetentionDeps {
   store: BackupStore;
@@ -22,9 +25,17 @@ export interface PrunedBackup {
   reason: string;
 }
 
+export interface PromotedBackup {
+  backupId: string;
+  shard: string;
+  from: RetentionClass;
+  to: RetentionClass;
+}
+
 export interface RetentionReport {
   kept: number;
   expired: PrunedBackup[];
+  promoted: PromotedBackup[];
 }
 
 /** A failed backup's partial objects are kept this long for diagnosis, then removed. */
@@ -37,17 +48,26 @@ const CANDIDATE_STATUSES = ['succeeded', 'verified', 'verification-failed', 'fai
  * (and its object records dropped) before a single object or snapshot is deleted, so the catalog
  * never offers a backup whose data may already be gone. Binary log archives live as long as
  * their lifecycle class while a kept full backup comes before them; only the newest PITR window
- * record is kept.
+ * record is kept. A kept backup that represents a longer period than its class (the month's first
+ * backup failed verification, so the next one holds the month) is promoted: its objects re-tagged
+ * first, then its class and expiry in the catalog. A promotion that fails is retried by the next
+ * run and reported once every shard has been pruned.
  */
 export async function pruneBackups(deps: RetentionDeps, shards: readonly string[]): Promise<RetentionReport> {
   const now = deps.clock.now();
   const expired: PrunedBackup[] = [];
+  const promoted: PromotedBackup[] = [];
+  const failures: string[] = [];
   let kept = 0;
   for (const shard of shards) {
     const all = await deps.store.listBackups({ shard, statuses: [...CANDIDATE_STATUSES], limit: 10_000 });
     const decisions = new Map<string, string>();
+    const holds = new Map<string, RetentionClass>();
     const decide = (backups: readonly BackupRecord[], plan: (backups: readonly BackupRecord[]) => RetentionDecision[]) => {
-      for (const decision of plan(backups)) if (!decision.keep) decisions.set(decision.id, decision.reasons.join(', '));
+      for (const decision of plan(backups)) {
+        if (!decision.keep) decisions.set(decision.id, decision.reasons.join(', '));
+        else if (decision.holds) holds.set(decision.id, decision.holds);
+      }
     };
     const gfs = (backups: readonly BackupRecord[]) => planRetention(backups.map(({ backupId: id, startedAt, expiresAt }) => ({ id, startedAt, expiresAt })), deps.settings.retention, now, deps.settings.timeZone);
 
@@ -68,6 +88,17 @@ export async function pruneBackups(deps: RetentionDeps, shards: readonly string[
     }
     for (const backup of good.filter((candidate) => candidate.kind === 'pitr-window').slice(1)) decisions.set(backup.backupId, 'a newer restore window is on record');
 
+    for (const backup of restorable) {
+      const needed = holds.get(backup.backupId);
+      if (!outlivedBy(backup.retentionClass, needed)) continue;
+      try {
+        await promote(deps, backup, needed);
+        promoted.push({ backupId: backup.backupId, shard, from: backup.retentionClass, to: needed });
+      } catch (error) {
+        failures.push(`promoting backup ${backup.backupId} of shard ${shard} to ${needed}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+
     const pruned = all.filter((backup) => decisions.has(backup.backupId));
     kept += all.length - pruned.length;
     if (pruned.length === 0) continue;
@@ -79,7 +110,16 @@ export async function pruneBackups(deps: RetentionDeps, shards: readonly string[
       expired.push({ backupId: backup.backupId, shard, kind: backup.kind, reason: decisions.get(backup.backupId)! });
     }
   }
-  return { kept, expired };
+  if (failures.length > 0) throw new AppError(`backups were pruned, but ${failures.length} promotion(s) failed and are retried by the next run: ${failures.join('; ')}`);
+  return { kept, expired, promoted };
+}
+
+/** The longer class for a backup that now holds a longer period: S3 objects re-tagged first (a logical dump), then the catalog. */
+async function promote(deps: RetentionDeps, backup: BackupRecord, to: RetentionClass): Promise<void> {
+  if (backup.kind === 'logical') {
+    for (const object of await deps.store.objects(backup.backupId)) await deps.objects.setTags(object.key, backupObjectTags(to, 'logical'));
+  }
+  await deps.store.updateBackup(backup.backupId, { retentionClass: to, expiresAt: expiresAt(backup.startedAt, to, deps.settings.retention) });
 }
 
 async function deleteData(deps: RetentionDeps, backup: BackupRecord, recordedKeys: string[]): Promise<void> {

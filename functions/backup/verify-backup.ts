@@ -6,9 +6,7 @@ import type { EventPublisher } from '../ports/event-publisher';
 import type { ObjectStore } from '../ports/object-store';
 import { NotFoundError, ValidationError } from '../shared/errors';
 import { BackupVerificationFailed, BackupVerified, buildEvent } from '../shared/events';
-import { expiresAt, successorInPeriod } from '../core/backup-retention';
-import type { BackupSettings } from './backup-deps';
-import { backupObjectTags, eventBase } from './logical-backup';
+import { eventBase } from './logical-backup';
 import { checkObjects } from './object-checks';
 import { loadManifest, restoreLogicalBackup, type RestoreReport } from './restore-backup';
 
@@ -17,7 +15,6 @@ export interface VerifyDeps {
   objects: ObjectStore;
   events: EventPublisher;
   clock: Clock;
-  settings: Pick<BackupSettings, 'retention' | 'timeZone'>;
 }
 
 export interface ObjectVerification {
@@ -49,29 +46,11 @@ export async function verifyBackupObjects(deps: VerifyDeps, backupId: string): P
   if (problems.length > 0) {
     const at = deps.clock.now();
     await deps.store.updateBackup(backupId, { status: 'verification-failed', error: problems.join('; ') });
-    await handOverPeriod(deps, backup);
     await deps.events.publish([
       buildEvent(BackupVerificationFailed, { ...eventBase(backupId, backup.epochId, backup.shard, mapVersionOf(backup), at), kind: backup.kind, check: 'objects', problems }),
     ]);
   }
   return { backupId, objects: objects.length, ok: problems.length === 0, problems };
-}
-
-/**
- * A monthly or weekly backup that failed verification gives up its period: the next good backup of
- * that month or week takes its class, and that backup's objects get the class's tags first, so S3
- * keeps them as long as the catalog does (a daily's would expire after a week).
- */
-async function handOverPeriod(deps: VerifyDeps, failed: BackupRecord): Promise<void> {
-  if (failed.kind !== 'logical') return;
-  const restorable = await deps.store.listBackups({ shard: failed.shard, kinds: ['logical'], statuses: [...RESTORABLE_STATUSES], limit: 1000 });
-  const successor = successorInPeriod(failed, restorable, deps.settings.timeZone);
-  if (!successor) return;
-  for (const object of await deps.store.objects(successor.backupId)) await deps.objects.setTags(object.key, backupObjectTags(failed.retentionClass, 'logical'));
-  await deps.store.updateBackup(successor.backupId, {
-    retentionClass: failed.retentionClass,
-    expiresAt: expiresAt(successor.startedAt, failed.retentionClass, deps.settings.retention),
-  });
 }
 
 export interface RestoreTestDeps extends VerifyDeps {
@@ -128,7 +107,6 @@ export async function restoreTest(deps: RestoreTestDeps, backupId: string, scrat
     await deps.events.publish([buildEvent(BackupVerified, { ...base, restoreSeconds: report.seconds, tables: report.tables.length, rows: report.rows })]);
   } else {
     await deps.store.updateBackup(backupId, { status: 'verification-failed', verifiedAt: at, error: report.problems.join('; ') });
-    await handOverPeriod(deps, backup);
     await deps.events.publish([buildEvent(BackupVerificationFailed, { ...base, check: 'restore', problems: report.problems })]);
   }
   return report;

@@ -213,7 +213,7 @@ async function backupListCommand(context: CliContext, options: BackupCliOptions 
 
 async function backupVerifyCommand(context: CliContext, options: BackupCliOptions & { restore?: boolean }, backupId: string): Promise<void> {
   await withBackupServices(context, options, async (services) => {
-    const deps = { store: services.store, objects: services.objects, events, clock: systemClock, settings: services.settings };
+    const deps = { store: services.store, objects: services.objects, events, clock: systemClock };
     const objects = await verifyBackupObjects(deps, backupId);
     const restore = options.restore && objects.ok ? await restoreTest({ ...deps, restorer: restorerFor(services) }, backupId) : undefined;
     print(context, options, { objects, restore }, () =>

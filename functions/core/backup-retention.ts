@@ -69,22 +69,6 @@ export function retentionClassFor(at: number, earlier: readonly number[], timeZo
   return 'daily';
 }
 
-const RANK: Record<RetentionClass, number> = { daily: 0, weekly: 1, monthly: 2 };
-
-/**
- * The backup that takes over the month (or ISO week) a monthly (weekly) backup held once that one
- * failed verification: the first restorable backup after it in the same period, when its class is
- * lower. Undefined when there is none: the next backup to start then gets the class.
- */
-export function successorInPeriod<B extends { startedAt: number; retentionClass: RetentionClass }>(failed: B, restorable: readonly B[], timeZone: string): B | undefined {
-  if (failed.retentionClass === 'daily') return undefined;
-  const period = (at: number) => periodsOf(at, timeZone)[failed.retentionClass === 'monthly' ? 'month' : 'week'];
-  const next = restorable
-    .filter((backup) => backup.startedAt > failed.startedAt && period(backup.startedAt) === period(failed.startedAt))
-    .sort((a, b) => a.startedAt - b.startedAt)[0];
-  return next && RANK[next.retentionClass] < RANK[failed.retentionClass] ? next : undefined;
-}
-
 /**
  * Days until S3 may expire a class: longer than the GFS count can keep a representative
  * (7 dailies span < 7 days, 4 weeklies < 28, 12 monthlies < 366), with a day to spare.
@@ -114,7 +98,14 @@ export interface RetentionDecision {
   id: string;
   keep: boolean;
   reasons: string[];
+  /** For a kept backup: the longest period it represents, whose class its lifecycle must have. */
+  holds?: RetentionClass;
 }
+
+const RANK: Record<RetentionClass, number> = { daily: 0, weekly: 1, monthly: 2 };
+
+/** Whether a backup of class `held` must be promoted to stay for the period it represents. */
+export const outlivedBy = (held: RetentionClass, needed: RetentionClass | undefined): needed is RetentionClass => needed !== undefined && RANK[needed] > RANK[held];
 
 /**
  * Which backups of one shard (one kind) to keep: the first backup of each of the newest `dailies`
@@ -124,16 +115,20 @@ export interface RetentionDecision {
 export function planRetention(backups: readonly RetainedBackup[], policy: RetentionPolicy, now: number, timeZone: string): RetentionDecision[] {
   const ordered = [...backups].sort((a, b) => a.startedAt - b.startedAt || a.id.localeCompare(b.id));
   const reasons = new Map<string, string[]>(ordered.map((backup) => [backup.id, []]));
+  const holds = new Map<string, RetentionClass>();
   const alive = ordered.filter((backup) => backup.expiresAt > now);
 
-  const keepFirstOfNewestPeriods = (period: keyof Periods, count: number, label: string) => {
+  const keepFirstOfNewestPeriods = (period: keyof Periods, count: number, label: RetentionClass) => {
     const firsts = new Map<string, RetainedBackup>();
     for (const backup of alive) {
       const key = periodsOf(backup.startedAt, timeZone)[period];
       if (!firsts.has(key)) firsts.set(key, backup);
     }
     const newest = [...firsts.entries()].sort(([a], [b]) => b.localeCompare(a)).slice(0, count);
-    for (const [key, backup] of newest) reasons.get(backup.id)!.push(`${label} ${key}`);
+    for (const [key, backup] of newest) {
+      reasons.get(backup.id)!.push(`${label} ${key}`);
+      holds.set(backup.id, label);
+    }
   };
   keepFirstOfNewestPeriods('day', policy.dailies, 'daily');
   keepFirstOfNewestPeriods('week', policy.weeklies, 'weekly');
@@ -144,6 +139,8 @@ export function planRetention(backups: readonly RetainedBackup[], policy: Retent
   return ordered.map((backup) => {
     if (backup.expiresAt <= now) return { id: backup.id, keep: false, reasons: ['past its lifecycle expiry'] };
     const kept = reasons.get(backup.id)!;
-    return kept.length > 0 ? { id: backup.id, keep: true, reasons: kept } : { id: backup.id, keep: false, reasons: ['not kept by the GFS policy'] };
+    if (kept.length === 0) return { id: backup.id, keep: false, reasons: ['not kept by the GFS policy'] };
+    const held = holds.get(backup.id);
+    return { id: backup.id, keep: true, reasons: kept, ...(held ? { holds: held } : {}) };
   });
 }

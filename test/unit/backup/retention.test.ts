@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_BACKUP_SETTINGS } from '../../../functions/backup/backup-deps';
+import { backupObjectTags } from '../../../functions/backup/logical-backup';
 import { pruneBackups } from '../../../functions/backup/retention';
 import { nextBackupToTest } from '../../../functions/backup/verify-backup';
 import { expiresAt } from '../../../functions/core/backup-retention';
@@ -11,17 +12,22 @@ import { MemoryBackupStore } from './memory-backup-store';
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-03-01T06:00:00Z');
 
-function objectStore(keys: string[]): ObjectStore & { deleted: string[] } {
+function objectStore(keys: string[]): ObjectStore & { deleted: string[]; tags: Map<string, Record<string, string>> } {
   const deleted: string[] = [];
+  const tags = new Map<string, Record<string, string>>();
   return {
     deleted,
+    tags,
     async *list(prefix: string) {
       for (const key of keys.filter((candidate) => candidate.startsWith(prefix))) yield { key, size: 1 };
     },
     async delete(batch: string[]) {
       deleted.push(...batch);
     },
-  } as unknown as ObjectStore & { deleted: string[] };
+    async setTags(key: string, set: Record<string, string>) {
+      tags.set(key, set);
+    },
+  } as unknown as ObjectStore & { deleted: string[]; tags: Map<string, Record<string, string>> };
 }
 
 async function seed(store: MemoryBackupStore, backupId: string, days: number, kind: BackupKind, options: { status?: BackupStatus; baseBackupId?: string; retention?: 'daily' | 'weekly' | 'monthly' } = {}) {
@@ -86,6 +92,33 @@ describe('pruning backups by the GFS policy', () => {
     const report = await pruneBackups(deps(store, objectStore([])), ['-80']);
     expect(report.expired).toEqual([]);
     expect(report.kept).toBe(3);
+  });
+
+  it('promotes the backup that holds a month once the month\'s first failed verification: its objects re-tagged, then its class and expiry', async () => {
+    const store = new MemoryBackupStore();
+    // 1 March 02:00 would be the month's first, but its restore test failed.
+    await seed(store, 'broken-first-of-month', 4 / 24, 'logical', { status: 'verification-failed', retention: 'monthly' });
+    await seed(store, 'next', 2 / 24, 'logical');
+    const objects = objectStore([]);
+    const report = await pruneBackups(deps(store, objects), ['-80']);
+    expect(report.promoted).toEqual([{ backupId: 'next', shard: '-80', from: 'daily', to: 'monthly' }]);
+    expect(objects.tags.get('logical/next/0')).toEqual(backupObjectTags('monthly', 'logical'));
+    const next = (await store.backup('next'))!;
+    expect(next).toMatchObject({ retentionClass: 'monthly', expiresAt: expiresAt(next.startedAt, 'monthly', DEFAULT_BACKUP_SETTINGS.retention) });
+    expect((await pruneBackups(deps(store, objects), ['-80'])).promoted).toEqual([]);
+  });
+
+  it('prunes every shard even when a promotion fails, then reports the failure so the next run retries it', async () => {
+    const store = new MemoryBackupStore();
+    await seed(store, 'next', 2 / 24, 'logical');
+    await seed(store, 'expired-daily', 12, 'logical');
+    const objects = objectStore([]);
+    objects.setTags = async () => {
+      throw new Error('AccessDenied');
+    };
+    await expect(pruneBackups(deps(store, objects), ['-80'])).rejects.toThrow(/promoting backup next of shard -80 to monthly: AccessDenied/);
+    expect((await store.backup('expired-daily'))!.status).toBe('expired');
+    expect((await store.backup('next'))!.retentionClass).toBe('daily');
   });
 
   it('keeps the binary logs archived after a pruned full backup while an earlier full backup is kept, since its recovery replays them', async () => {

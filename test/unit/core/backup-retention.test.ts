@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RETENTION, expiresAt, periodsOf, planRetention, retentionClassFor, retentionDays, successorInPeriod, type RetainedBackup } from '../../../functions/core/backup-retention';
+import { DEFAULT_RETENTION, expiresAt, outlivedBy, periodsOf, planRetention, retentionClassFor, retentionDays, type RetainedBackup } from '../../../functions/core/backup-retention';
 
 const DAY = 86_400_000;
 const at = (iso: string) => Date.parse(iso);
@@ -66,29 +66,17 @@ describe('GFS retention', () => {
   });
 });
 
-describe('the successor of a backup that failed verification', () => {
-  const at = (iso: string) => Date.parse(iso);
-  const backup = (iso: string, retentionClass: 'daily' | 'weekly' | 'monthly') => ({ startedAt: at(iso), retentionClass });
-
-  it('is the first good backup after it in its month (for a monthly) or ISO week (for a weekly), when of a lower class', () => {
-    const failed = backup('2026-02-01T02:00:00Z', 'monthly');
-    const candidates = [backup('2026-02-09T02:00:00Z', 'weekly'), backup('2026-02-03T02:00:00Z', 'daily'), backup('2026-01-31T02:00:00Z', 'daily')];
-    expect(successorInPeriod(failed, candidates, 'UTC')).toBe(candidates[1]);
-    // Tuesday 3 February, in the week of Monday 2 February.
-    expect(successorInPeriod(backup('2026-02-02T02:00:00Z', 'weekly'), candidates, 'UTC')).toBe(candidates[1]);
-  });
-
-  it('is nobody for a daily, across the period\'s end, or when the next one already holds as much', () => {
-    expect(successorInPeriod(backup('2026-02-03T02:00:00Z', 'daily'), [backup('2026-02-04T02:00:00Z', 'daily')], 'UTC')).toBeUndefined();
-    expect(successorInPeriod(backup('2026-02-27T02:00:00Z', 'monthly'), [backup('2026-03-01T02:00:00Z', 'daily')], 'UTC')).toBeUndefined();
-    expect(successorInPeriod(backup('2026-02-01T02:00:00Z', 'weekly'), [backup('2026-02-02T02:00:00Z', 'weekly')], 'UTC')).toBeUndefined();
-  });
-
-  it('reads the period in the backup time zone', () => {
-    // 16:00 UTC on 31 January is already 1 February in Tokyo.
-    const failed = backup('2026-01-31T14:00:00Z', 'monthly');
-    const next = [backup('2026-01-31T16:00:00Z', 'daily')];
-    expect(successorInPeriod(failed, next, 'UTC')).toBe(next[0]);
-    expect(successorInPeriod(failed, next, 'Asia/Tokyo')).toBeUndefined();
+describe('the period a kept backup holds', () => {
+  it('is the longest period it is the first backup of: the month goes to the next backup when the first is not there', () => {
+    const now = at('2026-02-10T12:00:00Z');
+    const backup = (id: string, iso: string, retentionClass: 'daily' | 'weekly' | 'monthly') => ({ id, startedAt: at(iso), expiresAt: expiresAt(at(iso), retentionClass, DEFAULT_RETENTION) });
+    // 1 February's backup failed its restore test and is not offered; 2 February (a Monday) and 3 February follow.
+    const decisions = planRetention([backup('feb2', '2026-02-02T02:00:00Z', 'weekly'), backup('feb3', '2026-02-03T02:00:00Z', 'daily'), backup('feb9', '2026-02-09T02:00:00Z', 'weekly')], DEFAULT_RETENTION, now, 'UTC');
+    expect(decisions.map((decision) => [decision.id, decision.holds])).toEqual([
+      ['feb2', 'monthly'],
+      ['feb3', 'daily'],
+      ['feb9', 'weekly'],
+    ]);
+    expect([outlivedBy('weekly', 'monthly'), outlivedBy('monthly', 'monthly'), outlivedBy('monthly', 'daily'), outlivedBy('daily', undefined)]).toEqual([true, false, false, false]);
   });
 });
