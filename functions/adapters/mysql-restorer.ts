@@ -15,6 +15,11 @@ import { retryingDeadlocks } from './mysql-executor';
 const LOAD_SQL_MODE = 'NO_AUTO_VALUE_ON_ZERO';
 /** How long a copy waits for another copy into the same database. */
 const COPY_LOCK_WAIT_SECONDS = 30;
+/** The table a restore creates first and drops last: a database holding it is a restore that did not finish. */
+export const RESTORE_MARKER = '_sk_restore_incomplete';
+
+/** A server-wide lock name for one database: names are at most 64 characters. */
+const lockName = (purpose: string, database: string) => `${purpose}.${createHash('sha256').update(database).digest('hex').slice(0, 40)}`;
 
 class MysqlRestoreConnection implements RestoreConnection {
   private currentDatabase: string | undefined;
@@ -27,6 +32,31 @@ class MysqlRestoreConnection implements RestoreConnection {
   async tableNames(database: string): Promise<string[]> {
     const [rows] = await this.connection.query<RowDataPacket[]>('SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME', [database]);
     return rows.map((row) => String(row.name));
+  }
+
+  async claimDatabase(database: string): Promise<void> {
+    const [[claimed]] = await this.connection.query<RowDataPacket[]>('SELECT GET_LOCK(?, 0) AS claimed', [lockName('sk_restore', database)]);
+    if (Number(claimed?.claimed) !== 1) throw new ConflictError(`another restore into database ${database} is running; try again once it is done`);
+  }
+
+  async markUnfinished(database: string, backupId: string): Promise<void> {
+    const marker = `${quoteIdentifier(database, 'restore database')}.${RESTORE_MARKER}`;
+    await this.connection.query(`CREATE TABLE ${marker} (backup_id VARCHAR(64) NOT NULL, started_at DATETIME(3) NOT NULL) ENGINE=InnoDB`);
+    await this.connection.query(`INSERT INTO ${marker} VALUES (?, UTC_TIMESTAMP(3))`, [backupId]);
+  }
+
+  async markFinished(database: string): Promise<void> {
+    await this.connection.query(`DROP TABLE ${quoteIdentifier(database, 'restore database')}.${RESTORE_MARKER}`);
+  }
+
+  async unfinishedRestore(database: string): Promise<string | undefined> {
+    try {
+      const [[mark]] = await this.connection.query<RowDataPacket[]>(`SELECT backup_id FROM ${quoteIdentifier(database, 'restore database')}.${RESTORE_MARKER} LIMIT 1`);
+      return mark ? String(mark.backup_id) : '';
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'ER_NO_SUCH_TABLE' || (error as { code?: unknown }).code === 'ER_BAD_DB_ERROR') return undefined;
+      throw error;
+    }
   }
 
   async prepareDatabase(database: string, { replace }: { replace: boolean }): Promise<void> {
@@ -43,7 +73,7 @@ class MysqlRestoreConnection implements RestoreConnection {
   async copyAtomically(database: string, tables: readonly AtomicCopy[]): Promise<void> {
     const quoted = quoteIdentifier(database, 'target database');
     // Another copy into the same database must not see, fill or drop the tables this one creates.
-    const lock = `sk_copy.${createHash('sha256').update(database).digest('hex').slice(0, 40)}`;
+    const lock = lockName('sk_copy', database);
     const [[taken]] = await this.connection.query<RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS taken', [lock, COPY_LOCK_WAIT_SECONDS]);
     if (Number(taken?.taken) !== 1) throw new ConflictError(`another copy into database ${database} has been running for over ${COPY_LOCK_WAIT_SECONDS} s; try again once it is done`);
     const created: { database: boolean; tables: string[] } = { database: false, tables: [] };

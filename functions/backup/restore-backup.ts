@@ -25,9 +25,6 @@ import { DigestStream } from '../shared/digest-stream';
 import { checkObjects } from './object-checks';
 import { BackupIntegrityError, NotFoundError, ValidationError } from '../shared/errors';
 
-/** The table a restore creates first and drops last: a database holding it is a restore that did not finish. */
-export const RESTORE_MARKER = '_sk_restore_incomplete';
-
 export interface RestoreDeps {
   objects: ObjectStore;
   restorer: RestoreConnector;
@@ -99,6 +96,8 @@ export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRe
   const main = connections[0]!;
   let prepared = false;
   try {
+    // One restore into a database at a time: another one's marker, drop or load is never taken for this one's.
+    await main.claimDatabase(database);
     if (request.replace && (await main.tableNames(database)).length > 0) {
       // The database is dropped before the load: every object must be there and intact first.
       const problems = await checkObjects(deps.objects, manifest.tables.flatMap((table) => table.chunks));
@@ -107,7 +106,7 @@ export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRe
     await main.prepareDatabase(database, { replace: request.replace === true });
     prepared = true;
     // There until the restore has loaded and verified everything: a database holding it is a restore that did not finish.
-    await main.apply(database, `CREATE TABLE ${RESTORE_MARKER} (started_at DATETIME(3) NOT NULL) ENGINE=InnoDB`);
+    await main.markUnfinished(database, manifest.backupId);
     const pre = schema.statements.filter((statement) => statement.phase === 'pre-data');
     for (const statement of pre.filter((candidate) => candidate.kind !== 'view')) await main.apply(database, statement.sql, statement.sqlMode);
     await createViews(main, database, pre.filter((statement) => statement.kind === 'view'));
@@ -135,7 +134,7 @@ export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRe
     const verify = request.verify !== false;
     const tables = verify ? await verifyTables(main, database, manifest.tables) : [];
     const report = reportOf(manifest, database, tables, { verified: verify, seconds: (deps.clock.now() - started) / 1000 });
-    if (report.ok) await main.apply(database, `DROP TABLE ${RESTORE_MARKER}`);
+    if (report.ok) await main.markFinished(database);
     return report;
   } catch (error) {
     if (prepared) {
@@ -148,23 +147,31 @@ export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRe
   }
 }
 
-/** What an earlier restore left in a database: nothing, a restore that did not finish, or tables compared with the manifest. */
+/** What an earlier restore left in a database: nothing, a restore of this backup that did not finish, or tables compared with the manifest. */
 export type EarlierRestore = { kind: 'none' } | { kind: 'unfinished' } | { kind: 'checked'; report: RestoreReport };
 
 /**
- * A database an earlier restore of this backup may have loaded. One still holding the restore's
- * marker did not finish; otherwise every table is compared with the manifest (`reused` when all match).
+ * A database an earlier restore of this backup may have loaded, checked while no restore into it
+ * runs. One still marked by a restore of this backup did not finish; otherwise every table is
+ * compared with the manifest (`reused` when all match).
  */
 export async function checkEarlierRestore(deps: RestoreDeps, manifest: BackupManifest, database: string): Promise<EarlierRestore> {
   const started = deps.clock.now();
   const connection = await deps.restorer.connect();
   try {
+    await connection.claimDatabase(database);
     const tables = await connection.tableNames(database);
     if (tables.length === 0) return { kind: 'none' };
-    if (tables.includes(RESTORE_MARKER)) return { kind: 'unfinished' };
+    const unfinished = await connection.unfinishedRestore(database);
+    if (unfinished === manifest.backupId) return { kind: 'unfinished' };
+    const seconds = () => (deps.clock.now() - started) / 1000;
+    if (unfinished !== undefined) {
+      const problem = { table: '-', expectedRows: 0, restoredRows: 0, ok: false, problems: [`a restore of backup ${unfinished || 'unknown'} into it did not finish`] };
+      return { kind: 'checked', report: reportOf(manifest, database, [problem], { verified: false, seconds: seconds() }) };
+    }
     const missing = manifest.tables.filter((table) => !tables.includes(table.name)).map((table) => table.name);
     const checks = missing.length > 0 ? missing.map((table) => ({ table, expectedRows: 0, restoredRows: 0, ok: false, problems: [`${table} is missing`] })) : await verifyTables(connection, database, manifest.tables);
-    const report = reportOf(manifest, database, checks, { verified: true, seconds: (deps.clock.now() - started) / 1000 });
+    const report = reportOf(manifest, database, checks, { verified: true, seconds: seconds() });
     return { kind: 'checked', report: report.ok ? { ...report, reused: true } : report };
   } finally {
     await connection.close();

@@ -72,6 +72,13 @@ export interface AtomicCopy {
 export interface RestoreConnection {
   /** The tables (and views) the database holds; none when it does not exist. */
   tableNames(database: string): Promise<string[]>;
+  /** Holds the database for this session until it closes; ConflictError while another session holds it. */
+  claimDatabase(database: string): Promise<void>;
+  /** Records that a restore of `backupId` is loading the database (a table it holds until it is finished). */
+  markUnfinished(database: string, backupId: string): Promise<void>;
+  markFinished(database: string): Promise<void>;
+  /** The backup an unfinished restore of the database was loading; undefined when none left its mark. */
+  unfinishedRestore(database: string): Promise<string | undefined>;
   /** Creates the database; refuses one that already holds tables unless `replace` (then it is dropped first). */
   prepareDatabase(database: string, options: { replace: boolean }): Promise<void>;
   /**

@@ -68,6 +68,21 @@ describe('MySQL restore connection', () => {
     }
   });
 
+  it('lets one session at a time restore into a database, until it closes', async () => {
+    const connect = () => createMysqlRestoreConnector({ credentials: credentialsOf(), tls: 'off', target: localNode('restore-target') }).connect();
+    const first = await connect();
+    const second = await connect();
+    try {
+      await first.claimDatabase('sk_claimed');
+      await expect(second.claimDatabase('sk_claimed')).rejects.toThrow(/another restore into database sk_claimed is running/);
+      await second.claimDatabase('sk_other');
+      await first.close();
+      await second.claimDatabase('sk_claimed');
+    } finally {
+      await second.close();
+    }
+  });
+
   describe('copying into a support schema', () => {
     const copy = (table: string, values: string) => ({ table, like: { database: scratch.database, table }, inserts: [`INSERT INTO \`${table}\` VALUES ${values}`] });
     const rowsOf = async (database: string, table: string) =>

@@ -87,8 +87,12 @@ describe('shardkeeper backup and restore commands against MariaDB and a local S3
     expect(altered.err).toMatch(new RegExp(`database ${source.database}_e already holds tables that do not match backup ${backupId} \\(players chunk 0: rows differ`));
     await source.pool.query(`DROP TABLE ${quoteIdentifier(`${source.database}_e`)}.inventory`);
     expect((await cli('restore', 'epoch', run.epochId, '--suffix', '_e', '--apply', ...common)).err).toMatch(/\(inventory is missing\); drop it or restore with another --suffix/);
-    // A restore cut off part-way left its marker: the next attempt loads that database again.
-    await source.pool.query(`CREATE TABLE ${quoteIdentifier(`${source.database}_e`)}._sk_restore_incomplete (started_at DATETIME(3) NOT NULL)`);
+    // A restore cut off part-way left its marker: the next attempt loads that database again, if it was a restore of the same backup.
+    const marker = `${quoteIdentifier(`${source.database}_e`)}._sk_restore_incomplete`;
+    await source.pool.query(`CREATE TABLE ${marker} (backup_id VARCHAR(64) NOT NULL, started_at DATETIME(3) NOT NULL)`);
+    await source.pool.query(`INSERT INTO ${marker} VALUES ('another-backup', UTC_TIMESTAMP(3))`);
+    expect((await cli('restore', 'epoch', run.epochId, '--suffix', '_e', '--apply', ...common)).err).toMatch(/a restore of backup another-backup into it did not finish\); drop it/);
+    await source.pool.query(`UPDATE ${marker} SET backup_id = ?`, [backupId]);
     const again = await json('restore', 'epoch', run.epochId, '--suffix', '_e', '--apply');
     expect(again).toMatchObject({ applied: true, shards: [{ report: { ok: true } }] });
     expect(again.shards[0].report.reused).toBeUndefined();

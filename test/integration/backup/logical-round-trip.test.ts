@@ -268,6 +268,10 @@ function rewritingStatements(restorer: RestoreConnector, rewrite: (statement: st
       const connection = await restorer.connect();
       return {
         tableNames: (database) => connection.tableNames(database),
+        claimDatabase: (database) => connection.claimDatabase(database),
+        markUnfinished: (database, backupId) => connection.markUnfinished(database, backupId),
+        markFinished: (database) => connection.markFinished(database),
+        unfinishedRestore: (database) => connection.unfinishedRestore(database),
         prepareDatabase: (database, options) => connection.prepareDatabase(database, options),
         copyAtomically: (database, tables) => connection.copyAtomically(database, tables),
         apply: (database, statement, sqlMode) => connection.apply(database, rewrite(statement), sqlMode),
