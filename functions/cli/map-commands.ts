@@ -5,6 +5,7 @@ import type { Shard } from '../core/shard-map-types';
 import { publicShardMap } from '../lookup/lookup-api';
 import { MAP_CHANGE_HOLDER, type RecoveryStore } from '../ports/recovery-store';
 import { ConflictError } from '../shared/errors';
+import { recoveryLockName } from '../recovery/context';
 import { print, withCatalog, type CliContext, type GlobalOptions } from './context';
 import { percent, table } from './format';
 
@@ -55,7 +56,8 @@ export async function mapShowCommand(context: CliContext, options: GlobalOptions
 export async function mapSplitCommand(context: CliContext, options: GlobalOptions & { at?: string; apply?: boolean }, shardName: string): Promise<void> {
   await withCatalog(context, options, async (catalog, sql) => {
     const split = () => splitShard(catalog, shardName, { at: options.at, apply: options.apply === true });
-    const outcome = options.apply ? await holdingRecoveryLock(new SqlRecoveryStore(sql), shardName, split) : await split();
+    const lockName = options.apply ? recoveryLockName(await requireShardMap(catalog), shardName) : undefined;
+    const outcome = lockName ? await holdingRecoveryLock(new SqlRecoveryStore(sql), lockName, split) : await split();
     const { plan } = outcome;
     const value = {
       shard: plan.shard,

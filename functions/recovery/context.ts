@@ -62,14 +62,32 @@ export async function locateShard(catalog: Catalog, name: string): Promise<Locat
   return { map, shard };
 }
 
-/** The map with one shard's nodes replaced, as a draft to commit against `map.version`. */
-export function withShardNodes(map: ShardMap, shardName: string, nodes: ShardNode[]): ShardMapDraft {
+/** The map with these shards' nodes replaced, as a draft to commit against `map.version`. */
+export function withShardNodes(map: ShardMap, shardNames: string | readonly string[], nodes: ShardNode[]): ShardMapDraft {
+  const names = new Set(typeof shardNames === 'string' ? [shardNames] : shardNames);
   return {
     keyType: map.keyType,
     strategy: map.strategy,
     overrides: map.overrides,
-    shards: map.shards.map((shard) => (shard.name === shardName ? { ...shard, nodes } : shard)),
+    shards: map.shards.map((shard) => (names.has(shard.name) ? { ...shard, nodes } : shard)),
   };
+}
+
+/**
+ * The name a shard's recovery lock is taken under. Shards listing the same servers (the halves of a
+ * split not yet moved) are one unit, locked under the first of their names, so no two recoveries
+ * act on the same servers at once.
+ */
+export function recoveryLockName(map: Pick<ShardMap, 'shards'>, shardName: string): string {
+  const shard = map.shards.find((candidate) => candidate.name === shardName);
+  if (!shard) return shardName;
+  return map.shards.filter((other) => sameServers(other, shard)).map((other) => other.name).sort()[0] ?? shardName;
+}
+
+/** Whether two shards list the same servers in the same database: the halves of a split not yet moved. */
+export function sameServers(a: Pick<Shard, 'database' | 'nodes'>, b: Pick<Shard, 'database' | 'nodes'>): boolean {
+  const ids = (shard: Pick<Shard, 'nodes'>) => shard.nodes.map((node) => node.id).sort().join('\n');
+  return a.database === b.database && ids(a) === ids(b);
 }
 
 export function auroraClusterOf(deps: RecoveryDeps, shard: string): { failover: ClusterFailover; clusterId: string } {

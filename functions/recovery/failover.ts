@@ -1,11 +1,11 @@
-import { commitShardMapChange } from '../catalog/shard-map-changes';
+import { commitShardMapChange, requireShardMap } from '../catalog/shard-map-changes';
 import { primaryOf } from '../core/shard-map';
 import type { ShardNode } from '../core/shard-map-types';
 import { MAP_CHANGE_HOLDER } from '../ports/recovery-store';
 import { buildEvent, parseEventDetail, ShardFailoverBlocked, ShardFailoverCompleted, ShardFailoverFailed, ShardFailoverStarted, ShardPrimaryDown, type DetailOf } from '../shared/events';
 import { AppError, ConflictError, NoFailoverCandidateError, RecoveryInProgressError, StaleMapVersionError } from '../shared/errors';
 import { antiFlapBlock, chooseCandidate } from './candidate';
-import { audit, auroraClusterOf, isoNow, locateShard, withShardNodes, type RecoveryDeps } from './context';
+import { audit, auroraClusterOf, isoNow, locateShard, recoveryLockName, sameServers, withShardNodes, type RecoveryDeps } from './context';
 
 /**
  * The failover of one shard, one exported function per Step Functions task. Each receives the
@@ -33,7 +33,7 @@ export interface FailoverState {
   error?: { Error: string; Cause?: string };
 }
 
-export type PreCheckOutcome = 'proceed' | 'disabled' | 'anti-flap' | 'locked' | 'primary-reachable' | 'primary-replaced';
+export type PreCheckOutcome = 'proceed' | 'disabled' | 'anti-flap' | 'locked' | 'primary-reachable' | 'primary-replaced' | 'shard-gone';
 
 export interface PreCheckResult {
   proceed: boolean;
@@ -43,6 +43,8 @@ export interface PreCheckResult {
   oldPrimary: ShardNode | null;
   startedAt: number;
   blockedUntil?: number;
+  /** The recovery lock this failover holds (see recoveryLockName). */
+  lock?: string;
 }
 
 export type CandidateResult =
@@ -137,31 +139,38 @@ export async function preCheckFailover(deps: RecoveryDeps, state: FailoverState)
     );
     return result('anti-flap', null, { blockedUntil: flap.blockedUntil });
   }
-  const lock = await deps.store.acquireLock(trigger.shard, state.recoveryId, deps.policy.failoverLockMs);
+  const map = await requireShardMap(deps.catalog);
+  const shard = map.shards.find((candidate) => candidate.name === trigger.shard);
+  if (!shard) {
+    // Split (or merged) while this failover waited: the shards that took its keys are watched, and fail over, on their own.
+    await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'skipped', { reason: `shard ${trigger.shard} is no longer in the shard map (version ${map.version})` });
+    return result('shard-gone');
+  }
+  const lockName = recoveryLockName(map, shard.name);
+  const lock = await deps.store.acquireLock(lockName, state.recoveryId, deps.policy.failoverLockMs);
   // A map change commits within seconds (or its short lease runs out): retried, not given up.
   if (!lock.acquired && lock.heldBy.startsWith(MAP_CHANGE_HOLDER)) throw new RecoveryInProgressError(`${lock.heldBy} is changing shard ${trigger.shard}'s map; retrying`);
   if (!lock.acquired) {
-    await block(deps, state, trigger, 'recovery-in-progress', `recovery ${lock.heldBy} holds shard ${trigger.shard} until ${new Date(lock.expiresAt).toISOString()}`);
+    await block(deps, state, trigger, 'recovery-in-progress', `recovery ${lock.heldBy} holds shard ${lockName} until ${new Date(lock.expiresAt).toISOString()}`);
     return result('locked');
   }
 
-  const { shard } = await locateShard(deps.catalog, trigger.shard);
   const primary = primaryOf(shard);
   if (!primary || primary.id !== trigger.node) {
-    await deps.store.releaseLock(trigger.shard, state.recoveryId);
+    await deps.store.releaseLock(lockName, state.recoveryId);
     await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'skipped', { reason: `the map's primary is ${primary?.id ?? 'none'}, not ${trigger.node}` });
     return result('primary-replaced', primary ?? null);
   }
   const probe = await deps.prober.probe({ shard: shard.name, node: primary });
   if (probe.ok && probe.observation.writer) {
-    await deps.store.releaseLock(trigger.shard, state.recoveryId);
+    await deps.store.releaseLock(lockName, state.recoveryId);
     await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'skipped', { reason: `${primary.id} answers and is writable again`, latencyMs: probe.latencyMs });
     return result('primary-reachable', primary);
   }
 
   await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'succeeded', { oldPrimary: primary.id, confirmedBy: trigger.confirmedBy, probe: probe.ok ? 'read-only' : probe.error });
   await deps.events.publish([buildEvent(ShardFailoverStarted, recoveryDetail(deps, state, trigger, `${primary.id} is down (${trigger.reason}); failing over`))]);
-  return result('proceed', primary);
+  return result('proceed', primary, { lock: lockName });
 }
 
 /** The replica to promote (self-managed), or the writer to move away from (Aurora picks its own). */
@@ -285,16 +294,20 @@ export async function updateShardMap(deps: RecoveryDeps, state: FailoverState): 
     if (current?.id === promoted.id && nodes.length === shard.nodes.length) {
       return { changed: false, version: map.version, updatedAt: deps.clock.now() };
     }
+    // The halves of a split share the parent's servers until one is moved: they fail over together.
+    const sharing = map.shards.filter((other) => other.name === shard.name || sameServers(other, shard));
     // Remembered before the commit, so a retry after a lost commit response still has them.
-    for (const node of shard.nodes.filter((candidateNode) => candidateNode.id === oldPrimary?.id || unfollowing.has(candidateNode.id))) {
-      await deps.store.addRemovedNode({ shard: shard.name, node, reason: node.id === oldPrimary?.id ? 'failed-primary' : 'repoint-failed', recoveryId: state.recoveryId });
+    for (const owner of sharing) {
+      for (const node of owner.nodes.filter((candidateNode) => candidateNode.id === oldPrimary?.id || unfollowing.has(candidateNode.id))) {
+        await deps.store.addRemovedNode({ shard: owner.name, node, reason: node.id === oldPrimary?.id ? 'failed-primary' : 'repoint-failed', recoveryId: state.recoveryId });
+      }
     }
     try {
       const committed = await commitShardMapChange(
         deps.catalog,
-        withShardNodes(map, shard.name, nodes),
+        withShardNodes(map, sharing.map((owner) => owner.name), nodes),
         map.version,
-        `failover of ${shard.name}: ${oldPrimary?.id ?? 'no primary'} -> ${promoted.id} (recovery ${state.recoveryId})`,
+        `failover of ${sharing.map((owner) => owner.name).join(', ')}: ${oldPrimary?.id ?? 'no primary'} -> ${promoted.id} (recovery ${state.recoveryId})`,
       );
       const updatedAt = deps.clock.now();
       await audit(deps, state.recoveryId, shard.name, 'updateShardMap', 'succeeded', {
@@ -328,7 +341,7 @@ export async function completeFailover(deps: RecoveryDeps, state: FailoverState)
   const completedAt = deps.clock.now();
   const durationMs = completedAt - preCheck.startedAt;
   const newPrimary = candidate.kind === 'aurora' ? (state.promotion?.writerInstance ?? candidate.clusterId) : candidate.node.id;
-  await deps.store.releaseLock(trigger.shard, state.recoveryId);
+  await deps.store.releaseLock(preCheck.lock ?? trigger.shard, state.recoveryId);
   await audit(deps, state.recoveryId, trigger.shard, 'complete', 'succeeded', { newPrimary, durationMs, mapVersion: state.map?.version });
   await deps.events.publish([
     buildEvent(ShardFailoverCompleted, { ...recoveryDetail(deps, state, trigger, `${newPrimary} is the new primary of ${trigger.shard}`), newPrimary, durationMs }),
@@ -346,7 +359,7 @@ export async function failFailover(deps: RecoveryDeps, state: FailoverState): Pr
   const cause = state.error?.Cause ?? '';
   const [lastFailure] = (await deps.store.auditLog({ recoveryId: state.recoveryId, limit: 20 })).filter((entry) => entry.outcome === 'failed');
   const failedStep = lastFailure?.step ?? null;
-  await deps.store.releaseLock(trigger.shard, state.recoveryId);
+  await deps.store.releaseLock(state.preCheck?.lock ?? trigger.shard, state.recoveryId);
   await audit(deps, state.recoveryId, trigger.shard, 'fail', 'failed', { error, cause, failedStep });
   const reason = `${failedStep ?? 'a step'} failed: ${error}${cause ? ` (${cause})` : ''}`;
   const detail = recoveryDetail(deps, state, trigger, reason);

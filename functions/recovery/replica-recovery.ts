@@ -1,9 +1,9 @@
-import { commitShardMapChange } from '../catalog/shard-map-changes';
+import { commitShardMapChange, requireShardMap } from '../catalog/shard-map-changes';
 import { primaryOf } from '../core/shard-map';
 import type { ShardNode } from '../core/shard-map-types';
 import { buildEvent, parseEventDetail, ShardNodeDown, ShardNodeRecovered, ShardReplicaRemoved, ShardReplicaRestored, type DetailOf } from '../shared/events';
 import { NodeNotReadyError, RecoveryInProgressError, StaleMapVersionError } from '../shared/errors';
-import { audit, isoNow, locateShard, withShardNodes, type RecoveryDeps } from './context';
+import { audit, isoNow, locateShard, recoveryLockName, withShardNodes, type RecoveryDeps } from './context';
 
 /**
  * Single replica failures (the chapter's "single node failure" plan, automatic): a DOWN replica
@@ -46,14 +46,15 @@ function triggerOf(state: ReplicaState): NodeDetail {
   return state.detailType === ShardNodeRecovered.detailType ? parseEventDetail(ShardNodeRecovered, state.trigger) : parseEventDetail(ShardNodeDown, state.trigger);
 }
 
-/** Runs `work` holding the shard's lock; a held lock is transient (RecoveryInProgress, retried by Step Functions). */
+/** Runs `work` holding the shard's lock (see recoveryLockName); a held lock is transient (RecoveryInProgress, retried by Step Functions). */
 async function underLock<T>(deps: RecoveryDeps, shard: string, recoveryId: string, work: () => Promise<T>): Promise<T> {
-  const lock = await deps.store.acquireLock(shard, recoveryId, deps.policy.replicaLockMs);
-  if (!lock.acquired) throw new RecoveryInProgressError(`recovery ${lock.heldBy} holds shard ${shard}; retrying later`);
+  const name = recoveryLockName(await requireShardMap(deps.catalog), shard);
+  const lock = await deps.store.acquireLock(name, recoveryId, deps.policy.replicaLockMs);
+  if (!lock.acquired) throw new RecoveryInProgressError(`recovery ${lock.heldBy} holds shard ${name}; retrying later`);
   try {
     return await work();
   } finally {
-    await deps.store.releaseLock(shard, recoveryId);
+    await deps.store.releaseLock(name, recoveryId);
   }
 }
 

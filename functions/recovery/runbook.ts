@@ -1,3 +1,4 @@
+import { requireShardMap } from '../catalog/shard-map-changes';
 import { primaryOf } from '../core/shard-map';
 import { failedPrimaries, type ApprovalKind } from '../ports/recovery-store';
 import {
@@ -10,7 +11,7 @@ import {
   type DetailOf,
 } from '../shared/events';
 import { ValidationError } from '../shared/errors';
-import { audit, isoNow, locateShard, type RecoveryDeps } from './context';
+import { audit, isoNow, locateShard, recoveryLockName, type RecoveryDeps } from './context';
 import { RECOVERY_REJECTED } from './workflow-contract';
 
 /**
@@ -34,6 +35,8 @@ export interface RunbookPreCheck {
   proceed: boolean;
   kind: ApprovalKind;
   reason: string;
+  /** The recovery lock the runbook holds (see recoveryLockName). */
+  lock?: string;
 }
 
 type HealthTrigger = DetailOf<typeof QuorumLost> | DetailOf<typeof SplitBrainSuspected>;
@@ -96,15 +99,16 @@ export async function preCheckRunbook(deps: RecoveryDeps, state: RunbookState): 
     await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'skipped', { kind, reason });
     return { proceed: false, kind, reason };
   }
-  const lock = await deps.store.acquireLock(trigger.shard, state.recoveryId, deps.policy.runbookLockMs);
+  const lockName = recoveryLockName(await requireShardMap(deps.catalog), trigger.shard);
+  const lock = await deps.store.acquireLock(lockName, state.recoveryId, deps.policy.runbookLockMs);
   if (!lock.acquired) {
-    const reason = `recovery ${lock.heldBy} already holds shard ${trigger.shard}`;
+    const reason = `recovery ${lock.heldBy} already holds shard ${lockName}`;
     await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'blocked', { kind, reason });
     return { proceed: false, kind, reason };
   }
   const reason = summary(trigger);
   await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'succeeded', { kind, reason });
-  return { proceed: true, kind, reason };
+  return { proceed: true, kind, reason, lock: lockName };
 }
 
 /** Runs as a `.waitForTaskToken` task: stores the token as a pending approval and notifies operators. */
@@ -156,7 +160,7 @@ export async function applyRunbook(deps: RecoveryDeps, state: RunbookState): Pro
 export async function closeRunbook(deps: RecoveryDeps, state: RunbookState): Promise<{ outcome: 'approved' | 'rejected' | 'failed' }> {
   const { trigger } = runbookOf(state);
   const outcome = state.decision ? 'approved' : state.error?.Error === RECOVERY_REJECTED ? 'rejected' : 'failed';
-  await deps.store.releaseLock(trigger.shard, state.recoveryId);
+  await deps.store.releaseLock(state.preCheck?.lock ?? trigger.shard, state.recoveryId);
   await audit(deps, state.recoveryId, trigger.shard, 'close', outcome === 'failed' ? 'failed' : 'succeeded', {
     outcome,
     ...(state.error ? { error: state.error.Error, cause: state.error.Cause ?? '' } : {}),

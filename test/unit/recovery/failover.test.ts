@@ -18,6 +18,13 @@ import { FakeClusterFailover, primaryDownDetail, recoveryHarness, threeNodeFleet
 
 const MINUTE = 60_000;
 
+/** The fleet after `map split -80`: both halves on -80's servers until one is moved. */
+function splitHalves() {
+  const fleet = threeNodeFleet();
+  const parent = fleet.shards[0]!;
+  return { ...fleet, shards: [{ ...parent, name: '-40' }, { ...parent, name: '40-80' }, fleet.shards[1]!] };
+}
+
 function primaryDown(h: RecoveryHarness, shard = '-80', primary = 's0-a'): FailoverState {
   h.fleet.set(primary, { up: false });
   return { recoveryId: 'r1', trigger: primaryDownDetail(shard, primary, 1, ['s0-b', 's0-c']) };
@@ -100,6 +107,15 @@ describe('failover pre-check', () => {
     expect(h.events.events).toEqual([]);
     await h.store.releaseLock('-80', `${MAP_CHANGE_HOLDER}split-1`);
     expect((await preCheckFailover(h.deps, primaryDown(h))).outcome).toBe('proceed');
+  });
+
+  it('skips a failover whose shard was split while it waited: the halves fail over on their own', async () => {
+    const h = await recoveryHarness();
+    const state = primaryDown(h);
+    await h.catalog.commitShardMap(splitHalves(), 1, 'split -80');
+    expect(await preCheckFailover(h.deps, state)).toMatchObject({ proceed: false, outcome: 'shard-gone' });
+    expect(h.store.locks.size).toBe(0);
+    expect(h.store.steps('r1')).toEqual(['preCheck:skipped']);
   });
 
   it('skips when the primary answers and writes again, releasing the lock', async () => {
@@ -300,5 +316,30 @@ describe('failover failure path', () => {
     state.error = { Error: 'NoFailoverCandidate', Cause: 'no replica can be promoted' };
     await failFailover(h.deps, state);
     expect(h.events.events.at(-1)).toMatchObject({ detailType: 'ShardFailoverBlocked', detail: { blockedBy: 'no-candidate' } });
+  });
+});
+
+describe('failing over the halves of a split', () => {
+  it('takes one lock for both halves and moves both to the promoted replica in one map change', async () => {
+    const h = await recoveryHarness(splitHalves());
+    const upper = await runSteps(h, primaryDown(h, '40-80'), 'postCheck');
+    expect(upper.preCheck).toMatchObject({ proceed: true, lock: '-40' });
+    // The other half's own trigger finds the servers taken.
+    const lower = { recoveryId: 'r2', trigger: primaryDownDetail('-40', 's0-a', 1, ['s0-b', 's0-c']) };
+    expect(await preCheckFailover(h.deps, lower)).toMatchObject({ proceed: false, outcome: 'locked' });
+
+    const map = (await h.catalog.loadShardMap())!;
+    const writers = map.shards.map((shard) => [shard.name, shard.nodes.find((node) => node.role === 'primary')?.id]);
+    expect(writers).toEqual([
+      ['-40', upper.candidate!.kind === 'replica' ? upper.candidate!.node.id : ''],
+      ['40-80', upper.candidate!.kind === 'replica' ? upper.candidate!.node.id : ''],
+      ['80-', 's1-a'],
+    ]);
+    expect((await h.store.removedNodes()).map((removed) => [removed.shard, removed.node.id, removed.reason])).toEqual([
+      ['-40', 's0-a', 'failed-primary'],
+      ['40-80', 's0-a', 'failed-primary'],
+    ]);
+    await completeFailover(h.deps, upper);
+    expect(h.store.locks.size).toBe(0);
   });
 });
