@@ -277,7 +277,7 @@ async function unlessExisting<T>(create: () => Promise<T>, existing: () => Promi
 }
 
 /** States a restored cluster or instance does not come back from by itself. */
-const DEAD_END = /^(deleting|failed|incompatible-.*|inaccessible-.*)$/;
+const DEAD_END = /^(deleting|failed|restore-error|incompatible-.*|inaccessible-.*)$/;
 
 /**
  * The cluster or instance a retried restore found under its target name: an earlier attempt's when
