@@ -88,6 +88,10 @@ export class SqlRecoveryStore implements RecoveryStore {
     return result.affectedRows === 1;
   }
 
+  async releaseLocksOf(recoveryId: string): Promise<void> {
+    await this.sql.execute('DELETE FROM sk_recovery_locks WHERE recovery_id = :recoveryId', { recoveryId });
+  }
+
   async appendAudit(entry: Omit<AuditEntry, 'at'>): Promise<void> {
     await insertAudit(this.sql, entry, this.now());
   }

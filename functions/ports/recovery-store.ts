@@ -93,6 +93,8 @@ export interface RecoveryStore {
   acquireLock(shard: string, recoveryId: string, ttlMs: number): Promise<LockAttempt>;
   /** Releases the lock if `recoveryId` holds it; false otherwise. */
   releaseLock(shard: string, recoveryId: string): Promise<boolean>;
+  /** Releases every lock `recoveryId` holds, whatever shard name it was taken under (failure paths). */
+  releaseLocksOf(recoveryId: string): Promise<void>;
 
   appendAudit(entry: Omit<AuditEntry, 'at'>): Promise<void>;
   /** Newest first. */

@@ -1,4 +1,5 @@
 import { requireShardMap } from '../catalog/shard-map-changes';
+import { primaryOf } from '../core/shard-map';
 import type { Shard, ShardMap, ShardMapDraft, ShardNode } from '../core/shard-map-types';
 import type { Catalog } from '../ports/catalog';
 import type { Clock } from '../ports/clock';
@@ -62,32 +63,40 @@ export async function locateShard(catalog: Catalog, name: string): Promise<Locat
   return { map, shard };
 }
 
-/** The map with these shards' nodes replaced, as a draft to commit against `map.version`. */
-export function withShardNodes(map: ShardMap, shardNames: string | readonly string[], nodes: ShardNode[]): ShardMapDraft {
-  const names = new Set(typeof shardNames === 'string' ? [shardNames] : shardNames);
+/** The map with some shards' nodes replaced (by shard name), as a draft to commit against `map.version`. */
+export function withShardNodes(map: ShardMap, nodesOf: ReadonlyMap<string, ShardNode[]>): ShardMapDraft {
   return {
     keyType: map.keyType,
     strategy: map.strategy,
     overrides: map.overrides,
-    shards: map.shards.map((shard) => (names.has(shard.name) ? { ...shard, nodes } : shard)),
+    shards: map.shards.map((shard) => {
+      const nodes = nodesOf.get(shard.name);
+      return nodes ? { ...shard, nodes } : shard;
+    }),
   };
 }
 
+/** A node as the server it is: shards list the same server under their own node ids. */
+export const serverOf = (node: Pick<ShardNode, 'host' | 'port'>) => `${node.host}:${node.port}`;
+
 /**
- * The name a shard's recovery lock is taken under. Shards listing the same servers (the halves of a
- * split not yet moved) are one unit, locked under the first of their names, so no two recoveries
- * act on the same servers at once.
+ * The shards whose writer is the same server as `shard`'s, `shard` included: the halves of a split
+ * not yet moved, or shard databases sharing a server. They fail over together.
+ */
+export function shardsOnPrimary(map: Pick<ShardMap, 'shards'>, shard: Shard): Shard[] {
+  const writer = primaryOf(shard);
+  if (!writer) return [shard];
+  return map.shards.filter((other) => other.name === shard.name || (primaryOf(other) && serverOf(primaryOf(other)!) === serverOf(writer)));
+}
+
+/**
+ * The name a shard's recovery lock is taken under: the first name among the shards on its writer's
+ * server, so no two recoveries act on the same servers at once.
  */
 export function recoveryLockName(map: Pick<ShardMap, 'shards'>, shardName: string): string {
   const shard = map.shards.find((candidate) => candidate.name === shardName);
   if (!shard) return shardName;
-  return map.shards.filter((other) => sameServers(other, shard)).map((other) => other.name).sort()[0] ?? shardName;
-}
-
-/** Whether two shards list the same servers in the same database: the halves of a split not yet moved. */
-export function sameServers(a: Pick<Shard, 'database' | 'nodes'>, b: Pick<Shard, 'database' | 'nodes'>): boolean {
-  const ids = (shard: Pick<Shard, 'nodes'>) => shard.nodes.map((node) => node.id).sort().join('\n');
-  return a.database === b.database && ids(a) === ids(b);
+  return shardsOnPrimary(map, shard).map((other) => other.name).sort()[0] ?? shardName;
 }
 
 export function auroraClusterOf(deps: RecoveryDeps, shard: string): { failover: ClusterFailover; clusterId: string } {

@@ -5,7 +5,7 @@ import { MAP_CHANGE_HOLDER } from '../ports/recovery-store';
 import { buildEvent, parseEventDetail, ShardFailoverBlocked, ShardFailoverCompleted, ShardFailoverFailed, ShardFailoverStarted, ShardPrimaryDown, type DetailOf } from '../shared/events';
 import { AppError, ConflictError, NoFailoverCandidateError, RecoveryInProgressError, StaleMapVersionError } from '../shared/errors';
 import { antiFlapBlock, chooseCandidate } from './candidate';
-import { audit, auroraClusterOf, isoNow, locateShard, recoveryLockName, sameServers, withShardNodes, type RecoveryDeps } from './context';
+import { audit, auroraClusterOf, isoNow, locateShard, recoveryLockName, serverOf, withShardNodes, type RecoveryDeps } from './context';
 
 /**
  * The failover of one shard, one exported function per Step Functions task. Each receives the
@@ -294,26 +294,42 @@ export async function updateShardMap(deps: RecoveryDeps, state: FailoverState): 
     if (current?.id === promoted.id && nodes.length === shard.nodes.length) {
       return { changed: false, version: map.version, updatedAt: deps.clock.now() };
     }
-    // The halves of a split share the parent's servers until one is moved: they fail over together.
-    const sharing = map.shards.filter((other) => other.name === shard.name || sameServers(other, shard));
+    // Other shards on the old writer's server (split halves, databases sharing it) move with this one,
+    // each under its own node ids; one that does not list the promoted server is left to an operator.
+    const gone = new Set(shard.nodes.filter((node) => node.id === oldPrimary?.id || unfollowing.has(node.id)).map(serverOf));
+    const nodesOf = new Map<string, ShardNode[]>([[shard.name, nodes]]);
+    const left: string[] = [];
+    for (const other of oldPrimary ? map.shards.filter((candidateShard) => candidateShard.name !== shard.name && primaryOf(candidateShard) && serverOf(primaryOf(candidateShard)!) === serverOf(oldPrimary)) : []) {
+      const writer = other.nodes.find((node) => serverOf(node) === serverOf(promoted));
+      if (!writer) {
+        left.push(other.name);
+        continue;
+      }
+      const replicas = other.nodes.filter((node) => node !== writer && !gone.has(serverOf(node))).map((node) => ({ ...node, role: 'replica' as const }));
+      nodesOf.set(other.name, [{ ...writer, role: 'primary' }, ...replicas]);
+    }
+    const moved = map.shards.filter((candidateShard) => nodesOf.has(candidateShard.name));
     // Remembered before the commit, so a retry after a lost commit response still has them.
-    for (const owner of sharing) {
-      for (const node of owner.nodes.filter((candidateNode) => candidateNode.id === oldPrimary?.id || unfollowing.has(candidateNode.id))) {
-        await deps.store.addRemovedNode({ shard: owner.name, node, reason: node.id === oldPrimary?.id ? 'failed-primary' : 'repoint-failed', recoveryId: state.recoveryId });
+    for (const owner of moved) {
+      for (const node of owner.nodes.filter((candidateNode) => gone.has(serverOf(candidateNode)))) {
+        const reason = oldPrimary && serverOf(node) === serverOf(oldPrimary) ? 'failed-primary' : 'repoint-failed';
+        await deps.store.addRemovedNode({ shard: owner.name, node, reason, recoveryId: state.recoveryId });
       }
     }
     try {
       const committed = await commitShardMapChange(
         deps.catalog,
-        withShardNodes(map, sharing.map((owner) => owner.name), nodes),
+        withShardNodes(map, nodesOf),
         map.version,
-        `failover of ${sharing.map((owner) => owner.name).join(', ')}: ${oldPrimary?.id ?? 'no primary'} -> ${promoted.id} (recovery ${state.recoveryId})`,
+        `failover of ${moved.map((owner) => owner.name).join(', ')}: ${oldPrimary?.id ?? 'no primary'} -> ${promoted.id} (recovery ${state.recoveryId})`,
       );
       const updatedAt = deps.clock.now();
       await audit(deps, state.recoveryId, shard.name, 'updateShardMap', 'succeeded', {
         version: committed.version,
         writer: promoted.id,
         removed: [oldPrimary?.id, ...unfollowing].filter(Boolean),
+        shards: moved.map((owner) => owner.name),
+        ...(left.length > 0 ? { leftForOperator: left } : {}),
         attempts: attempt,
       });
       return { changed: true, version: committed.version, updatedAt };
@@ -341,7 +357,7 @@ export async function completeFailover(deps: RecoveryDeps, state: FailoverState)
   const completedAt = deps.clock.now();
   const durationMs = completedAt - preCheck.startedAt;
   const newPrimary = candidate.kind === 'aurora' ? (state.promotion?.writerInstance ?? candidate.clusterId) : candidate.node.id;
-  await deps.store.releaseLock(preCheck.lock ?? trigger.shard, state.recoveryId);
+  await deps.store.releaseLocksOf(state.recoveryId);
   await audit(deps, state.recoveryId, trigger.shard, 'complete', 'succeeded', { newPrimary, durationMs, mapVersion: state.map?.version });
   await deps.events.publish([
     buildEvent(ShardFailoverCompleted, { ...recoveryDetail(deps, state, trigger, `${newPrimary} is the new primary of ${trigger.shard}`), newPrimary, durationMs }),
@@ -359,7 +375,8 @@ export async function failFailover(deps: RecoveryDeps, state: FailoverState): Pr
   const cause = state.error?.Cause ?? '';
   const [lastFailure] = (await deps.store.auditLog({ recoveryId: state.recoveryId, limit: 20 })).filter((entry) => entry.outcome === 'failed');
   const failedStep = lastFailure?.step ?? null;
-  await deps.store.releaseLock(state.preCheck?.lock ?? trigger.shard, state.recoveryId);
+  // By recovery id: a step that failed after taking the lock left no record of its name in the state.
+  await deps.store.releaseLocksOf(state.recoveryId);
   await audit(deps, state.recoveryId, trigger.shard, 'fail', 'failed', { error, cause, failedStep });
   const reason = `${failedStep ?? 'a step'} failed: ${error}${cause ? ` (${cause})` : ''}`;
   const detail = recoveryDetail(deps, state, trigger, reason);

@@ -65,7 +65,7 @@ async function changeShardNodes(deps: RecoveryDeps, shardName: string, summary: 
     const nodes = change(shard.nodes);
     if (!nodes) return undefined;
     try {
-      return (await commitShardMapChange(deps.catalog, withShardNodes(map, shardName, nodes), map.version, summary)).version;
+      return (await commitShardMapChange(deps.catalog, withShardNodes(map, new Map([[shardName, nodes]])), map.version, summary)).version;
     } catch (error) {
       if (!(error instanceof StaleMapVersionError) || attempt >= deps.policy.mapCommitAttempts) throw error;
     }
@@ -175,7 +175,7 @@ export async function restoreReplica(deps: RecoveryDeps, state: ReplicaState): P
 export async function failReplicaRecovery(deps: RecoveryDeps, state: ReplicaState): Promise<{ error: string }> {
   const trigger = triggerOf(state);
   const error = state.error?.Error ?? 'Unknown';
-  await deps.store.releaseLock(trigger.shard, state.recoveryId);
+  await deps.store.releaseLocksOf(state.recoveryId);
   await audit(deps, state.recoveryId, trigger.shard, 'fail', 'failed', { node: trigger.node, error, cause: state.error?.Cause ?? '' });
   return { error };
 }

@@ -35,8 +35,6 @@ export interface RunbookPreCheck {
   proceed: boolean;
   kind: ApprovalKind;
   reason: string;
-  /** The recovery lock the runbook holds (see recoveryLockName). */
-  lock?: string;
 }
 
 type HealthTrigger = DetailOf<typeof QuorumLost> | DetailOf<typeof SplitBrainSuspected>;
@@ -108,7 +106,7 @@ export async function preCheckRunbook(deps: RecoveryDeps, state: RunbookState): 
   }
   const reason = summary(trigger);
   await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'succeeded', { kind, reason });
-  return { proceed: true, kind, reason, lock: lockName };
+  return { proceed: true, kind, reason };
 }
 
 /** Runs as a `.waitForTaskToken` task: stores the token as a pending approval and notifies operators. */
@@ -160,7 +158,7 @@ export async function applyRunbook(deps: RecoveryDeps, state: RunbookState): Pro
 export async function closeRunbook(deps: RecoveryDeps, state: RunbookState): Promise<{ outcome: 'approved' | 'rejected' | 'failed' }> {
   const { trigger } = runbookOf(state);
   const outcome = state.decision ? 'approved' : state.error?.Error === RECOVERY_REJECTED ? 'rejected' : 'failed';
-  await deps.store.releaseLock(state.preCheck?.lock ?? trigger.shard, state.recoveryId);
+  await deps.store.releaseLocksOf(state.recoveryId);
   await audit(deps, state.recoveryId, trigger.shard, 'close', outcome === 'failed' ? 'failed' : 'succeeded', {
     outcome,
     ...(state.error ? { error: state.error.Error, cause: state.error.Cause ?? '' } : {}),

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqlCatalog } from '../../../functions/adapters/sql-catalog';
 import { SqlRecoveryStore } from '../../../functions/adapters/sql-recovery-store';
+import { recoveryLockName } from '../../../functions/recovery/context';
 import { bootstrapCatalog } from '../../../functions/catalog/bootstrap';
 import { demoShardMap } from '../../../functions/core/population';
 import { withDatabase } from '../../../functions/local/sandbox';
@@ -47,19 +48,22 @@ describe('shardkeeper CLI against a real catalog', () => {
 
   it('does not split a shard while a recovery holds it, and splits it once the recovery is done', async () => {
     const recovery = new SqlRecoveryStore(scratch.executor);
-    expect(await recovery.acquireLock('c0-', 'failover-c0-1', 60_000)).toEqual({ acquired: true });
+    // The demo shards share one server: one recovery lock covers them all.
+    const lock = recoveryLockName((await new SqlCatalog(scratch.executor).loadShardMap())!, 'c0-');
+    expect(lock).toBe('-40');
+    expect(await recovery.acquireLock(lock, 'failover-c0-1', 60_000)).toEqual({ acquired: true });
     const refused = await cli('map', 'split', 'c0-', '--apply', ...catalogArg);
     expect(refused.code).toBe(1);
-    expect(refused.err).toMatch(/recovery failover-c0-1 holds shard c0- until \S+; split it once that recovery is done/);
+    expect(refused.err).toMatch(/recovery failover-c0-1 holds shard -40 until \S+; split it once that recovery is done/);
     const version = async () => JSON.parse((await cli('map', 'show', '--json', ...catalogArg)).out).version as number;
     const before = await version();
 
-    await recovery.releaseLock('c0-', 'failover-c0-1');
+    await recovery.releaseLock(lock, 'failover-c0-1');
     const applied = await cli('map', 'split', 'c0-', '--apply', '--json', ...catalogArg);
     expect(applied.code, applied.err).toBe(0);
     expect(await version()).toBe(before + 1);
     // The split let go of the lock.
-    expect(await recovery.acquireLock('c0-', 'failover-c0-2', 60_000)).toEqual({ acquired: true });
+    expect(await recovery.acquireLock(lock, 'failover-c0-2', 60_000)).toEqual({ acquired: true });
   });
 
   it('refuses to split a shard that does not exist', async () => {

@@ -342,4 +342,37 @@ describe('failing over the halves of a split', () => {
     await completeFailover(h.deps, upper);
     expect(h.store.locks.size).toBe(0);
   });
+
+  it('lets go of the shared lock when a step fails before the state recorded which lock it took', async () => {
+    const h = await recoveryHarness(splitHalves());
+    const state = primaryDown(h, '40-80');
+    const crashing = { ...h.deps, prober: { probe: async () => Promise.reject(new Error('probe crashed')) } } as unknown as typeof h.deps;
+    await expect(preCheckFailover(crashing, state)).rejects.toThrow('probe crashed');
+    expect(h.store.locks.get('-40')?.recoveryId).toBe('r1');
+    await failFailover(h.deps, { ...state, error: { Error: 'Error', Cause: 'probe crashed' } });
+    expect(h.store.locks.size).toBe(0);
+  });
+
+  it('keeps the halves one unit once a replica has left one of them, and moves both', async () => {
+    const fleet = splitHalves();
+    fleet.shards[1] = { ...fleet.shards[1]!, nodes: fleet.shards[1]!.nodes.filter((node) => node.id !== 's0-c') };
+    const h = await recoveryHarness(fleet);
+    const upper = await runSteps(h, primaryDown(h, '40-80'), 'postCheck');
+    expect(upper.preCheck).toMatchObject({ proceed: true, lock: '-40' });
+    const map = (await h.catalog.loadShardMap())!;
+    expect(map.shards.slice(0, 2).map((shard) => [shard.name, shard.nodes.map((node) => `${node.id}:${node.role}`)])).toEqual([
+      ['-40', ['s0-b:primary', 's0-c:replica']],
+      ['40-80', ['s0-b:primary']],
+    ]);
+  });
+
+  it('moves shard databases that share the failed server under their own node ids', async () => {
+    const fleet = threeNodeFleet();
+    const neighbour = { ...fleet.shards[0]!, name: '40-80', database: 'sk_other', nodes: fleet.shards[0]!.nodes.map((node) => ({ ...node, id: `other-${node.id}` })) };
+    const h = await recoveryHarness({ ...fleet, shards: [{ ...fleet.shards[0]!, name: '-40' }, neighbour, fleet.shards[1]!] });
+    await runSteps(h, primaryDown(h, '-40'), 'postCheck');
+    const map = (await h.catalog.loadShardMap())!;
+    expect(map.shards.find((shard) => shard.name === '40-80')!.nodes.map((node) => `${node.id}:${node.role}`)).toEqual(['other-s0-b:primary', 'other-s0-c:replica']);
+    expect((await h.store.removedNodes('40-80')).map((removed) => [removed.node.id, removed.reason])).toEqual([['other-s0-a', 'failed-primary']]);
+  });
 });

@@ -58,6 +58,9 @@ export class InMemoryRecoveryStore implements RecoveryStore {
     this.locks.delete(shard);
     return true;
   }
+  async releaseLocksOf(recoveryId: string): Promise<void> {
+    for (const [shard, held] of this.locks) if (held.recoveryId === recoveryId) this.locks.delete(shard);
+  }
   async appendAudit(entry: Omit<AuditEntry, 'at'>): Promise<void> {
     this.audits.push({ ...structuredClone(entry), at: this.clock.now() });
   }
