@@ -15,6 +15,8 @@ import { retryingDeadlocks } from './mysql-executor';
 const LOAD_SQL_MODE = 'NO_AUTO_VALUE_ON_ZERO';
 /** How long a copy waits for another copy into the same database. */
 const COPY_LOCK_WAIT_SECONDS = 30;
+/** How long a restore waits for the claim on its database. */
+const CLAIM_WAIT_SECONDS = 2;
 /** The table a restore creates first and drops last: a database holding it is a restore that did not finish. */
 export const RESTORE_MARKER = '_sk_restore_incomplete';
 
@@ -35,7 +37,8 @@ class MysqlRestoreConnection implements RestoreConnection {
   }
 
   async claimDatabase(database: string): Promise<void> {
-    const [[claimed]] = await this.connection.query<RowDataPacket[]>('SELECT GET_LOCK(?, 0) AS claimed', [lockName('sk_restore', database)]);
+    // A session that has just closed may hold the lock for a moment longer.
+    const [[claimed]] = await this.connection.query<RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS claimed', [lockName('sk_restore', database), CLAIM_WAIT_SECONDS]);
     if (Number(claimed?.claimed) !== 1) throw new ConflictError(`another restore into database ${database} is running; try again once it is done`);
   }
 
@@ -54,7 +57,10 @@ class MysqlRestoreConnection implements RestoreConnection {
       const [[mark]] = await this.connection.query<RowDataPacket[]>(`SELECT backup_id FROM ${quoteIdentifier(database, 'restore database')}.${RESTORE_MARKER} LIMIT 1`);
       return mark ? String(mark.backup_id) : '';
     } catch (error) {
-      if ((error as { code?: unknown }).code === 'ER_NO_SUCH_TABLE' || (error as { code?: unknown }).code === 'ER_BAD_DB_ERROR') return undefined;
+      const code = (error as { code?: unknown }).code;
+      if (code === 'ER_NO_SUCH_TABLE' || code === 'ER_BAD_DB_ERROR') return undefined;
+      // A marker from before markers named their backup: a restore of an unknown backup.
+      if (code === 'ER_BAD_FIELD_ERROR') return '';
       throw error;
     }
   }

@@ -105,12 +105,19 @@ export interface EpochRestore {
  */
 async function restoreOrReuse(deps: RestoreDeps, backup: BackupRecord, database: string): Promise<RestoreReport> {
   const manifest = await loadManifest(deps.objects, backup);
-  const earlier = await checkEarlierRestore(deps, manifest, database);
-  if (earlier.kind !== 'checked') return restoreLogicalBackup(deps, { manifest, database, replace: earlier.kind === 'unfinished' });
-  if (earlier.report.reused) return earlier.report;
-  throw new ValidationError(
-    `database ${database} already holds tables that do not match backup ${backup.backupId} (${earlier.report.problems.slice(0, 3).join('; ')}); drop it or restore with another --suffix`,
-  );
+  // One claim over the check and the restore: nothing else may restore into the database in between.
+  const guard = await deps.restorer.connect();
+  try {
+    await guard.claimDatabase(database);
+    const earlier = await checkEarlierRestore(deps, manifest, database, { alreadyClaimed: true });
+    if (earlier.kind !== 'checked') return await restoreLogicalBackup(deps, { manifest, database, replace: earlier.kind === 'unfinished', alreadyClaimed: true });
+    if (earlier.report.reused) return earlier.report;
+    throw new ValidationError(
+      `database ${database} already holds tables that do not match backup ${backup.backupId} (${earlier.report.problems.slice(0, 3).join('; ')}); drop it or restore with another --suffix`,
+    );
+  } finally {
+    await guard.close();
+  }
 }
 
 /**

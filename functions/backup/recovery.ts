@@ -112,24 +112,31 @@ export async function runBinlogRecovery(deps: BinlogRecoveryDeps, plan: SelfMana
       if (sha256 !== binlog.sha256) throw new BackupIntegrityError(`archived binary log ${binlog.objectKey} was altered (SHA-256 ${sha256}, recorded ${binlog.sha256})`);
       files.push(path);
     }
-    const restored = await restoreLogicalBackup(deps, { manifest, database: options.database, replace: options.replace });
+    // Claimed through the replay, and marked unfinished until it is done: a recovery cut off part-way is never taken for whole.
+    const guard = await deps.restorer.connect();
     try {
-      if (!restored.ok) throw new BackupIntegrityError(`the base backup ${base.backupId} did not restore cleanly: ${restored.problems.join('; ')}`);
-      await deps.replayer.replay({
-        files,
-        startPosition: plan.startPosition,
-        stopDatetime: plan.stopDatetime,
-        sourceDatabase: manifest.database,
-        targetDatabase: options.database,
-      });
-    } catch (error) {
-      // The database stands at some point before the target: not a recovery anyone should use.
-      const connection = await deps.restorer.connect();
-      await connection.dropDatabase(options.database).finally(() => connection.close());
-      if (error instanceof Error) error.message += `; the partly recovered database ${options.database} was dropped`;
-      throw error;
+      await guard.claimDatabase(options.database);
+      const restored = await restoreLogicalBackup(deps, { manifest, database: options.database, replace: options.replace, alreadyClaimed: true, leaveUnfinished: true });
+      try {
+        if (!restored.ok) throw new BackupIntegrityError(`the base backup ${base.backupId} did not restore cleanly: ${restored.problems.join('; ')}`);
+        await deps.replayer.replay({
+          files,
+          startPosition: plan.startPosition,
+          stopDatetime: plan.stopDatetime,
+          sourceDatabase: manifest.database,
+          targetDatabase: options.database,
+        });
+        await guard.markFinished(options.database);
+      } catch (error) {
+        // The database stands at some point before the target: not a recovery anyone should use.
+        await guard.dropDatabase(options.database);
+        if (error instanceof Error) error.message += `; the partly recovered database ${options.database} was dropped`;
+        throw error;
+      }
+      return { plan, database: options.database, base: restored, replayed: plan.binlogs.map((binlog) => binlog.file), seconds: (deps.clock.now() - started) / 1000 };
+    } finally {
+      await guard.close();
     }
-    return { plan, database: options.database, base: restored, replayed: plan.binlogs.map((binlog) => binlog.file), seconds: (deps.clock.now() - started) / 1000 };
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }

@@ -40,6 +40,10 @@ export interface RestoreRequest {
   verify?: boolean;
   /** Connections loading chunks in parallel. @default 2 */
   concurrency?: number;
+  /** The caller holds the database's restore claim on a session of its own for longer than this restore. */
+  alreadyClaimed?: boolean;
+  /** Leave the database marked unfinished: the caller has more to do (a replay) and marks it finished. */
+  leaveUnfinished?: boolean;
 }
 
 export interface TableCheck {
@@ -97,7 +101,7 @@ export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRe
   let prepared = false;
   try {
     // One restore into a database at a time: another one's marker, drop or load is never taken for this one's.
-    await main.claimDatabase(database);
+    if (!request.alreadyClaimed) await main.claimDatabase(database);
     if (request.replace && (await main.tableNames(database)).length > 0) {
       // The database is dropped before the load: every object must be there and intact first.
       const problems = await checkObjects(deps.objects, manifest.tables.flatMap((table) => table.chunks));
@@ -134,7 +138,7 @@ export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRe
     const verify = request.verify !== false;
     const tables = verify ? await verifyTables(main, database, manifest.tables) : [];
     const report = reportOf(manifest, database, tables, { verified: verify, seconds: (deps.clock.now() - started) / 1000 });
-    if (report.ok) await main.markFinished(database);
+    if (report.ok && !request.leaveUnfinished) await main.markFinished(database);
     return report;
   } catch (error) {
     if (prepared) {
@@ -155,11 +159,11 @@ export type EarlierRestore = { kind: 'none' } | { kind: 'unfinished' } | { kind:
  * runs. One still marked by a restore of this backup did not finish; otherwise every table is
  * compared with the manifest (`reused` when all match).
  */
-export async function checkEarlierRestore(deps: RestoreDeps, manifest: BackupManifest, database: string): Promise<EarlierRestore> {
+export async function checkEarlierRestore(deps: RestoreDeps, manifest: BackupManifest, database: string, options: { alreadyClaimed?: boolean } = {}): Promise<EarlierRestore> {
   const started = deps.clock.now();
   const connection = await deps.restorer.connect();
   try {
-    await connection.claimDatabase(database);
+    if (!options.alreadyClaimed) await connection.claimDatabase(database);
     const tables = await connection.tableNames(database);
     if (tables.length === 0) return { kind: 'none' };
     const unfinished = await connection.unfinishedRestore(database);

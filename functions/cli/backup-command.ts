@@ -16,7 +16,7 @@ import { runLogicalBackup } from '../backup/logical-backup';
 import { pruneBackups } from '../backup/retention';
 import { recordRestoreWindow, startSnapshotBackup, waitForSnapshotBackup } from '../backup/snapshot-backup';
 import { restoreTest, verifyBackupObjects } from '../backup/verify-backup';
-import { isTimeZone } from '../core/backup-retention';
+import { isTimeZone, type RetentionPolicy } from '../core/backup-retention';
 import type { DumpMode } from '../core/backup-manifest';
 import type { ShardNode } from '../core/shard-map-types';
 import { localS3Client, SANDBOX_BACKUP_BUCKET, SANDBOX_S3_DIR, startLocalS3 } from '../local/local-s3';
@@ -36,6 +36,7 @@ export interface BackupCliOptions extends GlobalOptions {
   tls?: TlsMode;
   target?: string;
   timeZone?: string;
+  retention?: string;
 }
 
 /** Everything a backup or restore command runs against, opened for one command and closed after it. */
@@ -78,6 +79,7 @@ export async function withBackupServices<T>(context: CliContext, options: Backup
   const endpoint = options.s3Endpoint ?? context.env.SHARDKEEPER_S3_ENDPOINT;
   const timeZone = options.timeZone ?? context.env.SHARDKEEPER_BACKUP_TIME_ZONE ?? 'UTC';
   if (!isTimeZone(timeZone)) throw new ValidationError(`${JSON.stringify(timeZone)} is not an IANA time zone`);
+  const retention = retentionPolicy(options.retention ?? context.env.SHARDKEEPER_BACKUP_RETENTION);
   // Checked before the local S3 starts: nothing may be left running after bad input.
   const url = catalogUrl(context, options);
   const target = nodeFromUrl(options.target ?? context.env.SHARDKEEPER_RESTORE_TARGET ?? DEFAULT_RESTORE_TARGET, 'restore-target');
@@ -98,7 +100,7 @@ export async function withBackupServices<T>(context: CliContext, options: Backup
       objects: createS3ObjectStore({ client, bucket }),
       credentials: nodeCredentials(context, options),
       tls: options.tls ?? 'off',
-      settings: { ...DEFAULT_BACKUP_SETTINGS, timeZone },
+      settings: { ...DEFAULT_BACKUP_SETTINGS, timeZone, retention },
       restoreTarget: target.node,
       restoreCredentials: target.credentials,
       region: context.env.AWS_REGION,
@@ -242,11 +244,29 @@ async function backupPruneCommand(context: CliContext, options: BackupCliOptions
       shards,
     );
     print(context, options, report, () =>
-      [`kept ${report.kept} backup(s); expired ${report.expired.length}`, report.expired.length ? table(['backup', 'shard', 'kind', 'why'], report.expired.map((entry) => [entry.backupId, entry.shard, entry.kind, entry.reason])) : '']
+      [
+        `kept ${report.kept} backup(s); expired ${report.expired.length}; promoted ${report.promoted.length}`,
+        report.expired.length ? table(['backup', 'shard', 'kind', 'why'], report.expired.map((entry) => [entry.backupId, entry.shard, entry.kind, entry.reason])) : '',
+        report.promoted.length ? table(['backup', 'shard', 'from', 'to'], report.promoted.map((entry) => [entry.backupId, entry.shard, entry.from, entry.to])) : '',
+      ]
         .filter(Boolean)
         .join('\n'),
     );
   });
+}
+
+/**
+ * The GFS counts as `dailies,weeklies,monthlies`: the deployment's, so that pruning and promotion
+ * from the CLI keep and expire what the deployed cleanup would.
+ */
+function retentionPolicy(text: string | undefined): RetentionPolicy {
+  if (text === undefined) return DEFAULT_BACKUP_SETTINGS.retention;
+  const counts = text.split(',').map((part) => part.trim());
+  if (counts.length !== 3 || !counts.every((count) => /^\d{1,4}$/.test(count))) {
+    throw new ValidationError(`--retention must be three counts, dailies,weeklies,monthlies (e.g. 7,4,12), got ${JSON.stringify(text)}`);
+  }
+  const [dailies, weeklies, monthlies] = counts.map(Number) as [number, number, number];
+  return { dailies, weeklies, monthlies };
 }
 
 /** Options every backup and restore command shares: where backups live and how nodes are reached. */
@@ -258,7 +278,8 @@ export function withBackupOptions(command: Command): Command {
     .option('--node-password <password>', 'password of --node-user (prefer $SHARDKEEPER_NODE_PASSWORD)')
     .addOption(new Option('--tls <mode>', 'TLS to the nodes and the restore target').choices(['required', 'off']).default('off'))
     .option('--target <mysql-url>', `server restores and restore tests go to (default: $SHARDKEEPER_RESTORE_TARGET, else ${DEFAULT_RESTORE_TARGET})`)
-    .option('--time-zone <iana>', 'zone of GFS days, weeks and months (default: $SHARDKEEPER_BACKUP_TIME_ZONE, else UTC)');
+    .option('--time-zone <iana>', 'zone of GFS days, weeks and months (default: $SHARDKEEPER_BACKUP_TIME_ZONE, else UTC)')
+    .option('--retention <d,w,m>', 'GFS dailies,weeklies,monthlies as deployed (default: $SHARDKEEPER_BACKUP_RETENTION, else 7,4,12)');
 }
 
 export function registerBackupCommands(program: Command, context: CliContext, integer: (name: string) => (value: string) => number): void {

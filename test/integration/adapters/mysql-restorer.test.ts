@@ -70,16 +70,33 @@ describe('MySQL restore connection', () => {
 
   it('lets one session at a time restore into a database, until it closes', async () => {
     const connect = () => createMysqlRestoreConnector({ credentials: credentialsOf(), tls: 'off', target: localNode('restore-target') }).connect();
+    const claimed = `${scratch.database}_claimed`;
     const first = await connect();
     const second = await connect();
     try {
-      await first.claimDatabase('sk_claimed');
-      await expect(second.claimDatabase('sk_claimed')).rejects.toThrow(/another restore into database sk_claimed is running/);
-      await second.claimDatabase('sk_other');
+      await first.claimDatabase(claimed);
+      await expect(second.claimDatabase(claimed)).rejects.toThrow(/another restore into database .*_claimed is running/);
+      await second.claimDatabase(`${claimed}_other`);
       await first.close();
-      await second.claimDatabase('sk_claimed');
+      await second.claimDatabase(claimed);
     } finally {
       await second.close();
+    }
+  });
+
+  it('reads which backup an unfinished restore was loading, and a marker from before markers named it as an unknown one', async () => {
+    const database = `${scratch.database}_marked`;
+    try {
+      expect(await restore.unfinishedRestore(database)).toBeUndefined();
+      await scratch.pool.query(`CREATE DATABASE \`${database}\``);
+      await restore.markUnfinished(database, 'b-20261126-1');
+      expect(await restore.unfinishedRestore(database)).toBe('b-20261126-1');
+      await restore.markFinished(database);
+      expect(await restore.unfinishedRestore(database)).toBeUndefined();
+      await scratch.pool.query(`CREATE TABLE \`${database}\`._sk_restore_incomplete (started_at DATETIME(3) NOT NULL)`);
+      expect(await restore.unfinishedRestore(database)).toBe('');
+    } finally {
+      await scratch.pool.query(`DROP DATABASE IF EXISTS \`${database}\``);
     }
   });
 

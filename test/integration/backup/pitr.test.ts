@@ -75,9 +75,26 @@ describe('point-in-time recovery of a self-managed shard from a full backup and 
 
   it('replays up to the target: the writes before it are there, the writes after it are not', async () => {
     const plan = (await planShardRecovery(harness.store, inMap, target, Date.now())) as SelfManagedRecoveryPlan;
-    const replayer = createBinlogReplayer({ credentials: credentialsOf(), tls: 'off', target: localNode('restore-target') });
+    const binlogs = createBinlogReplayer({ credentials: credentialsOf(), tls: 'off', target: localNode('restore-target') });
+    const during: Array<string | undefined> = [];
+    // While the replay runs, the database is held and still marked unfinished.
+    const replayer: typeof binlogs = {
+      async replay(request) {
+        const other = await harness.restorer().connect();
+        try {
+          during.push(await other.unfinishedRestore(restored));
+          await expect(other.claimDatabase(restored)).rejects.toThrow(/another restore into database/);
+        } finally {
+          await other.close();
+        }
+        return binlogs.replay(request);
+      },
+    };
     const report = await runBinlogRecovery({ ...harness.deps(), restorer: harness.restorer(), replayer }, plan, { database: restored });
     expect(report.base.ok).toBe(true);
+    expect(during).toEqual([plan.base.backupId]);
+    const [markers] = (await admin.query('SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [restored, '_sk_restore_incomplete'])) as unknown as [[{ n: number }]];
+    expect(Number(markers[0].n)).toBe(0);
     const [rows] = (await admin.query(`SELECT id, label FROM ${quoteIdentifier(restored)}.events ORDER BY id`)) as unknown as [{ id: number; label: string }[]];
     expect(rows).toEqual([
       { id: 1, label: 'changed before' },
