@@ -128,9 +128,15 @@ export async function runBinlogRecovery(deps: BinlogRecoveryDeps, plan: SelfMana
         });
         await guard.markFinished(options.database);
       } catch (error) {
-        // The database stands at some point before the target: not a recovery anyone should use.
-        await guard.dropDatabase(options.database);
-        if (error instanceof Error) error.message += `; the partly recovered database ${options.database} was dropped`;
+        // The database stands at some point before the target: not a recovery anyone should use. Dropped on a
+        // session of its own, since the guard's may be what failed; the replay's error is the one reported.
+        const cleanup = await deps.restorer.connect();
+        const dropped = await cleanup.dropDatabase(options.database).then(
+          () => 'was dropped',
+          (dropError: unknown) => `could not be dropped (${dropError instanceof Error ? dropError.message : String(dropError)}): drop it by hand`,
+        );
+        await cleanup.close();
+        if (error instanceof Error) error.message += `; the partly recovered database ${options.database} ${dropped}`;
         throw error;
       }
       return { plan, database: options.database, base: restored, replayed: plan.binlogs.map((binlog) => binlog.file), seconds: (deps.clock.now() - started) / 1000 };

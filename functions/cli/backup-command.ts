@@ -79,7 +79,7 @@ export async function withBackupServices<T>(context: CliContext, options: Backup
   const endpoint = options.s3Endpoint ?? context.env.SHARDKEEPER_S3_ENDPOINT;
   const timeZone = options.timeZone ?? context.env.SHARDKEEPER_BACKUP_TIME_ZONE ?? 'UTC';
   if (!isTimeZone(timeZone)) throw new ValidationError(`${JSON.stringify(timeZone)} is not an IANA time zone`);
-  const retention = retentionPolicy(options.retention ?? context.env.SHARDKEEPER_BACKUP_RETENTION);
+  const retention = retentionPolicy(options.retention ?? context.env.SHARDKEEPER_BACKUP_RETENTION, options.retention === undefined ? '$SHARDKEEPER_BACKUP_RETENTION' : '--retention');
   // Checked before the local S3 starts: nothing may be left running after bad input.
   const url = catalogUrl(context, options);
   const target = nodeFromUrl(options.target ?? context.env.SHARDKEEPER_RESTORE_TARGET ?? DEFAULT_RESTORE_TARGET, 'restore-target');
@@ -259,13 +259,14 @@ async function backupPruneCommand(context: CliContext, options: BackupCliOptions
  * The GFS counts as `dailies,weeklies,monthlies`: the deployment's, so that pruning and promotion
  * from the CLI keep and expire what the deployed cleanup would.
  */
-function retentionPolicy(text: string | undefined): RetentionPolicy {
+function retentionPolicy(text: string | undefined, source: string): RetentionPolicy {
   if (text === undefined) return DEFAULT_BACKUP_SETTINGS.retention;
   const counts = text.split(',').map((part) => part.trim());
-  if (counts.length !== 3 || !counts.every((count) => /^\d{1,4}$/.test(count))) {
-    throw new ValidationError(`--retention must be three counts, dailies,weeklies,monthlies (e.g. 7,4,12), got ${JSON.stringify(text)}`);
-  }
   const [dailies, weeklies, monthlies] = counts.map(Number) as [number, number, number];
+  // The bounds of the deployment config's backup.retention.
+  if (counts.length !== 3 || !counts.every((count) => /^\d{1,4}$/.test(count)) || dailies > 366 || weeklies > 520 || monthlies > 1200) {
+    throw new ValidationError(`${source} must be three counts, dailies,weeklies,monthlies (at most 366,520,1200; e.g. 7,4,12), got ${JSON.stringify(text)}`);
+  }
   return { dailies, weeklies, monthlies };
 }
 

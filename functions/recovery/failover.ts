@@ -5,7 +5,7 @@ import { MAP_CHANGE_HOLDER } from '../ports/recovery-store';
 import { buildEvent, parseEventDetail, ShardFailoverBlocked, ShardFailoverCompleted, ShardFailoverFailed, ShardFailoverStarted, ShardPrimaryDown, type DetailOf } from '../shared/events';
 import { AppError, ConflictError, NoFailoverCandidateError, RecoveryInProgressError, StaleMapVersionError } from '../shared/errors';
 import { antiFlapBlock, chooseCandidate } from './candidate';
-import { audit, auroraClusterOf, isoNow, locateShard, recoveryLockName, serverOf, withShardNodes, type RecoveryDeps } from './context';
+import { audit, auroraClusterOf, isoNow, locateShard, recoveryLockName, serverOf, shardsOnPrimary, withShardNodes, type RecoveryDeps } from './context';
 
 /**
  * The failover of one shard, one exported function per Step Functions task. Each receives the
@@ -123,10 +123,40 @@ export async function preCheckFailover(deps: RecoveryDeps, state: FailoverState)
     ...extra,
   });
 
+  const map = await requireShardMap(deps.catalog);
+  const shard = map.shards.find((candidate) => candidate.name === trigger.shard);
+  if (!shard) {
+    // Split (or merged) while this failover waited: the shards that took its keys are watched, and fail over, on their own.
+    await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'skipped', { reason: `shard ${trigger.shard} is no longer in the shard map (version ${map.version})` });
+    return result('shard-gone');
+  }
+  const lockName = recoveryLockName(map, shard.name);
+  const lock = await deps.store.acquireLock(lockName, state.recoveryId, deps.policy.failoverLockMs);
+  // A map change commits within seconds (or its short lease runs out), and another shard on this
+  // writer's server may be failing over, which may or may not move this one too: both are waited out.
+  if (!lock.acquired && (lock.heldBy.startsWith(MAP_CHANGE_HOLDER) || shardsOnPrimary(map, shard).length > 1)) {
+    throw new RecoveryInProgressError(`${lock.heldBy} holds ${lockName}, which shard ${trigger.shard} shares; retrying`);
+  }
+  if (!lock.acquired) {
+    await block(deps, state, trigger, 'recovery-in-progress', `recovery ${lock.heldBy} holds shard ${lockName} until ${new Date(lock.expiresAt).toISOString()}`);
+    return result('locked');
+  }
+  /** Gives the lock back and ends the pre-check without a failover. */
+  const standDown = async (outcome: PreCheckOutcome, oldPrimary: ShardNode | null = null, extra: Partial<PreCheckResult> = {}) => {
+    await deps.store.releaseLock(lockName, state.recoveryId);
+    return result(outcome, oldPrimary, extra);
+  };
+
+  // Read under the lock: another failover of this server (a split half, a database sharing it) may have moved this shard already.
+  const primary = primaryOf((await locateShard(deps.catalog, trigger.shard)).shard);
+  if (!primary || primary.id !== trigger.node) {
+    await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'skipped', { reason: `the map's primary is ${primary?.id ?? 'none'}, not ${trigger.node}` });
+    return standDown('primary-replaced', primary ?? null);
+  }
   const settings = await deps.store.settings(trigger.shard);
   if (!settings.enabled) {
     await block(deps, state, trigger, 'recovery-disabled', `recovery is disabled for shard ${trigger.shard}${settings.updatedBy ? ` (by ${settings.updatedBy})` : ''}`);
-    return result('disabled');
+    return standDown('disabled');
   }
   const flap = antiFlapBlock(settings, now, deps.policy.antiFlapMs);
   if (flap) {
@@ -137,35 +167,12 @@ export async function preCheckFailover(deps: RecoveryDeps, state: FailoverState)
       'anti-flap',
       `shard ${trigger.shard} failed over at ${new Date(flap.lastFailoverAt).toISOString()}; automatic failover is blocked until ${new Date(flap.blockedUntil).toISOString()} unless acknowledged (shardkeeper recovery ack ${trigger.shard})`,
     );
-    return result('anti-flap', null, { blockedUntil: flap.blockedUntil });
-  }
-  const map = await requireShardMap(deps.catalog);
-  const shard = map.shards.find((candidate) => candidate.name === trigger.shard);
-  if (!shard) {
-    // Split (or merged) while this failover waited: the shards that took its keys are watched, and fail over, on their own.
-    await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'skipped', { reason: `shard ${trigger.shard} is no longer in the shard map (version ${map.version})` });
-    return result('shard-gone');
-  }
-  const lockName = recoveryLockName(map, shard.name);
-  const lock = await deps.store.acquireLock(lockName, state.recoveryId, deps.policy.failoverLockMs);
-  // A map change commits within seconds (or its short lease runs out): retried, not given up.
-  if (!lock.acquired && lock.heldBy.startsWith(MAP_CHANGE_HOLDER)) throw new RecoveryInProgressError(`${lock.heldBy} is changing shard ${trigger.shard}'s map; retrying`);
-  if (!lock.acquired) {
-    await block(deps, state, trigger, 'recovery-in-progress', `recovery ${lock.heldBy} holds shard ${lockName} until ${new Date(lock.expiresAt).toISOString()}`);
-    return result('locked');
-  }
-
-  const primary = primaryOf(shard);
-  if (!primary || primary.id !== trigger.node) {
-    await deps.store.releaseLock(lockName, state.recoveryId);
-    await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'skipped', { reason: `the map's primary is ${primary?.id ?? 'none'}, not ${trigger.node}` });
-    return result('primary-replaced', primary ?? null);
+    return standDown('anti-flap', null, { blockedUntil: flap.blockedUntil });
   }
   const probe = await deps.prober.probe({ shard: shard.name, node: primary });
   if (probe.ok && probe.observation.writer) {
-    await deps.store.releaseLock(lockName, state.recoveryId);
     await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'skipped', { reason: `${primary.id} answers and is writable again`, latencyMs: probe.latencyMs });
-    return result('primary-reachable', primary);
+    return standDown('primary-reachable', primary);
   }
 
   await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'succeeded', { oldPrimary: primary.id, confirmedBy: trigger.confirmedBy, probe: probe.ok ? 'read-only' : probe.error });
@@ -295,13 +302,16 @@ export async function updateShardMap(deps: RecoveryDeps, state: FailoverState): 
       return { changed: false, version: map.version, updatedAt: deps.clock.now() };
     }
     // Other shards on the old writer's server (split halves, databases sharing it) move with this one,
-    // each under its own node ids; one that does not list the promoted server is left to an operator.
+    // each under its own node ids, when this failover covered all their servers and their own
+    // settings allow a failover now; any other is left to its own failover, which waits for this one.
     const gone = new Set(shard.nodes.filter((node) => node.id === oldPrimary?.id || unfollowing.has(node.id)).map(serverOf));
+    const covered = new Set(shard.nodes.map(serverOf));
     const nodesOf = new Map<string, ShardNode[]>([[shard.name, nodes]]);
     const left: string[] = [];
-    for (const other of oldPrimary ? map.shards.filter((candidateShard) => candidateShard.name !== shard.name && primaryOf(candidateShard) && serverOf(primaryOf(candidateShard)!) === serverOf(oldPrimary)) : []) {
+    for (const other of oldPrimary ? shardsOnPrimary(map, shard).filter((candidateShard) => candidateShard.name !== shard.name) : []) {
       const writer = other.nodes.find((node) => serverOf(node) === serverOf(promoted));
-      if (!writer) {
+      const settings = await deps.store.settings(other.name);
+      if (!writer || !other.nodes.every((node) => covered.has(serverOf(node))) || !settings.enabled || antiFlapBlock(settings, deps.clock.now(), deps.policy.antiFlapMs)) {
         left.push(other.name);
         continue;
       }
@@ -310,6 +320,7 @@ export async function updateShardMap(deps: RecoveryDeps, state: FailoverState): 
     }
     const moved = map.shards.filter((candidateShard) => nodesOf.has(candidateShard.name));
     // Remembered before the commit, so a retry after a lost commit response still has them.
+    for (const owner of moved.filter((movedShard) => movedShard.name !== shard.name)) await deps.store.recordFailover(owner.name);
     for (const owner of moved) {
       for (const node of owner.nodes.filter((candidateNode) => gone.has(serverOf(candidateNode)))) {
         const reason = oldPrimary && serverOf(node) === serverOf(oldPrimary) ? 'failed-primary' : 'repoint-failed';
@@ -329,7 +340,7 @@ export async function updateShardMap(deps: RecoveryDeps, state: FailoverState): 
         writer: promoted.id,
         removed: [oldPrimary?.id, ...unfollowing].filter(Boolean),
         shards: moved.map((owner) => owner.name),
-        ...(left.length > 0 ? { leftForOperator: left } : {}),
+        ...(left.length > 0 ? { leftToTheirOwnFailover: left } : {}),
         attempts: attempt,
       });
       return { changed: true, version: committed.version, updatedAt };

@@ -125,7 +125,9 @@ describe('shardkeeper backup and restore commands against MariaDB and a local S3
   it('prunes with the deployed GFS counts given by --retention, and refuses counts it cannot read', async () => {
     const bad = await cli('backup', 'prune', '--retention', '7,four,12', ...common);
     expect(bad.code).toBe(2);
-    expect(bad.err).toMatch(/--retention must be three counts, dailies,weeklies,monthlies \(e\.g\. 7,4,12\), got "7,four,12"/);
+    expect(bad.err).toMatch(/--retention must be three counts, dailies,weeklies,monthlies \(at most 366,520,1200; e\.g\. 7,4,12\), got "7,four,12"/);
+    const tooMany = await cli('backup', 'prune', '--retention', '7,4,5000', ...common);
+    expect(tooMany.code).toBe(2);
     const pruned = await json('backup', 'prune', '--retention', '30,8,24');
     expect(pruned).toMatchObject({ expired: [], promoted: [] });
   });

@@ -324,9 +324,10 @@ describe('failing over the halves of a split', () => {
     const h = await recoveryHarness(splitHalves());
     const upper = await runSteps(h, primaryDown(h, '40-80'), 'postCheck');
     expect(upper.preCheck).toMatchObject({ proceed: true, lock: '-40' });
-    // The other half's own trigger finds the servers taken.
+    // The other half's own trigger finds the servers taken, and waits (the workflow retries it).
     const lower = { recoveryId: 'r2', trigger: primaryDownDetail('-40', 's0-a', 1, ['s0-b', 's0-c']) };
-    expect(await preCheckFailover(h.deps, lower)).toMatchObject({ proceed: false, outcome: 'locked' });
+    await expect(preCheckFailover(h.deps, lower)).rejects.toMatchObject({ code: 'RecoveryInProgress' });
+    expect((await h.store.settings('-40')).lastFailoverAt).not.toBeNull();
 
     const map = (await h.catalog.loadShardMap())!;
     const writers = map.shards.map((shard) => [shard.name, shard.nodes.find((node) => node.role === 'primary')?.id]);
@@ -353,12 +354,12 @@ describe('failing over the halves of a split', () => {
     expect(h.store.locks.size).toBe(0);
   });
 
-  it('keeps the halves one unit once a replica has left one of them, and moves both', async () => {
+  it('moves a half whose servers the failover covered, even once a replica has left it', async () => {
     const fleet = splitHalves();
     fleet.shards[1] = { ...fleet.shards[1]!, nodes: fleet.shards[1]!.nodes.filter((node) => node.id !== 's0-c') };
     const h = await recoveryHarness(fleet);
-    const upper = await runSteps(h, primaryDown(h, '40-80'), 'postCheck');
-    expect(upper.preCheck).toMatchObject({ proceed: true, lock: '-40' });
+    const lower = await runSteps(h, primaryDown(h, '-40'), 'postCheck');
+    expect(lower.preCheck).toMatchObject({ proceed: true, lock: '-40' });
     const map = (await h.catalog.loadShardMap())!;
     expect(map.shards.slice(0, 2).map((shard) => [shard.name, shard.nodes.map((node) => `${node.id}:${node.role}`)])).toEqual([
       ['-40', ['s0-b:primary', 's0-c:replica']],
@@ -374,5 +375,33 @@ describe('failing over the halves of a split', () => {
     const map = (await h.catalog.loadShardMap())!;
     expect(map.shards.find((shard) => shard.name === '40-80')!.nodes.map((node) => `${node.id}:${node.role}`)).toEqual(['other-s0-b:primary', 'other-s0-c:replica']);
     expect((await h.store.removedNodes('40-80')).map((removed) => [removed.node.id, removed.reason])).toEqual([['other-s0-a', 'failed-primary']]);
+  });
+
+  it('leaves a shard on the failed server with replicas of its own to its own failover, which waits until this one has moved the map', async () => {
+    const fleet = threeNodeFleet();
+    const own = (id: string, role: 'primary' | 'replica', host = `${id}.db`) => ({ id, role, host, port: 3306 });
+    const neighbour = { ...fleet.shards[0]!, name: '40-80', database: 'sk_other', nodes: [own('b-a', 'primary', 's0-a.db'), own('b-x', 'replica'), own('b-y', 'replica')] };
+    const h = await recoveryHarness({ ...fleet, shards: [{ ...fleet.shards[0]!, name: '-40' }, neighbour, fleet.shards[1]!] });
+    h.fleet.set('b-a', { up: false });
+    const first = await runSteps(h, primaryDown(h, '-40'), 'map');
+    const other = { recoveryId: 'r2', trigger: primaryDownDetail('40-80', 'b-a', 1, ['b-x', 'b-y']) };
+    await expect(preCheckFailover(h.deps, other)).rejects.toMatchObject({ code: 'RecoveryInProgress' });
+
+    first.map = await updateShardMap(h.deps, first);
+    expect((await h.catalog.loadShardMap())!.shards.find((shard) => shard.name === '40-80')!.nodes.map((node) => `${node.id}:${node.role}`)).toEqual(['b-a:primary', 'b-x:replica', 'b-y:replica']);
+    expect(h.store.audits.find((entry) => entry.step === 'updateShardMap')?.detail).toMatchObject({ shards: ['-40'], leftToTheirOwnFailover: ['40-80'] });
+    // Its servers are its own from here on.
+    expect(await preCheckFailover(h.deps, other)).toMatchObject({ proceed: true, oldPrimary: { id: 'b-a' } });
+  });
+
+  it('does not move a shard on the failed server whose recovery is disabled', async () => {
+    const h = await recoveryHarness(splitHalves());
+    await h.store.setEnabled('-40', false, 'alice');
+    await runSteps(h, primaryDown(h, '40-80'), 'postCheck');
+    const map = (await h.catalog.loadShardMap())!;
+    expect(map.shards.slice(0, 2).map((shard) => [shard.name, shard.nodes.find((node) => node.role === 'primary')?.id])).toEqual([
+      ['-40', 's0-a'],
+      ['40-80', 's0-b'],
+    ]);
   });
 });
