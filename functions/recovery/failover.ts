@@ -1,6 +1,6 @@
 import { commitShardMapChange, requireShardMap } from '../catalog/shard-map-changes';
 import { primaryOf } from '../core/shard-map';
-import type { ShardNode } from '../core/shard-map-types';
+import type { Shard, ShardMap, ShardNode } from '../core/shard-map-types';
 import { MAP_CHANGE_HOLDER } from '../ports/recovery-store';
 import { buildEvent, parseEventDetail, ShardFailoverBlocked, ShardFailoverCompleted, ShardFailoverFailed, ShardFailoverStarted, ShardPrimaryDown, type DetailOf } from '../shared/events';
 import { AppError, ConflictError, NoFailoverCandidateError, RecoveryInProgressError, StaleMapVersionError } from '../shared/errors';
@@ -108,8 +108,9 @@ async function block(deps: RecoveryDeps, state: FailoverState, trigger: PrimaryD
 }
 
 /**
- * Recovery enabled for the shard, no failover in the anti-flap window, the shard's lock, and the
- * trigger still true: the map still names the down node as primary and it still does not answer.
+ * The shard still in the map; its lock (shared by the shards whose writer is the same server); then,
+ * under the lock, the trigger still true (the map still names the down node as primary), recovery
+ * enabled for the shard, no failover in the anti-flap window, and the down node still not answering.
  */
 export async function preCheckFailover(deps: RecoveryDeps, state: FailoverState): Promise<PreCheckResult> {
   const trigger = triggerOf(state);
@@ -132,9 +133,9 @@ export async function preCheckFailover(deps: RecoveryDeps, state: FailoverState)
   }
   const lockName = recoveryLockName(map, shard.name);
   const lock = await deps.store.acquireLock(lockName, state.recoveryId, deps.policy.failoverLockMs);
-  // A map change commits within seconds (or its short lease runs out), and another shard on this
-  // writer's server may be failing over, which may or may not move this one too: both are waited out.
-  if (!lock.acquired && (lock.heldBy.startsWith(MAP_CHANGE_HOLDER) || shardsOnPrimary(map, shard).length > 1)) {
+  // A map change commits within seconds (or its short lease runs out), and another shard's failover on
+  // this writer's server may move this one too: both are waited out. A runbook awaiting approval is not.
+  if (!lock.acquired && (lock.heldBy.startsWith(MAP_CHANGE_HOLDER) || (shardsOnPrimary(map, shard).length > 1 && !(await deps.store.approval(lock.heldBy))))) {
     throw new RecoveryInProgressError(`${lock.heldBy} holds ${lockName}, which shard ${trigger.shard} shares; retrying`);
   }
   if (!lock.acquired) {
@@ -147,8 +148,14 @@ export async function preCheckFailover(deps: RecoveryDeps, state: FailoverState)
     return result(outcome, oldPrimary, extra);
   };
 
-  // Read under the lock: another failover of this server (a split half, a database sharing it) may have moved this shard already.
-  const primary = primaryOf((await locateShard(deps.catalog, trigger.shard)).shard);
+  // Read under the lock: another failover of this server (a split half, a database sharing it) may have
+  // moved this shard already, or moved the others away so that this lock is no longer the shard's.
+  const locked = await locateShard(deps.catalog, trigger.shard);
+  if (recoveryLockName(locked.map, trigger.shard) !== lockName) {
+    await deps.store.releaseLock(lockName, state.recoveryId);
+    throw new RecoveryInProgressError(`shard ${trigger.shard}'s servers changed while its failover waited; retrying`);
+  }
+  const primary = primaryOf(locked.shard);
   if (!primary || primary.id !== trigger.node) {
     await audit(deps, state.recoveryId, trigger.shard, 'preCheck', 'skipped', { reason: `the map's primary is ${primary?.id ?? 'none'}, not ${trigger.node}` });
     return standDown('primary-replaced', primary ?? null);
@@ -298,31 +305,17 @@ export async function updateShardMap(deps: RecoveryDeps, state: FailoverState): 
     if (!promoted) throw new ConflictError(`${candidate.node.id}, promoted, is no longer in shard ${shard.name}'s map: an operator must reconcile`);
     const keep = shard.nodes.filter((node) => node.id !== promoted.id && node.id !== oldPrimary?.id && !unfollowing.has(node.id));
     const nodes: ShardNode[] = [{ ...promoted, role: 'primary' }, ...keep.map((node) => ({ ...node, role: 'replica' as const }))];
+    const plan = await planSiblings(deps, map, shard, promoted, new Set(shard.nodes.filter((node) => node.id === oldPrimary?.id || unfollowing.has(node.id)).map(serverOf)));
     if (current?.id === promoted.id && nodes.length === shard.nodes.length) {
+      // Committed before (its answer was lost): what is left is to record the failover of the shards it moved.
+      for (const name of plan.alreadyMoved) await deps.store.recordFailover(name);
       return { changed: false, version: map.version, updatedAt: deps.clock.now() };
     }
-    // Other shards on the old writer's server (split halves, databases sharing it) move with this one,
-    // each under its own node ids, when this failover covered all their servers and their own
-    // settings allow a failover now; any other is left to its own failover, which waits for this one.
-    const gone = new Set(shard.nodes.filter((node) => node.id === oldPrimary?.id || unfollowing.has(node.id)).map(serverOf));
-    const covered = new Set(shard.nodes.map(serverOf));
-    const nodesOf = new Map<string, ShardNode[]>([[shard.name, nodes]]);
-    const left: string[] = [];
-    for (const other of oldPrimary ? shardsOnPrimary(map, shard).filter((candidateShard) => candidateShard.name !== shard.name) : []) {
-      const writer = other.nodes.find((node) => serverOf(node) === serverOf(promoted));
-      const settings = await deps.store.settings(other.name);
-      if (!writer || !other.nodes.every((node) => covered.has(serverOf(node))) || !settings.enabled || antiFlapBlock(settings, deps.clock.now(), deps.policy.antiFlapMs)) {
-        left.push(other.name);
-        continue;
-      }
-      const replicas = other.nodes.filter((node) => node !== writer && !gone.has(serverOf(node))).map((node) => ({ ...node, role: 'replica' as const }));
-      nodesOf.set(other.name, [{ ...writer, role: 'primary' }, ...replicas]);
-    }
+    const nodesOf = new Map<string, ShardNode[]>([[shard.name, nodes], ...plan.nodesOf]);
     const moved = map.shards.filter((candidateShard) => nodesOf.has(candidateShard.name));
     // Remembered before the commit, so a retry after a lost commit response still has them.
-    for (const owner of moved.filter((movedShard) => movedShard.name !== shard.name)) await deps.store.recordFailover(owner.name);
     for (const owner of moved) {
-      for (const node of owner.nodes.filter((candidateNode) => gone.has(serverOf(candidateNode)))) {
+      for (const node of owner.nodes.filter((candidateNode) => !nodesOf.get(owner.name)!.some((kept) => kept.id === candidateNode.id))) {
         const reason = oldPrimary && serverOf(node) === serverOf(oldPrimary) ? 'failed-primary' : 'repoint-failed';
         await deps.store.addRemovedNode({ shard: owner.name, node, reason, recoveryId: state.recoveryId });
       }
@@ -332,15 +325,26 @@ export async function updateShardMap(deps: RecoveryDeps, state: FailoverState): 
         deps.catalog,
         withShardNodes(map, nodesOf),
         map.version,
-        `failover of ${moved.map((owner) => owner.name).join(', ')}: ${oldPrimary?.id ?? 'no primary'} -> ${promoted.id} (recovery ${state.recoveryId})`,
+        `failover of ${plan.moved.length > 0 ? [shard.name, ...plan.moved].join(', ') : shard.name}: ${oldPrimary?.id ?? 'no primary'} -> ${promoted.id} (recovery ${state.recoveryId})`,
       );
       const updatedAt = deps.clock.now();
+      for (const name of plan.moved) await deps.store.recordFailover(name);
+      for (const { name, why } of plan.stranded) {
+        await deps.events.publish([
+          buildEvent(ShardFailoverBlocked, {
+            ...recoveryDetail(deps, state, trigger, `shard ${name} shares the servers ${shard.name} failed over to ${promoted.id} but was not moved (${why}); it stays on ${oldPrimary?.id ?? 'its old writer'}: move it with an operator`),
+            shard: name,
+            blockedBy: 'sibling-not-moved',
+          }),
+        ]);
+      }
       await audit(deps, state.recoveryId, shard.name, 'updateShardMap', 'succeeded', {
         version: committed.version,
         writer: promoted.id,
         removed: [oldPrimary?.id, ...unfollowing].filter(Boolean),
-        shards: moved.map((owner) => owner.name),
-        ...(left.length > 0 ? { leftToTheirOwnFailover: left } : {}),
+        shards: [shard.name, ...plan.moved],
+        ...(plan.stranded.length > 0 ? { notMoved: plan.stranded } : {}),
+        ...(plan.released.length > 0 ? { promotedServerTakenFrom: plan.released } : {}),
         attempts: attempt,
       });
       return { changed: true, version: committed.version, updatedAt };
@@ -348,6 +352,58 @@ export async function updateShardMap(deps: RecoveryDeps, state: FailoverState): 
       if (!(error instanceof StaleMapVersionError) || attempt >= deps.policy.mapCommitAttempts) throw error;
     }
   }
+}
+
+/** What a failover does to the other shards whose writer is the failed server. */
+interface SiblingPlan {
+  /** New nodes of the siblings to move, and of those that only lose the promoted server. */
+  nodesOf: Map<string, ShardNode[]>;
+  moved: string[];
+  /** Covered siblings left on the old writer (their recovery disallows a failover now): their replicas now follow the new writer, so an operator must move them. */
+  stranded: Array<{ name: string; why: string }>;
+  /** Siblings with servers of their own: the servers this failover promoted or repointed are no longer theirs, and they fail over by themselves. */
+  released: string[];
+  /** Siblings a lost commit already moved. */
+  alreadyMoved: string[];
+}
+
+/**
+ * The halves of a split, or databases on the failed shard's servers, move with it when this failover
+ * covered all their servers and their own recovery allows a failover now. Any other shard on the
+ * failed server keeps its writer for its own failover, minus the promoted server, which now writes
+ * for another shard.
+ */
+async function planSiblings(deps: RecoveryDeps, map: ShardMap, shard: Shard, promoted: ShardNode, gone: ReadonlySet<string>): Promise<SiblingPlan> {
+  const plan: SiblingPlan = { nodesOf: new Map(), moved: [], stranded: [], released: [], alreadyMoved: [] };
+  // Servers this failover promoted or repointed: a shard listing no others was covered by it.
+  const ours = new Set(shard.nodes.map(serverOf));
+  const covered = (other: Shard) => other.nodes.every((node) => ours.has(serverOf(node)));
+  const oldWriter = primaryOf(shard);
+  for (const other of map.shards.filter((candidate) => candidate.name !== shard.name)) {
+    const writer = primaryOf(other);
+    if (writer && serverOf(writer) === serverOf(promoted) && covered(other)) {
+      plan.alreadyMoved.push(other.name);
+      continue;
+    }
+    if (!writer || !oldWriter || serverOf(writer) !== serverOf(oldWriter)) continue;
+    const onPromoted = other.nodes.find((node) => serverOf(node) === serverOf(promoted));
+    if (covered(other) && onPromoted) {
+      const settings = await deps.store.settings(other.name);
+      const why = !settings.enabled ? 'its recovery is disabled' : antiFlapBlock(settings, deps.clock.now(), deps.policy.antiFlapMs) ? 'it failed over within the anti-flap window' : undefined;
+      if (why) {
+        plan.stranded.push({ name: other.name, why });
+        continue;
+      }
+      const replicas = other.nodes.filter((node) => node !== onPromoted && !gone.has(serverOf(node))).map((node) => ({ ...node, role: 'replica' as const }));
+      plan.nodesOf.set(other.name, [{ ...onPromoted, role: 'primary' }, ...replicas]);
+      plan.moved.push(other.name);
+    } else if (other.nodes.some((node) => ours.has(serverOf(node)) && serverOf(node) !== serverOf(oldWriter))) {
+      // Those servers were promoted or repointed by this failover: they no longer follow this shard's writer.
+      plan.nodesOf.set(other.name, other.nodes.filter((node) => !ours.has(serverOf(node)) || serverOf(node) === serverOf(oldWriter)));
+      plan.released.push(other.name);
+    }
+  }
+  return plan;
 }
 
 /** A write through the shard's writer as the map now lists it. */

@@ -389,12 +389,12 @@ describe('failing over the halves of a split', () => {
 
     first.map = await updateShardMap(h.deps, first);
     expect((await h.catalog.loadShardMap())!.shards.find((shard) => shard.name === '40-80')!.nodes.map((node) => `${node.id}:${node.role}`)).toEqual(['b-a:primary', 'b-x:replica', 'b-y:replica']);
-    expect(h.store.audits.find((entry) => entry.step === 'updateShardMap')?.detail).toMatchObject({ shards: ['-40'], leftToTheirOwnFailover: ['40-80'] });
+    expect(h.store.audits.find((entry) => entry.step === 'updateShardMap')?.detail).toMatchObject({ shards: ['-40'] });
     // Its servers are its own from here on.
     expect(await preCheckFailover(h.deps, other)).toMatchObject({ proceed: true, oldPrimary: { id: 'b-a' } });
   });
 
-  it('does not move a shard on the failed server whose recovery is disabled', async () => {
+  it('does not move a shard on the failed servers whose recovery is disabled, and tells operators it stays behind', async () => {
     const h = await recoveryHarness(splitHalves());
     await h.store.setEnabled('-40', false, 'alice');
     await runSteps(h, primaryDown(h, '40-80'), 'postCheck');
@@ -403,5 +403,34 @@ describe('failing over the halves of a split', () => {
       ['-40', 's0-a'],
       ['40-80', 's0-b'],
     ]);
+    const blocked = h.events.events.find((event) => event.detailType === 'ShardFailoverBlocked');
+    expect(blocked?.detail).toMatchObject({ shard: '-40', blockedBy: 'sibling-not-moved', reason: expect.stringMatching(/its recovery is disabled.*stays on s0-a/) });
+  });
+
+  it('takes the servers it promoted or repointed from a shard on the failed server that has servers of its own, which then fails over by itself', async () => {
+    const fleet = splitHalves();
+    fleet.shards[0] = { ...fleet.shards[0]!, nodes: [...fleet.shards[0]!.nodes, { id: 'x', role: 'replica' as const, host: 'x.db', port: 3306 }] };
+    const h = await recoveryHarness(fleet);
+    await runSteps(h, primaryDown(h, '40-80'), 'postCheck');
+    const map = (await h.catalog.loadShardMap())!;
+    expect(map.shards.slice(0, 2).map((shard) => [shard.name, shard.nodes.map((node) => `${node.id}:${node.role}`)])).toEqual([
+      ['-40', ['s0-a:primary', 'x:replica']],
+      ['40-80', ['s0-b:primary', 's0-c:replica']],
+    ]);
+    expect((await h.store.removedNodes('-40')).map((removed) => [removed.node.id, removed.reason])).toEqual([
+      ['s0-b', 'repoint-failed'],
+      ['s0-c', 'repoint-failed'],
+    ]);
+    await h.store.releaseLocksOf('r1');
+    const own = await preCheckFailover(h.deps, { recoveryId: 'r2', trigger: primaryDownDetail('-40', 's0-a', 1, ['x']) });
+    expect(own).toMatchObject({ proceed: true, lock: '-40' });
+    expect(await pickCandidate(h.deps, { recoveryId: 'r2', trigger: primaryDownDetail('-40', 's0-a', 1, ['x']), preCheck: own })).toMatchObject({ kind: 'replica', node: { id: 'x' } });
+  });
+
+  it('does not wait for a runbook holding the shared lock while it awaits an operator: it stands back as before', async () => {
+    const h = await recoveryHarness(splitHalves());
+    await h.store.acquireLock('-40', 'quorum-1', 60 * MINUTE);
+    await h.store.addApproval({ recoveryId: 'quorum-1', shard: '-40', kind: 'quorum-lost', taskToken: 't', reason: 'quorum lost' });
+    expect(await preCheckFailover(h.deps, primaryDown(h, '40-80'))).toMatchObject({ proceed: false, outcome: 'locked' });
   });
 });
