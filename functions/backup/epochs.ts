@@ -109,7 +109,7 @@ async function restoreOrReuse(deps: RestoreDeps, backup: BackupRecord, database:
   const guard = await deps.restorer.connect();
   try {
     await guard.claimDatabase(database);
-    const earlier = await checkEarlierRestore(deps, manifest, database, { alreadyClaimed: true });
+    const earlier = await checkEarlierRestore(guard, deps.clock, manifest, database);
     if (earlier.kind !== 'checked') return await restoreLogicalBackup(deps, { manifest, database, replace: earlier.kind === 'unfinished', alreadyClaimed: true });
     if (earlier.report.reused) return earlier.report;
     throw new ValidationError(

@@ -1,6 +1,16 @@
 import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import type { ObjectRef } from '../core/backup-manifest';
 import type { ObjectStore } from '../ports/object-store';
+import { DigestStream } from '../shared/digest-stream';
+
+/** Downloads an object to `path` (readable by this user only), hashing it on the way: its size and base64 SHA-256, to check before use. */
+export async function downloadHashed(objects: ObjectStore, key: string, path: string): Promise<{ bytes: number; sha256: string }> {
+  const measured = new DigestStream('sha256');
+  await pipeline(await objects.getStream(key), measured, createWriteStream(path, { mode: 0o600 }));
+  return { bytes: measured.bytes, sha256: measured.digest('base64') };
+}
 
 /**
  * Checks that every object exists with its recorded size and SHA-256. S3 keeps a full-object

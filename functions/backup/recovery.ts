@@ -1,8 +1,6 @@
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import {
   DEFAULT_REPLAY_RATES,
   planBinlogRecovery,
@@ -21,8 +19,8 @@ import type { RestoredDatabase, SnapshotService } from '../ports/backup-snapshot
 import { RESTORABLE_STATUSES, type BackupStore } from '../ports/backup-store';
 import type { Clock } from '../ports/clock';
 import type { ObjectStore } from '../ports/object-store';
-import { DigestStream } from '../shared/digest-stream';
 import { BackupIntegrityError, NotFoundError } from '../shared/errors';
+import { downloadHashed } from './object-checks';
 import { loadManifest, restoreLogicalBackup, type RestoreReport } from './restore-backup';
 
 export type RecoveryPlan = SelfManagedRecoveryPlan | ManagedRecoveryPlan;
@@ -106,9 +104,7 @@ export async function runBinlogRecovery(deps: BinlogRecoveryDeps, plan: SelfMana
     const files: string[] = [];
     for (const binlog of plan.binlogs) {
       const path = join(workDir, binlog.file);
-      const hashed = new DigestStream('sha256');
-      await pipeline(await deps.objects.getStream(binlog.objectKey), hashed, createWriteStream(path));
-      const sha256 = hashed.digest('base64');
+      const { sha256 } = await downloadHashed(deps.objects, binlog.objectKey, path);
       if (sha256 !== binlog.sha256) throw new BackupIntegrityError(`archived binary log ${binlog.objectKey} was altered (SHA-256 ${sha256}, recorded ${binlog.sha256})`);
       files.push(path);
     }

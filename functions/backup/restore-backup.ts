@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream';
-import { pipeline as pipelineDone } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import {
   checksumKindOf,
@@ -21,8 +20,7 @@ import type { RestoreConnection, RestoreConnector } from '../ports/backup-mysql'
 import type { BackupRecord } from '../ports/backup-store';
 import type { Clock } from '../ports/clock';
 import type { ObjectStore } from '../ports/object-store';
-import { DigestStream } from '../shared/digest-stream';
-import { checkObjects } from './object-checks';
+import { checkObjects, downloadHashed } from './object-checks';
 import { BackupIntegrityError, NotFoundError, ValidationError } from '../shared/errors';
 
 export interface RestoreDeps {
@@ -155,31 +153,25 @@ export async function restoreLogicalBackup(deps: RestoreDeps, request: RestoreRe
 export type EarlierRestore = { kind: 'none' } | { kind: 'unfinished' } | { kind: 'checked'; report: RestoreReport };
 
 /**
- * A database an earlier restore of this backup may have loaded, checked while no restore into it
- * runs. One still marked by a restore of this backup did not finish; otherwise every table is
- * compared with the manifest (`reused` when all match).
+ * A database an earlier restore of this backup may have loaded, checked on `connection`, which
+ * holds the database's claim. One still marked by a restore of this backup did not finish;
+ * otherwise every table is compared with the manifest (`reused` when all match).
  */
-export async function checkEarlierRestore(deps: RestoreDeps, manifest: BackupManifest, database: string, options: { alreadyClaimed?: boolean } = {}): Promise<EarlierRestore> {
-  const started = deps.clock.now();
-  const connection = await deps.restorer.connect();
-  try {
-    if (!options.alreadyClaimed) await connection.claimDatabase(database);
-    const tables = await connection.tableNames(database);
-    if (tables.length === 0) return { kind: 'none' };
-    const unfinished = await connection.unfinishedRestore(database);
-    if (unfinished === manifest.backupId) return { kind: 'unfinished' };
-    const seconds = () => (deps.clock.now() - started) / 1000;
-    if (unfinished !== undefined) {
-      const problem = { table: '-', expectedRows: 0, restoredRows: 0, ok: false, problems: [`a restore of backup ${unfinished || 'unknown'} into it did not finish`] };
-      return { kind: 'checked', report: reportOf(manifest, database, [problem], { verified: false, seconds: seconds() }) };
-    }
-    const missing = manifest.tables.filter((table) => !tables.includes(table.name)).map((table) => table.name);
-    const checks = missing.length > 0 ? missing.map((table) => ({ table, expectedRows: 0, restoredRows: 0, ok: false, problems: [`${table} is missing`] })) : await verifyTables(connection, database, manifest.tables);
-    const report = reportOf(manifest, database, checks, { verified: true, seconds: seconds() });
-    return { kind: 'checked', report: report.ok ? { ...report, reused: true } : report };
-  } finally {
-    await connection.close();
+export async function checkEarlierRestore(connection: RestoreConnection, clock: Clock, manifest: BackupManifest, database: string): Promise<EarlierRestore> {
+  const started = clock.now();
+  const seconds = () => (clock.now() - started) / 1000;
+  const tables = await connection.tableNames(database);
+  if (tables.length === 0) return { kind: 'none' };
+  const unfinished = await connection.unfinishedRestore(database);
+  if (unfinished === manifest.backupId) return { kind: 'unfinished' };
+  if (unfinished !== undefined) {
+    const problem = { table: '-', expectedRows: 0, restoredRows: 0, ok: false, problems: [`a restore of backup ${unfinished || 'unknown'} into it did not finish`] };
+    return { kind: 'checked', report: reportOf(manifest, database, [problem], { verified: false, seconds: seconds() }) };
   }
+  const missing = manifest.tables.filter((table) => !tables.includes(table.name)).map((table) => table.name);
+  const checks = missing.length > 0 ? missing.map((table) => ({ table, expectedRows: 0, restoredRows: 0, ok: false, problems: [`${table} is missing`] })) : await verifyTables(connection, database, manifest.tables);
+  const report = reportOf(manifest, database, checks, { verified: true, seconds: seconds() });
+  return { kind: 'checked', report: report.ok ? { ...report, reused: true } : report };
 }
 
 function reportOf(manifest: BackupManifest, database: string, tables: TableCheck[], run: { verified: boolean; seconds: number }): RestoreReport {
@@ -223,11 +215,9 @@ async function loadChunk(objects: ObjectStore, connection: RestoreConnection, da
   const directory = await mkdtemp(join(tmpdir(), 'sk-restore-'));
   try {
     const path = join(directory, 'chunk.sql.gz');
-    const measured = new DigestStream('sha256');
-    await pipelineDone(await objects.getStream(chunk.key), measured, createWriteStream(path, { mode: 0o600 }));
-    const sha256 = measured.digest('base64');
-    if (measured.bytes !== chunk.bytes || sha256 !== chunk.sha256) {
-      throw new BackupIntegrityError(`${chunk.key}: read ${measured.bytes} bytes with SHA-256 ${sha256}, recorded ${chunk.bytes} bytes ${chunk.sha256}; none of it was loaded`);
+    const { bytes, sha256 } = await downloadHashed(objects, chunk.key, path);
+    if (bytes !== chunk.bytes || sha256 !== chunk.sha256) {
+      throw new BackupIntegrityError(`${chunk.key}: read ${bytes} bytes with SHA-256 ${sha256}, recorded ${chunk.bytes} bytes ${chunk.sha256}; none of it was loaded`);
     }
     const gunzip = createGunzip();
     // pipeline, not pipe: a read that fails must end the statements with its error, not leave them waiting.
