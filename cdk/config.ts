@@ -7,7 +7,7 @@ import { ConfigError, ShardMapError } from '../functions/shared/errors';
 import { isIdentifier } from '../functions/shared/identifiers';
 import { shardMapDraftSchema } from '../functions/shared/shard-map-schema';
 import { archiveBlackoutsSchema, archiveTablesSchema } from '../functions/archive/archive-config';
-import { isTimeZone } from '../functions/core/backup-retention';
+import { DEFAULT_RETENTION, isTimeZone, RETENTION_LIMITS } from '../functions/core/backup-retention';
 
 export const CONFIG_CONTEXT_KEY = 'shardkeeper';
 export const CONFIG_FILE_CONTEXT_KEY = 'configFile';
@@ -112,8 +112,12 @@ const backupSchema = z.strictObject({
     .default({ full: 'cron(0 2 ? * SUN *)', incremental: 'cron(0 2 * * ? *)', cleanup: 'cron(0 6 * * ? *)', restoreTest: 'cron(0 8 ? * SUN *)' }),
   timeZone: z.string().refine(isTimeZone, 'must be an IANA time zone like Europe/Berlin').default('UTC'),
   retention: z
-    .strictObject({ dailies: z.number().int().min(0).max(366).default(7), weeklies: z.number().int().min(0).max(520).default(4), monthlies: z.number().int().min(0).max(1200).default(12) })
-    .default({ dailies: 7, weeklies: 4, monthlies: 12 }),
+    .strictObject({
+      dailies: z.number().int().min(0).max(RETENTION_LIMITS.dailies).default(DEFAULT_RETENTION.dailies),
+      weeklies: z.number().int().min(0).max(RETENTION_LIMITS.weeklies).default(DEFAULT_RETENTION.weeklies),
+      monthlies: z.number().int().min(0).max(RETENTION_LIMITS.monthlies).default(DEFAULT_RETENTION.monthlies),
+    })
+    .default(DEFAULT_RETENTION),
   /** Shards backed up at once. */
   concurrency: z.number().int().min(1).max(1000).default(4),
   /** A Distributed Map (child executions per shard) instead of an inline Map, for large fleets. */

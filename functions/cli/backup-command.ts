@@ -16,7 +16,7 @@ import { runLogicalBackup } from '../backup/logical-backup';
 import { pruneBackups } from '../backup/retention';
 import { recordRestoreWindow, startSnapshotBackup, waitForSnapshotBackup } from '../backup/snapshot-backup';
 import { restoreTest, verifyBackupObjects } from '../backup/verify-backup';
-import { isTimeZone, type RetentionPolicy } from '../core/backup-retention';
+import { isTimeZone, RETENTION_LIMITS, type RetentionPolicy } from '../core/backup-retention';
 import type { DumpMode } from '../core/backup-manifest';
 import type { ShardNode } from '../core/shard-map-types';
 import { localS3Client, SANDBOX_BACKUP_BUCKET, SANDBOX_S3_DIR, startLocalS3 } from '../local/local-s3';
@@ -263,9 +263,9 @@ function retentionPolicy(text: string | undefined, source: string): RetentionPol
   if (text === undefined) return DEFAULT_BACKUP_SETTINGS.retention;
   const counts = text.split(',').map((part) => part.trim());
   const [dailies, weeklies, monthlies] = counts.map(Number) as [number, number, number];
-  // The bounds of the deployment config's backup.retention.
-  if (counts.length !== 3 || !counts.every((count) => /^\d{1,4}$/.test(count)) || dailies > 366 || weeklies > 520 || monthlies > 1200) {
-    throw new ValidationError(`${source} must be three counts, dailies,weeklies,monthlies (at most 366,520,1200; e.g. 7,4,12), got ${JSON.stringify(text)}`);
+  const { dailies: maxDailies, weeklies: maxWeeklies, monthlies: maxMonthlies } = RETENTION_LIMITS;
+  if (counts.length !== 3 || !counts.every((count) => /^\d{1,4}$/.test(count)) || dailies > maxDailies || weeklies > maxWeeklies || monthlies > maxMonthlies) {
+    throw new ValidationError(`${source} must be three counts, dailies,weeklies,monthlies (at most ${maxDailies},${maxWeeklies},${maxMonthlies}; e.g. 7,4,12), got ${JSON.stringify(text)}`);
   }
   return { dailies, weeklies, monthlies };
 }

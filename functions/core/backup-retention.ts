@@ -15,6 +15,8 @@ export interface RetentionPolicy {
 }
 
 export const DEFAULT_RETENTION: RetentionPolicy = { dailies: 7, weeklies: 4, monthlies: 12 };
+/** The most of each a policy may keep (a year of dailies, ten years of weeklies, a hundred of monthlies). */
+export const RETENTION_LIMITS: RetentionPolicy = { dailies: 366, weeklies: 520, monthlies: 1200 };
 
 const DAY_MS = 86_400_000;
 

@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import './zod-messages';
 import type { $ZodObject, input, output } from 'zod/v4/core';
 import { archiveSettingsSchema } from '../archive/archive-config';
+import { DEFAULT_RETENTION, RETENTION_LIMITS } from '../core/backup-retention';
 import { ConfigError } from './errors';
 import { isIdentifier } from './identifiers';
 
@@ -95,9 +96,9 @@ export const backupTasksEnvSchema = z.extend(catalogEnvSchema, {
     ),
     'UTC',
   ),
-  RETENTION_DAILIES: count(0, 366, 7),
-  RETENTION_WEEKLIES: count(0, 520, 4),
-  RETENTION_MONTHLIES: count(0, 1200, 12),
+  RETENTION_DAILIES: count(0, RETENTION_LIMITS.dailies, DEFAULT_RETENTION.dailies),
+  RETENTION_WEEKLIES: count(0, RETENTION_LIMITS.weeklies, DEFAULT_RETENTION.weeklies),
+  RETENTION_MONTHLIES: count(0, RETENTION_LIMITS.monthlies, DEFAULT_RETENTION.monthlies),
   /** Region snapshots are copied to; empty: no copy. */
   COPY_REGION: z._default(z.string().check(z.regex(/^([a-z]{2}(-[a-z]+)+-\d)?$/, 'must be a region name or empty')), ''),
   COPY_KMS_KEY_ARN: z._default(z.string(), ''),
