@@ -16,7 +16,7 @@ import type {
 import { systemClock, type Clock } from '../ports/clock';
 import type { SqlExecutor, SqlParams, SqlRow } from '../ports/sql';
 import { ConflictError, ValidationError } from '../shared/errors';
-import { chunks } from './sql-chunks';
+import { chunks, inList } from './sql-chunks';
 import { epochFromSql, optionalEpochFromSql, sqlTime } from './sql-time';
 
 /** Restored-row records per multi-row statement or read (each ~1 KB at most with its object key). */
@@ -118,7 +118,7 @@ export class SqlArchiveStore implements ArchiveStore {
 
   async unfinishedBatches(table: string, shard: string): Promise<ArchiveBatchRecord[]> {
     const rows = await this.sql.query(
-      `${SELECT_BATCHES} WHERE table_name = :table AND shard_name = :shard AND state IN (${inList(UNFINISHED_STATES)}) ORDER BY batch_id`,
+      `${SELECT_BATCHES} WHERE table_name = :table AND shard_name = :shard AND state IN (${stateList(UNFINISHED_STATES)}) ORDER BY batch_id`,
       { table, shard },
     );
     return rows.map(toBatch);
@@ -218,7 +218,7 @@ export class SqlArchiveStore implements ArchiveStore {
 
   async verifiedBatches(table: string, shard: string, fromDt: string, toDt: string): Promise<ArchiveBatchRecord[]> {
     const rows = await this.sql.query(
-      `${SELECT_BATCHES} WHERE table_name = :table AND shard_name = :shard AND dt BETWEEN :fromDt AND :toDt AND state IN (${inList(VERIFIED_STATES)})
+      `${SELECT_BATCHES} WHERE table_name = :table AND shard_name = :shard AND dt BETWEEN :fromDt AND :toDt AND state IN (${stateList(VERIFIED_STATES)})
        ORDER BY dt, batch_id`,
       { table, shard, fromDt, toDt },
     );
@@ -256,7 +256,7 @@ export class SqlArchiveStore implements ArchiveStore {
       const params: SqlParams = { table, shard };
       const rows = await this.sql.query(
         `SELECT key_id, row_time, line_sha256, object_key, object_sha256 FROM sk_archive_restored
-         WHERE table_name = :table AND shard_name = :shard AND ${keyIdList(batch, params)}`,
+         WHERE table_name = :table AND shard_name = :shard AND ${inList('key_id', batch, params)}`,
         params,
       );
       for (const row of rows) {
@@ -269,7 +269,7 @@ export class SqlArchiveStore implements ArchiveStore {
   async forgetRestored(table: string, shard: string, keyIds: readonly string[]): Promise<void> {
     for (const batch of chunks(keyIds, RESTORED_ROWS_PER_STATEMENT)) {
       const params: SqlParams = { table, shard };
-      await this.sql.execute(`DELETE FROM sk_archive_restored WHERE table_name = :table AND shard_name = :shard AND ${keyIdList(batch, params)}`, params);
+      await this.sql.execute(`DELETE FROM sk_archive_restored WHERE table_name = :table AND shard_name = :shard AND ${inList('key_id', batch, params)}`, params);
     }
   }
 
@@ -314,13 +314,8 @@ const SELECT_RUNS = `SELECT table_name, shard_name, run_id, cutoff, status, row_
 const SELECT_BATCHES = `SELECT batch_id, table_name, shard_name, unit_name, run_id, object_key, dt, state, delete_mode, row_count, restored_rows, bytes, raw_bytes, sha256,
   first_cursor, last_cursor, created_at, updated_at FROM sk_archive_batches`;
 
-/** `key_id IN (:k0, …)`, the ids bound as named parameters in `params`. */
-function keyIdList(keyIds: readonly string[], params: SqlParams): string {
-  return `key_id IN (${keyIds.map((keyId, index) => ((params[`k${index}`] = keyId), `:k${index}`)).join(', ')})`;
-}
-
 /** Only fixed state names from the core reach this; they are quoted literals, not input. */
-const inList = (states: readonly BatchState[]) => states.map((state) => `'${state}'`).join(', ');
+const stateList = (states: readonly BatchState[]) => states.map((state) => `'${state}'`).join(', ');
 
 function limitOf(limit: number): number {
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) throw new ValidationError(`limit must be an integer from 1 to 10000, got ${limit}`);

@@ -18,6 +18,7 @@ import {
 } from '../ports/backup-store';
 import type { SqlExecutor, SqlParams, SqlRow, SqlValue } from '../ports/sql';
 import { ValidationError } from '../shared/errors';
+import { inList } from './sql-chunks';
 import { epochFromSql, optionalEpochFromSql, sqlTime } from './sql-time';
 
 /** Column of sk_backups for each patchable field, with how its value is written. */
@@ -283,14 +284,6 @@ function parseJson<T>(value: unknown): T | null {
   return (typeof value === 'string' ? JSON.parse(value) : value) as T;
 }
 
-/** `column IN (:column0, …)`, its values added to `params` one named parameter each (both executors bind scalars only); FALSE for none. */
-function inList(column: string, values: readonly string[], params: SqlParams): string {
-  const names = values.map((value, index) => {
-    params[`${column}${index}`] = value;
-    return `:${column}${index}`;
-  });
-  return names.length === 0 ? 'FALSE' : `${column} IN (${names.join(', ')})`;
-}
 
 function assertLimit(limit: number): void {
   if (!Number.isSafeInteger(limit) || limit < 1) throw new ValidationError(`limit must be a positive integer, got ${limit}`);

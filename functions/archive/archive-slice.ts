@@ -88,8 +88,8 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
   const windows = [...(options.blackouts ?? []), ...config.blackouts];
   let rows = 0;
   let batches = 0;
-  /** Rows deleted because an earlier object holds them (restored, then read again unchanged). */
-  let alreadyArchivedRows = 0;
+  /** Set once a batch of restored rows that an earlier object holds was deleted: progress, with no batch archived. */
+  let deletedArchivedBefore = false;
   let cursor: CursorValues | null = null;
   let run: Pick<ArchiveRun, 'rows' | 'batches'> = { rows: 0, batches: 0 };
   const answer = (status: SliceStatus, extra: Partial<SliceResult> = {}): SliceResult => ({
@@ -143,7 +143,6 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
   const archived = (batch: ArchiveBatchRecord, unit: string, alreadyArchived = 0): void => {
     rows += batch.rowCount;
     batches += 1;
-    alreadyArchivedRows += alreadyArchived;
     deps.onBatch?.({ rows: batch.rowCount, alreadyArchived, runRows: run.rows + rows, unit });
   };
   const held = new Set<string>();
@@ -178,7 +177,7 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
     if (outcome.kind === 'archived') {
       archived(outcome.batch, scan.unit, outcome.alreadyArchived);
     } else {
-      alreadyArchivedRows += outcome.deleted;
+      deletedArchivedBefore = true;
       deps.onBatch?.({ rows: 0, alreadyArchived: outcome.deleted, runRows: run.rows + rows, unit: scan.unit });
     }
   };
@@ -197,7 +196,7 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
 
   for (;;) {
     // At least one batch per invocation, so even a late start makes progress.
-    if ((batches > 0 || alreadyArchivedRows > 0) && clock.now() >= options.deadline) {
+    if ((batches > 0 || deletedArchivedBefore) && clock.now() >= options.deadline) {
       await drain();
       return answer('more');
     }

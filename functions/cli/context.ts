@@ -35,7 +35,6 @@ function sandboxCatalogUrl(): string | undefined {
   return (JSON.parse(readFileSync(SANDBOX_STATE_FILE, 'utf8')) as { catalogUrl?: string }).catalogUrl;
 }
 
-/** Opens the catalog for one command and always closes it. */
 /** Opens the catalog for one command and always closes it; `sql` is its executor, for the other stores in it. */
 export async function withCatalog<T>(context: CliContext, options: GlobalOptions, work: (catalog: Catalog, sql: SqlExecutor) => Promise<T>): Promise<T> {
   const url = catalogUrl(context, options);

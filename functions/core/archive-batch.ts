@@ -160,7 +160,7 @@ export interface BatchBody {
   rawBytes: number;
 }
 
-export function sha256Hex(bytes: Buffer): string {
+export function sha256Hex(bytes: Buffer | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 

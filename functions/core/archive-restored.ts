@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { encodeRow, keyString, type SourceRow } from './archive-batch';
+import { encodeRow, keyString, sha256Hex, type SourceRow } from './archive-batch';
 
 /**
  * Rows `archive restore` put back into a live table. Each is recorded, before it is inserted, with
@@ -17,8 +16,6 @@ export interface RestoredRow {
   objectKey: string;
   objectSha256: string;
 }
-
-const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
 
 export const restoredKeyId = (key: string): string => sha256Hex(key);
 export const lineSha256 = (line: string): string => sha256Hex(line);
