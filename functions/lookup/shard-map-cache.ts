@@ -44,8 +44,15 @@ export class ShardMapCache {
       this.inFlight = undefined;
     });
     if (!held) return this.inFlight;
-    const waited = new Promise<CachedShardMap>((resolve) => setTimeout(() => resolve(this.entry ?? held), this.options.waitMs ?? 200).unref());
-    return Promise.race([this.inFlight, waited]);
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<CachedShardMap>((resolve) => {
+      timer = setTimeout(() => resolve(held), this.options.waitMs ?? 200);
+    });
+    try {
+      return await Promise.race([this.inFlight, waited]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async revalidate(): Promise<CachedShardMap> {
