@@ -324,15 +324,23 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
     return { archivedBefore: before.map(({ line }) => line), onShard, old, unchanged };
   }
 
+  /**
+   * Every old row off the shard and in the archive once: the lines archived before, plus the old rows
+   * that were not unchanged restored rows (late rows, edited restored rows).
+   */
+  async function expectEachOldRowArchivedOnce({ archivedBefore, onShard, old, unchanged }: Awaited<ReturnType<typeof restoredAmongLateRows>>): Promise<void> {
+    const after = (await archiveLines(harness.objects)).map(({ line }) => line);
+    expect(checksums(after)).toEqual(checksums([...archivedBefore, ...old.filter((line) => !unchanged.includes(line))]));
+    expect(checksums(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs'))).toEqual(checksums(onShard.filter((line) => !old.includes(line))));
+  }
+
   it('archives late rows and restored rows changed since beside unchanged restored rows, each exactly once', async () => {
     const process = harness.process();
     const { archivedBefore, onShard, old, unchanged } = await restoredAmongLateRows(process);
 
     const results = await runToCompletion(harness, process, config, request(), { now: NOW });
     expect(results.at(-1)).toMatchObject({ status: 'done', runRows: old.length - unchanged.length });
-    const after = (await archiveLines(harness.objects)).map(({ line }) => line);
-    expect(checksums(after)).toEqual(checksums([...archivedBefore, ...old.filter((line) => !unchanged.includes(line))]));
-    expect(checksums(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs'))).toEqual(checksums(onShard.filter((line) => !old.includes(line))));
+    await expectEachOldRowArchivedOnce({ archivedBefore, onShard, old, unchanged });
     // The edited row's record went with the row, archived anew.
     expect(await recordedRestores()).toBe(0);
   });
@@ -353,9 +361,7 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
     await harness.objects.delete([lost!]);
 
     for (const again of [run, request()]) expect((await runToCompletion(harness, harness.process(), config, again, { now: NOW })).at(-1)?.status).toBe('done');
-    const after = (await archiveLines(harness.objects)).map(({ line }) => line);
-    expect(checksums(after)).toEqual(checksums([...archivedBefore, ...old.filter((line) => !unchanged.includes(line))]));
-    expect(checksums(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs'))).toEqual(checksums(onShard.filter((line) => !old.includes(line))));
+    await expectEachOldRowArchivedOnce({ archivedBefore, onShard, old, unchanged });
   });
 
   it('restores a row archived twice as its newest version, and the next run archives neither version again', async () => {
@@ -407,9 +413,7 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
     // The re-run finishes the batch; restored rows it left on the shard go in the next run.
     for (const again of [run, request()]) expect((await runToCompletion(harness, harness.process(), config, again, { now: NOW })).at(-1)?.status).toBe('done');
 
-    const after = (await archiveLines(harness.objects)).map(({ line }) => line);
-    expect(checksums(after)).toEqual(checksums([...archivedBefore, ...old.filter((line) => !unchanged.includes(line))]));
-    expect(checksums(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs'))).toEqual(checksums(onShard.filter((line) => !old.includes(line))));
+    await expectEachOldRowArchivedOnce({ archivedBefore, onShard, old, unchanged });
   });
 
   it('archives restored rows again once the object that held them is gone', async () => {

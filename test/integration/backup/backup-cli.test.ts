@@ -122,7 +122,7 @@ describe('shardkeeper backup and restore commands against MariaDB and a local S3
     expect(zoneless.err).toMatch(/^error: --to needs a time zone \(Z or ±hh:mm\), such as 2026-01-05T14:30:00Z; got "2026-01-05T14:30:00"$/m);
   });
 
-  it('prunes with the deployed GFS counts given by --retention, and refuses counts it cannot read', async () => {
+  it('refuses --retention counts it cannot read or the deployment would not take, and prunes with counts it can', async () => {
     const bad = await cli('backup', 'prune', '--retention', '7,four,12', ...common);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--retention must be three counts, dailies,weeklies,monthlies \(at most 366,520,1200; e\.g\. 7,4,12\), got "7,four,12"/);

@@ -112,12 +112,17 @@ describe('pruning backups by the GFS policy', () => {
     const store = new MemoryBackupStore();
     await seed(store, 'next', 2 / 24, 'logical');
     await seed(store, 'expired-daily', 12, 'logical');
+    // A second shard, pruned after the failed promotion on the first.
+    await seed(store, 'other-expired', 12, 'logical');
+    await store.createBackup({ ...(await store.backup('other-expired'))!, backupId: 'other-expired-2', shard: '80-' });
+    await store.updateBackup('other-expired-2', { status: 'succeeded' });
     const objects = objectStore([]);
     objects.setTags = async () => {
       throw new Error('AccessDenied');
     };
-    await expect(pruneBackups(deps(store, objects), ['-80'])).rejects.toThrow(/promoting backup next of shard -80 to monthly: AccessDenied/);
+    await expect(pruneBackups(deps(store, objects), ['-80', '80-'])).rejects.toThrow(/promoting backup next of shard -80 to monthly: AccessDenied/);
     expect((await store.backup('expired-daily'))!.status).toBe('expired');
+    expect((await store.backup('other-expired-2'))!.status).toBe('expired');
     expect((await store.backup('next'))!.retentionClass).toBe('daily');
   });
 

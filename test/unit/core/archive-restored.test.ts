@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { encodeRow, keyString, type SourceRow } from '../../../functions/core/archive-batch';
+import { batchLines, buildBatchBody, keyString, type SourceRow } from '../../../functions/core/archive-batch';
 import { lineSha256, restoredKeyId, unchangedRestoredRows } from '../../../functions/core/archive-restored';
 
 const table = { columns: ['room', 'seq', 'sent_at', 'body'], keyColumns: ['room', 'seq'] };
 const row = (seq: number, body: string | null): SourceRow => ({ room: 'lobby', seq, sent_at: '2024-05-01 10:00:00.000', body });
+/** A record as a restore writes it: the digest of the line as the archive object holds it. */
 const recordOf = (restored: SourceRow, objectKey: string) => ({
   keyId: restoredKeyId(keyString(restored, table.keyColumns)),
-  lineSha256: lineSha256(encodeRow(restored, table.columns)),
+  lineSha256: lineSha256(batchLines(buildBatchBody([restored], table.columns).body)[0]!),
   objectKey,
 });
 
