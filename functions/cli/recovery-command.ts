@@ -5,9 +5,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Command } from 'commander';
 import { createEventBridgePublisher } from '../adapters/eventbridge-publisher';
 import { LocalEventBus } from '../adapters/local-event-bus';
-import { createMysqlExecutor, createMysqlPool } from '../adapters/mysql-executor';
 import { SfnTaskCallbacks } from '../adapters/sfn-task-callbacks';
-import { SqlCatalog } from '../adapters/sql-catalog';
 import { SqlRecoveryStore } from '../adapters/sql-recovery-store';
 import { requireShardMap } from '../catalog/shard-map-changes';
 import type { Catalog } from '../ports/catalog';
@@ -20,7 +18,7 @@ import { acknowledgeFailover, decideRecovery, isLocalTaskToken, setRecoveryEnabl
 import { AppError, CatalogUnavailableError, ConflictError, ValidationError } from '../shared/errors';
 import { buildEvent, DataCorruptionReported, type DetailOf } from '../shared/events';
 import { assertIdentifier } from '../shared/identifiers';
-import { catalogUrl, explainCatalogFailure, print, type CliContext, type GlobalOptions } from './context';
+import { print, withCatalog, type CliContext, type GlobalOptions } from './context';
 import { table } from './format';
 
 interface RecoveryOptions extends GlobalOptions {
@@ -36,19 +34,13 @@ function operator(context: CliContext, options: RecoveryOptions): string {
 
 /** Opens the catalog as the recovery store sees it, for one command, and always closes it. */
 async function withRecovery<T>(context: CliContext, options: GlobalOptions, work: (store: RecoveryStore, catalog: Catalog) => Promise<T>): Promise<T> {
-  const url = catalogUrl(context, options);
-  const pool = createMysqlPool({ url, connectionLimit: 2 });
-  const executor = createMysqlExecutor(pool);
   try {
-    return await work(new SqlRecoveryStore(executor), new SqlCatalog(executor));
+    return await withCatalog(context, options, (catalog, sql) => work(new SqlRecoveryStore(sql), catalog));
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code === 'ER_NO_SUCH_TABLE') {
+    if ((error as { code?: unknown }).code === 'ER_NO_SUCH_TABLE') {
       throw new CatalogUnavailableError('the catalog has no recovery tables yet (schema version 3); start the sandbox or deploy to migrate it', { cause: error });
     }
-    throw explainCatalogFailure(error, url);
-  } finally {
-    await pool.end();
+    throw error;
   }
 }
 
