@@ -1,6 +1,6 @@
 import type { PoolConnection as CorePoolConnection } from 'mysql2';
 import type { Pool, PoolConnection, QueryValues, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { INTEGER_COLUMN_TYPES, INTEGER_TEXT, inScanOrder, integerSpan, keyString, keyValues, lockedRowsMatcher, type CursorValues, type SourceRow, type SourceValue } from '../core/archive-batch';
+import { INTEGER_COLUMN_TYPES, INTEGER_TEXT, inScanOrder, integerSpan, keyString, keyValues, lockedRowsMatcher, nextDayStart, type CursorValues, type SourceRow, type SourceValue } from '../core/archive-batch';
 import { filterSql, type FilterCondition } from '../core/archive-filter';
 import { boundLiteral, type Partition, type PartitionScheme } from '../core/archive-partitions';
 import { primaryOf } from '../core/shard-map';
@@ -15,6 +15,7 @@ import type {
   RangeQuery,
   ServerVersion,
   TableDescription,
+  TakenBatch,
 } from '../ports/archive-source';
 import type { NodeCredentials } from '../ports/node-credentials';
 import { ConflictError, NodeUnreachableError, NotFoundError } from '../shared/errors';
@@ -31,8 +32,13 @@ const SPAN_PER_ROW = 2;
 export interface MysqlArchiveSourceOptions {
   /** `auto`: MariaDB ≥ 10.7 converts a partition to a table in one statement; others exchange it under a write lock. */
   detachStrategy?: 'auto' | 'exchange';
-  /** `auto`: MariaDB deletes and reads a batch in one DELETE … RETURNING; others lock and read the range, then delete. */
-  deleteStrategy?: 'auto' | 'lock-then-delete';
+  /**
+   * `auto`: MariaDB takes a batch with an integer primary key as one DELETE … RETURNING, committed
+   * once its object is verified (takeBatch), and deletes other batches, read first, in one checked
+   * DELETE … RETURNING; MySQL locks and reads a batch's range, then deletes. `checked`: MariaDB reads
+   * every batch first. `lock-then-delete`: MySQL's way on any server.
+   */
+  deleteStrategy?: 'auto' | 'checked' | 'lock-then-delete';
 }
 
 /**
@@ -281,6 +287,38 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
     return key !== undefined && query.filter.length === 0 && primary?.columns.length === 1 && primary.columns[0] === key;
   }
 
+  /** The query's cutoff, filter and start after its cursor. */
+  function batchWhere(types: Map<string, ColumnInfo>, query: BatchQuery): { sql: string[]; values: unknown[] } {
+    const where = conditions(query.orderColumns[0]!, query.before, query.filter);
+    if (query.after) {
+      const after = keyset(types, query.orderColumns, query.after, '>', false);
+      where.sql.push(after.sql);
+      where.values.push(...after.values);
+    }
+    return where;
+  }
+
+  const batchLimit = (query: BatchQuery) => Math.max(1, Math.floor(query.limit));
+
+  /**
+   * The primary-key span, row count and last time of the batch `where` selects, from the time index
+   * alone (it holds the primary key); undefined when the span is too wide for the batch's rows
+   * (keys that do not grow with time).
+   */
+  async function primaryKeySpan(query: BatchQuery, where: { sql: string[]; values: unknown[] }): Promise<{ low: string; high: string; count: number; until: unknown } | 'empty' | undefined> {
+    const [time, key] = query.orderColumns.map((column) => quoteIdentifier(column));
+    const order = query.orderColumns.map((column) => quoteIdentifier(column)).join(', ');
+    const whereSql = where.sql.length > 0 ? `WHERE ${where.sql.join(' AND ')}` : '';
+    const [peek] = await rows(
+      `SELECT MIN(${key}) AS low, MAX(${key}) AS high, COUNT(*) AS n, MAX(${time}) AS until FROM (SELECT ${order} FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)} ${whereSql} ORDER BY ${order} LIMIT ${batchLimit(query)}) AS batch`,
+      where.values,
+    );
+    const count = Number(peek?.n ?? 0);
+    if (count === 0) return 'empty';
+    const [low, high] = [String(peek!.low), String(peek!.high)];
+    return BigInt(high) - BigInt(low) < BigInt(count * SPAN_PER_ROW) ? { low, high, count, until: peek!.until } : undefined;
+  }
+
   /** Which of `keys` the table holds, locked until the transaction ends. */
   async function lockedKeys(connection: PoolConnection, name: string, types: Map<string, ColumnInfo>, keyColumns: readonly string[], keys: readonly string[]): Promise<Set<string>> {
     const present = new Set<string>();
@@ -313,40 +351,81 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
 
     async selectBatch(query: BatchQuery): Promise<SourceRow[]> {
       const types = await typesOf(query.table);
-      const where = conditions(query.orderColumns[0]!, query.before, query.filter);
-      if (query.after) {
-        const after = keyset(types, query.orderColumns, query.after, '>', false);
-        where.sql.push(after.sql);
-        where.values.push(...after.values);
-      }
-      const limit = Math.max(1, Math.floor(query.limit));
+      const where = batchWhere(types, query);
       const columns = query.columns.map((column) => quoteIdentifier(column)).join(', ');
-      const index = scanIndex(query.table, query.orderColumns);
-      const whereSql = where.sql.length > 0 ? `WHERE ${where.sql.join(' AND ')}` : '';
-      const order = query.orderColumns.map((column) => quoteIdentifier(column)).join(', ');
-
       if (readsThroughPrimaryKey(query, types)) {
-        // The batch's keys from the time index alone (it holds the primary key), then its rows by a
-        // primary-key range: when keys grow with time, that range holds little else, and the server
-        // is spared a primary-key lookup per row.
-        const [time, key] = query.orderColumns.map((column) => quoteIdentifier(column));
-        const [peek] = await rows(
-          `SELECT MIN(${key}) AS low, MAX(${key}) AS high, COUNT(*) AS n, MAX(${time}) AS until FROM (SELECT ${order} FROM ${table(query.table)}${index} ${whereSql} ORDER BY ${order} LIMIT ${limit}) AS batch`,
-          where.values,
-        );
-        const count = Number(peek?.n ?? 0);
-        if (count === 0) return [];
-        const [low, high] = [String(peek!.low), String(peek!.high)];
-        if (BigInt(high) - BigInt(low) < BigInt(count * SPAN_PER_ROW)) {
+        // Its rows by a primary-key range: when keys grow with time, that range holds little else,
+        // and the server is spared a primary-key lookup per row.
+        const span = await primaryKeySpan(query, where);
+        if (span === 'empty') return [];
+        if (span) {
+          const [time, key] = query.orderColumns.map((column) => quoteIdentifier(column));
           const found = await rows(
             `SELECT ${columns} FROM ${table(query.table)} FORCE INDEX (PRIMARY) WHERE ${key} BETWEEN ? AND ? AND ${time} <= ?${where.sql.map((condition) => ` AND ${condition}`).join('')} ORDER BY ${key}`,
-            [numericLiteral(low), numericLiteral(high), peek!.until, ...where.values],
+            [numericLiteral(span.low), numericLiteral(span.high), span.until, ...where.values],
           );
           // Rows of the range past the batch (later times under keys inside it) sort to the end.
-          return inScanOrder(found as SourceRow[], query.orderColumns[0]!, query.orderColumns[1]!).slice(0, count);
+          return inScanOrder(found as SourceRow[], query.orderColumns[0]!, query.orderColumns[1]!).slice(0, span.count);
         }
       }
-      return (await rows(`SELECT ${columns} FROM ${table(query.table)}${index} ${whereSql} ORDER BY ${order} LIMIT ${limit}`, where.values)) as SourceRow[];
+      const order = query.orderColumns.map((column) => quoteIdentifier(column)).join(', ');
+      const whereSql = where.sql.length > 0 ? `WHERE ${where.sql.join(' AND ')}` : '';
+      return (await rows(`SELECT ${columns} FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)} ${whereSql} ORDER BY ${order} LIMIT ${batchLimit(query)}`, where.values)) as SourceRow[];
+    },
+
+    async takeBatch(query: BatchQuery): Promise<TakenBatch | 'empty' | undefined> {
+      if (options.deleteStrategy === 'checked' || !(await supportsDeleteReturning())) return undefined;
+      const types = await typesOf(query.table);
+      if (!readsThroughPrimaryKey(query, types)) return undefined;
+      const where = batchWhere(types, query);
+      const [time, key] = query.orderColumns.map((column) => quoteIdentifier(column));
+      const [first] = await rows(
+        `SELECT ${time} AS time FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)} ${where.sql.length > 0 ? `WHERE ${where.sql.join(' AND ')}` : ''} ORDER BY ${query.orderColumns.map((column) => quoteIdentifier(column)).join(', ')} LIMIT 1`,
+        where.values,
+      );
+      if (!first) return 'empty';
+      // One object never spans two days (dt partitions).
+      where.sql.push(`${time} < ?`);
+      where.values.push(nextDayStart(first.time as SourceValue));
+      const span = await primaryKeySpan(query, where);
+      if (span === 'empty') return 'empty';
+      if (!span) return undefined;
+      const columns = query.columns.map((column) => quoteIdentifier(column)).join(', ');
+      // Every row of the span up to the batch's last time, so what goes is a prefix of the scan:
+      // rows of that time under keys inside the span are after the batch, before any row outside it.
+      const sql = `DELETE FROM ${table(query.table)} WHERE ${key} BETWEEN ? AND ? AND ${time} <= ? AND ${where.sql.join(' AND ')} RETURNING ${columns}`;
+      const values = [numericLiteral(span.low), numericLiteral(span.high), span.until, ...where.values];
+      return retryingDeadlocks(async () => {
+        const connection = await unreachableOnConnectionLoss(database, pool.getConnection());
+        const taken: SourceRow[] = [];
+        try {
+          await unreachableOnConnectionLoss(database, connection.beginTransaction());
+          await eachRow(sql, values, connection, (row) => taken.push(row));
+        } catch (error) {
+          await releaseRolledBack(connection);
+          throw error;
+        }
+        let open = true;
+        return {
+          rows: inScanOrder(taken, query.orderColumns[0]!, query.orderColumns[1]!),
+          async commit() {
+            try {
+              await commit(connection);
+            } catch (error) {
+              open = false;
+              await releaseRolledBack(connection);
+              throw error;
+            }
+            open = false;
+            connection.release();
+          },
+          async rollback() {
+            if (!open) return;
+            open = false;
+            await releaseRolledBack(connection);
+          },
+        };
+      });
     },
 
     async countRange(query: RangeQuery): Promise<number> {

@@ -13,7 +13,7 @@ import {
 import type { FilterCondition } from '../core/archive-filter';
 import { recoveryStep, type DeleteMode } from '../core/archive-manifest';
 import { restoredKeyId, unchangedRestoredRows } from '../core/archive-restored';
-import type { ArchiveSource, DeleteRequest } from '../ports/archive-source';
+import type { ArchiveSource, DeleteRequest, TakenBatch } from '../ports/archive-source';
 import type { ArchiveBatchRecord, ArchiveStore } from '../ports/archive-store';
 import type { ObjectStore } from '../ports/object-store';
 import { AppError, ArchiveIntegrityError, ConflictError } from '../shared/errors';
@@ -22,7 +22,9 @@ import type { ResolvedTable } from './resolve-table';
 /**
  * The exactly-once batch: select → plan (manifest) → upload → verify → uploaded → delete the
  * archived rows → deleted → checkpoint. Each step is recorded before the next side effect, so a
- * re-run finds the batches a crash interrupted and finishes or abandons them (recoverBatch).
+ * re-run finds the batches a crash interrupted and finishes or abandons them (recoverBatch). A
+ * batch taken by its delete (takeBatch) runs the same steps with the delete uncommitted from the
+ * start: it commits where the other deletes.
  */
 
 /** Points between the side effects of a batch; `onStep` sees each (progress, and where tests inject crashes). */
@@ -57,7 +59,9 @@ export type BatchOutcome =
   /** Some rows changed between read and delete: nothing was deleted, the object was removed; select again. */
   | { kind: 'changed'; rows: number }
   /** Every row is already in a verified object (restored, then read again unchanged): only deleted. */
-  | { kind: 'archived-before'; lastCursor: CursorValues; deleted: number; advanced: boolean };
+  | { kind: 'archived-before'; lastCursor: CursorValues; deleted: number; advanced: boolean }
+  /** Taken rows put back, their object removed, because the batch before did not finish: select again. */
+  | { kind: 'withdrawn' };
 
 /** The scan range of a batch's rows, first and last included. */
 type BatchRange = Pick<ArchiveBatchRecord, 'firstCursor' | 'lastCursor'>;
@@ -82,18 +86,23 @@ interface DeletePlan {
 export type PreparedBatch =
   | { kind: 'empty' }
   | { kind: 'verified'; batch: ArchiveBatchRecord; archived: Map<string, SourceRow>; plan: DeletePlan }
-  | { kind: 'known'; range: BatchRange; archived: Map<string, SourceRow>; plan: DeletePlan };
+  | { kind: 'known'; range: BatchRange; archived: Map<string, SourceRow>; plan: DeletePlan }
+  /** Rows deleted in a transaction still open: their object is written and verified, then the delete commits. */
+  | { kind: 'taken'; range: BatchRange; taken: TakenBatch };
 
 const step = async (context: BatchContext, name: BatchStep, batch: { objectKey: string; rowCount: number }) =>
   context.onStep?.(name, { objectKey: batch.objectKey, rows: batch.rowCount });
 
 /**
- * The first half of a batch: select → plan → upload → verify → `uploaded`. Nothing is deleted, so
- * it may run while the previous batch is being deleted (its rows lie after that batch's range).
+ * The first half of a batch. Where the source can take it (takeBatch), its rows are deleted in a
+ * transaction left open, and the rest happens as it finishes: the object is written and verified
+ * before the delete commits. Otherwise: select → plan → upload → verify → `uploaded`, with nothing
+ * deleted, so it may run while the previous batch is being deleted (its rows lie after that
+ * batch's range).
  */
 export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cursor: CursorValues | null): Promise<PreparedBatch> {
-  const { table, source, store } = context;
-  const selected = await source.selectBatch({
+  const { table, source } = context;
+  const query = {
     table: scan.sourceTable,
     columns: table.columns,
     orderColumns: table.orderColumns,
@@ -101,15 +110,43 @@ export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cu
     before: scan.before,
     filter: scan.filter,
     limit: table.config.batchSize,
-  });
+  };
+  if (scan.deleteMode === 'rows') {
+    const taken = await source.takeBatch(query);
+    if (taken === 'empty') return { kind: 'empty' };
+    // None taken: the rows the span promised were deleted meanwhile; the select below reads on.
+    if (taken && taken.rows.length === 0) await taken.rollback();
+    else if (taken) return { kind: 'taken', range: rangeOf(taken.rows, table.orderColumns), taken };
+  }
+  const selected = await source.selectBatch(query);
   if (selected.length === 0) return { kind: 'empty' };
   const rows = takeSameDay(selected, table.config.timeColumn);
   const archived = rowsByKey(rows, table.keyColumns);
-  const range: BatchRange = { firstCursor: cursorOf(rows[0]!, table.orderColumns), lastCursor: cursorOf(rows.at(-1)!, table.orderColumns) };
+  const range = rangeOf(rows, table.orderColumns);
+  const written = await writeObject(context, scan, rows, range);
+  return written.kind === 'known' ? { kind: 'known', range, archived, plan: written.plan } : { kind: 'verified', batch: written.batch, archived, plan: written.plan };
+}
+
+const rangeOf = (rows: readonly SourceRow[], orderColumns: readonly string[]): BatchRange => ({
+  firstCursor: cursorOf(rows[0]!, orderColumns),
+  lastCursor: cursorOf(rows.at(-1)!, orderColumns),
+});
+
+/**
+ * Writes the object of a batch's rows (those an earlier object does not hold already) and verifies
+ * it: plan → upload → verify → `uploaded`. `known` when an earlier object holds every row.
+ */
+async function writeObject(
+  context: BatchContext,
+  scan: UnitScan,
+  rows: readonly SourceRow[],
+  range: BatchRange,
+): Promise<{ kind: 'known'; plan: DeletePlan } | { kind: 'verified'; batch: ArchiveBatchRecord; plan: DeletePlan }> {
+  const { table, store } = context;
   const { recorded, held } = scan.deleteMode === 'rows' ? await restoredStillArchived(context, rows) : { recorded: [], held: new Set<string>() };
   const plan: DeletePlan = { recovering: false, forget: recorded, alreadyArchived: held.size };
   const fresh = held.size === 0 ? rows : rows.filter((row) => !held.has(keyString(row, table.keyColumns)));
-  if (fresh.length === 0) return { kind: 'known', range, archived, plan };
+  if (fresh.length === 0) return { kind: 'known', plan };
 
   const body = buildBatchBody(fresh, table.columns);
   const first = fresh[0]!;
@@ -142,7 +179,7 @@ export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cu
       if (!(error instanceof ConflictError)) throw error;
       const owner = await store.batchByObjectKey(objectKey);
       if (owner && owner.sha256 === body.sha256 && owner.state === 'checkpointed' && (await storedObjectMatches(context.objects, owner))) {
-        return { kind: 'known', range, archived, plan };
+        return { kind: 'known', plan };
       }
     }
   }
@@ -160,7 +197,7 @@ export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cu
   }
   await store.setBatchState(batch, 'planned', 'uploaded');
   await step(context, 'verified', batch);
-  return { kind: 'verified', batch: { ...batch, state: 'uploaded' }, archived, plan };
+  return { kind: 'verified', batch: { ...batch, state: 'uploaded' }, plan };
 }
 
 /**
@@ -194,6 +231,7 @@ async function restoredStillArchived(context: BatchContext, rows: readonly Sourc
  */
 export async function finishPreparedBatch(context: BatchContext, scan: UnitScan, prepared: PreparedBatch, mayAdvance: Promise<boolean> = Promise.resolve(true)): Promise<BatchOutcome> {
   if (prepared.kind === 'empty') return prepared;
+  if (prepared.kind === 'taken') return finishTakenBatch(context, scan, prepared.range, prepared.taken, mayAdvance);
   if (prepared.kind === 'known') return finishArchivedBefore(context, scan, prepared.range, prepared.archived, prepared.plan, mayAdvance);
   return finishVerifiedBatch(context, scan, prepared.batch, prepared.archived, mayAdvance, prepared.plan);
 }
@@ -212,9 +250,40 @@ export async function mayAdvanceAfter(after: Promise<BatchOutcome> | undefined):
   return previous !== undefined && (previous.kind === 'archived' || previous.kind === 'archived-before') && previous.advanced;
 }
 
-/** Gives up a prepared batch whose predecessor turned out changed: its object goes, its rows stay. */
+/** Gives up a prepared batch whose predecessor turned out changed: its object goes, its rows stay (or come back). */
 export async function abandonPrepared(context: BatchContext, prepared: PreparedBatch): Promise<void> {
   if (prepared.kind === 'verified') await abandon(context, prepared.batch);
+  if (prepared.kind === 'taken') await prepared.taken.rollback();
+}
+
+/**
+ * Writes and verifies the object of rows taken in an open transaction, then commits their delete
+ * once the batch before has finished: no row leaves the shard before its object is verified, and
+ * the rows that leave are always a prefix of the scan. Any failure before the commit puts the rows
+ * back; a batch already planned is then finished or undone by recovery, as a checked delete.
+ */
+async function finishTakenBatch(context: BatchContext, scan: UnitScan, range: BatchRange, taken: TakenBatch, mayAdvance: Promise<boolean>): Promise<BatchOutcome> {
+  try {
+    const written = await writeObject(context, scan, taken.rows, range);
+    if (!(await mayAdvance)) {
+      // An earlier batch failed or changed: its rows are read again, and these after them.
+      if (written.kind === 'verified') await abandon(context, written.batch);
+      return { kind: 'withdrawn' };
+    }
+    await taken.commit();
+    if (written.kind === 'known') {
+      await forgetRestored(context, written.plan.forget);
+      return { kind: 'archived-before', lastCursor: range.lastCursor, deleted: taken.rows.length, advanced: await advanceCursor(context, scan, range, mayAdvance) };
+    }
+    const { batch } = written;
+    await step(context, 'deleted', batch);
+    await forgetRestored(context, written.plan.forget);
+    await context.store.setBatchState(batch, 'uploaded', 'deleted');
+    await step(context, 'marked-deleted', batch);
+    return { kind: 'archived', batch, deleted: taken.rows.length, alreadyArchived: written.plan.alreadyArchived, advanced: await checkpoint(context, batch, true) };
+  } finally {
+    await taken.rollback();
+  }
 }
 
 /** Deletes (rows mode) and checkpoints a verified batch whose archived lines are known. */
@@ -277,9 +346,14 @@ async function finishArchivedBefore(
     deleted = outcome.deleted;
     await forgetRestored(context, plan.forget);
   }
+  return { kind: 'archived-before', lastCursor: range.lastCursor, deleted, advanced: await advanceCursor(context, scan, range, mayAdvance) };
+}
+
+/** Moves the unit's cursor past a range no batch records, once the previous batch allows. */
+async function advanceCursor(context: BatchContext, scan: UnitScan, range: BatchRange, mayAdvance: Promise<boolean>): Promise<boolean> {
   const advanced = await mayAdvance;
   if (advanced) await context.store.moveCursor(context.table.config.table, context.shard, scan.unit, context.runId, range.lastCursor);
-  return { kind: 'archived-before', lastCursor: range.lastCursor, deleted, advanced };
+  return advanced;
 }
 
 /** Once the batch's rows are deleted. A crash before leaves records of keys that are gone: a row that comes back under one must be identical to its recorded line to match. */

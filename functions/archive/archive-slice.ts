@@ -172,6 +172,10 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
       return;
     }
     if (outcome.kind === 'empty') return;
+    if (outcome.kind === 'withdrawn') {
+      position = undefined;
+      return;
+    }
     changes = 0;
     if (scan.deleteMode === 'rows') cursor = outcome.kind === 'archived-before' ? outcome.lastCursor : outcome.batch.lastCursor;
     if (outcome.kind === 'archived') {
@@ -234,6 +238,7 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
     const [prepared, finished] = await Promise.allSettled([prepareNextBatch(context, scan, position), oldest?.outcome]);
     if (finished.status === 'rejected' || prepared.status === 'rejected') {
       // drain() throws a failed batch in flight; otherwise the failure is this batch's.
+      if (prepared.status === 'fulfilled' && prepared.value.kind === 'taken') await prepared.value.taken.rollback();
       await drain();
       throw (prepared as PromiseRejectedResult).reason;
     }

@@ -43,6 +43,11 @@ export function dtOf(time: SourceValue): string {
   return dt;
 }
 
+/** Midnight (UTC) after the day of a DATE/DATETIME value, as `YYYY-MM-DD HH:MM:SS`. */
+export function nextDayStart(time: SourceValue): string {
+  return sqlDateTime(Date.parse(`${dtOf(time)}T00:00:00Z`) + DAY_MS);
+}
+
 /** The leading rows that share the first row's day: one object never spans two dt partitions. */
 export function takeSameDay<R extends SourceRow>(rows: readonly R[], timeColumn: string): R[] {
   if (rows.length === 0) return [];

@@ -69,6 +69,15 @@ export interface DeleteOutcome {
   changed: string[];
 }
 
+/** A batch's rows deleted in a transaction left open: they leave the shard only with `commit`. */
+export interface TakenBatch {
+  /** In (time, key) order. */
+  rows: SourceRow[];
+  commit(): Promise<void>;
+  /** Puts the rows back. Never throws: a connection that is gone has rolled back already. */
+  rollback(): Promise<void>;
+}
+
 export interface ServerVersion {
   flavor: 'mariadb' | 'mysql';
   version: string;
@@ -86,6 +95,14 @@ export interface ArchiveSource {
   listTables(prefix: string): Promise<string[]>;
   /** The next rows in (time, key) order; values as SourceRow. */
   selectBatch(query: BatchQuery): Promise<SourceRow[]>;
+  /**
+   * Deletes the next batch's rows in a transaction left open and returns them, when the server and
+   * table allow (MariaDB's DELETE … RETURNING, one integer primary key as the key, no filter): the
+   * rows the query would select that share the first one's day, and any others of the same time
+   * under keys inside their span. `empty` when no row is left; `undefined` when this batch is to be
+   * selected, archived and deleted as checked instead.
+   */
+  takeBatch(query: BatchQuery): Promise<TakenBatch | 'empty' | undefined>;
   countRange(query: RangeQuery): Promise<number>;
   /** Counts rows strictly before `before` matching the filter (plan). */
   countEligible(table: string, timeColumn: string, before: string | null, filter: readonly FilterCondition[]): Promise<number>;

@@ -1,7 +1,7 @@
 import type { Pool } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createArchivePool, createMysqlArchiveSource } from '../../../functions/adapters/mysql-archive-source';
-import { cursorOf, keyString, type CursorValues, type SourceRow } from '../../../functions/core/archive-batch';
+import { cursorOf, keyString, takeSameDay, type CursorValues, type SourceRow } from '../../../functions/core/archive-batch';
 import type { FilterCondition } from '../../../functions/core/archive-filter';
 import type { DeleteRequest } from '../../../functions/ports/archive-source';
 import { createGameLogsTable, seedGameLogs, type GameLogsPartitioning } from '../../../functions/local/game-logs';
@@ -12,6 +12,20 @@ const FROM = Date.UTC(2024, 0, 1);
 const BEFORE = '2024-01-04 00:00:00';
 const COLUMNS = ['log_id', 'player_id', 'action_type', 'action_data', 'created_at'];
 const ORDER = ['created_at', 'log_id'];
+
+/**
+ * 4,000 logs over four days whose keys grow with time, but for two late logs (old times under the
+ * newest keys), key 320 moved early and key 310 moved to the time of row 299: inside the first
+ * 300-row batch's key range, 310 after its last row.
+ */
+async function createOrdered(shard: ScratchDatabase, table: string): Promise<void> {
+  await createGameLogsTable(shard.pool, shard.database, table);
+  await seedGameLogs(shard.pool, shard.database, table, { from: FROM, to: FROM + 4 * DAY_MS, rows: 4_000 });
+  await shard.pool.query(`INSERT INTO ${table} (log_id, player_id, action_type, created_at) VALUES (9001, 1, 'late', '2024-01-02 00:00:00.000'), (9002, 2, 'late', '2024-01-02 12:00:00.000')`);
+  const timeOf = async (logId: number) => ((await shard.pool.query(`SELECT created_at FROM ${table} WHERE log_id = ?`, [logId]))[0] as Array<{ created_at: string }>)[0]!.created_at;
+  await shard.pool.query(`UPDATE ${table} SET created_at = ? WHERE log_id = 320`, [await timeOf(50)]);
+  await shard.pool.query(`UPDATE ${table} SET created_at = ? WHERE log_id = 310`, [await timeOf(299)]);
+}
 
 describe('MySQL archive source reading batches', () => {
   let shard: ScratchDatabase;
@@ -29,14 +43,7 @@ describe('MySQL archive source reading batches', () => {
       return query(sql, values);
     }) as Pool['query'];
 
-    await createGameLogsTable(shard.pool, shard.database, 'ordered');
-    await seedGameLogs(shard.pool, shard.database, 'ordered', { from: FROM, to: FROM + 4 * DAY_MS, rows: 4_000 });
-    // Late logs: old times under the newest keys.
-    await shard.pool.query(`INSERT INTO ordered (log_id, player_id, action_type, created_at) VALUES (9001, 1, 'late', '2024-01-02 00:00:00.000'), (9002, 2, 'late', '2024-01-02 12:00:00.000')`);
-    // In the first batch's key range: key 320 early, and key 310 at the time of the batch's last row (299), after it.
-    const timeOf = async (logId: number) => ((await shard.pool.query('SELECT created_at FROM ordered WHERE log_id = ?', [logId]))[0] as Array<{ created_at: string }>)[0]!.created_at;
-    await shard.pool.query('UPDATE ordered SET created_at = ? WHERE log_id = 320', [await timeOf(50)]);
-    await shard.pool.query('UPDATE ordered SET created_at = ? WHERE log_id = 310', [await timeOf(299)]);
+    await createOrdered(shard, 'ordered');
 
     await createGameLogsTable(shard.pool, shard.database, 'scattered');
     await seedGameLogs(shard.pool, shard.database, 'scattered', { from: FROM, to: FROM + 4 * DAY_MS, rows: 1_000 });
@@ -217,6 +224,96 @@ describe('MySQL archive source deleting a batch', () => {
     const [rows] = (await shard.pool.query(`SELECT log_id FROM ${table} ORDER BY log_id`)) as unknown as [Array<{ log_id: string }>];
     return rows.map((row) => String(row.log_id));
   }
+});
+
+describe('MySQL archive source taking a batch by its delete', () => {
+  let shard: ScratchDatabase;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    shard = await createScratchDatabase();
+    pool = createArchivePool({ url: mysqlUrl(), database: shard.database });
+  });
+  afterAll(async () => {
+    await pool.end();
+    await shard.drop();
+  });
+
+  const query = (table: string, after: CursorValues | null, filter: FilterCondition[] = []) => ({ table, columns: COLUMNS, orderColumns: ORDER, after, before: BEFORE, filter, limit: 300 });
+  const scanOrder = (a: SourceRow, b: SourceRow) => (a.created_at === b.created_at ? Number(a.log_id) - Number(b.log_id) : String(a.created_at) < String(b.created_at) ? -1 : 1);
+  async function oldRows(table: string): Promise<SourceRow[]> {
+    const [rows] = await shard.pool.query(`SELECT ${COLUMNS.join(', ')} FROM ${table} WHERE created_at < ? ORDER BY created_at, log_id`, [BEFORE]);
+    return rows as SourceRow[];
+  }
+
+  it('takes every old row once, a day at a time and in (time, key) order, leaving them to other sessions until it commits', async () => {
+    await createOrdered(shard, 'taken');
+    const expected = await oldRows('taken');
+    const source = createMysqlArchiveSource(pool, shard.database);
+    const archived: SourceRow[] = [];
+    let [taken, checked] = [0, 0];
+    let after: CursorValues | null = null;
+    for (;;) {
+      const batch = await source.takeBatch(query('taken', after));
+      if (batch === 'empty') break;
+      let rows: SourceRow[];
+      if (batch === undefined) {
+        // The late logs widen a batch's key span: that batch is selected and deleted as checked.
+        rows = takeSameDay(await source.selectBatch(query('taken', after)), 'created_at');
+        const outcome = await source.deleteArchived({ table: 'taken', columns: COLUMNS, keyColumns: ['log_id'], archived: new Map(rows.map((row) => [String(row.log_id), row])), range: { orderColumns: ORDER, from: cursorOf(rows[0]!, ORDER), to: cursorOf(rows.at(-1)!, ORDER), before: BEFORE, filter: [] } });
+        expect(outcome).toMatchObject({ deleted: rows.length, changed: [] });
+        checked += 1;
+      } else {
+        rows = batch.rows;
+        expect(rows.length).toBeGreaterThan(0);
+        expect([...rows].sort(scanOrder)).toEqual(rows);
+        expect(new Set(rows.map((row) => String(row.created_at).slice(0, 10))).size).toBe(1);
+        // Still there for everyone else until the commit.
+        const remaining = await oldRows('taken');
+        expect(remaining.slice(0, rows.length)).toEqual(rows);
+        await batch.commit();
+        taken += 1;
+      }
+      archived.push(...rows);
+      after = cursorOf(rows.at(-1)!, ORDER);
+      // What went is a prefix of the scan: nothing left sorts at or before its last row.
+      expect((await oldRows('taken')).filter((row) => scanOrder(row, rows.at(-1)!) <= 0)).toEqual([]);
+    }
+    expect(archived).toEqual(expected);
+    // Four batches a day over three days, the two holding a late log checked.
+    expect(taken).toBe(10);
+    expect(checked).toBe(2);
+  });
+
+  it('puts the rows of a batch back when it rolls back, and takes the same rows again', async () => {
+    await createOrdered(shard, 'rolled_back');
+    const before = await oldRows('rolled_back');
+    const source = createMysqlArchiveSource(pool, shard.database);
+    const first = await source.takeBatch(query('rolled_back', null));
+    if (typeof first !== 'object') throw new Error(`no batch taken: ${first}`);
+    await first.rollback();
+    await first.rollback();
+    expect(await oldRows('rolled_back')).toEqual(before);
+    const again = await source.takeBatch(query('rolled_back', null));
+    if (typeof again !== 'object') throw new Error(`no batch taken: ${again}`);
+    expect(again.rows).toEqual(first.rows);
+    await again.rollback();
+  });
+
+  it('takes nothing by its delete with a filter, a key that is not one integer primary key, or another delete strategy', async () => {
+    await createOrdered(shard, 'untaken');
+    await createGameLogsTable(shard.pool, shard.database, 'untaken_partitioned', { unit: 'day', from: FROM, to: FROM + 4 * DAY_MS });
+    await seedGameLogs(shard.pool, shard.database, 'untaken_partitioned', { from: FROM, to: FROM + 4 * DAY_MS, rows: 100 });
+    const source = createMysqlArchiveSource(pool, shard.database);
+    expect(await source.takeBatch(query('untaken', null, [{ column: 'action_type', op: 'in', values: ['login'] }]))).toBeUndefined();
+    expect(await source.takeBatch(query('untaken_partitioned', null))).toBeUndefined();
+    for (const deleteStrategy of ['checked', 'lock-then-delete'] as const) {
+      expect(await createMysqlArchiveSource(pool, shard.database, { deleteStrategy }).takeBatch(query('untaken', null))).toBeUndefined();
+    }
+    expect(await oldRows('untaken')).toHaveLength(3_002);
+    await shard.pool.query('CREATE TABLE untaken_empty LIKE untaken');
+    expect(await source.takeBatch(query('untaken_empty', null))).toBe('empty');
+  });
 });
 
 describe('MySQL archive source detaching a partition by exchange', () => {

@@ -89,12 +89,12 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
     let now = NOW;
     const window = { start: new Date(NOW + 60_000).toISOString(), end: new Date(NOW + 3_600_000).toISOString(), reason: 'raid night' };
     const withWindow = tableConfig({ table: 'game_logs', timeColumn: 'created_at', retentionDays: 30, batchSize: 200, blackouts: [window] });
-    let deletes = 0;
+    let selected = 0;
     const retried = request();
     const first = await runToCompletion(harness, harness.process(), withWindow, retried, {
       clock: { now: () => now },
-      // The window opens once the second batch is deleted.
-      onStep: (step) => void (step === 'deleted' && ++deletes === 2 && (now = NOW + 60_000)),
+      // The window opens once the first batch is read; the batches in flight by then finish.
+      onStep: (step) => void (step === 'selected' && ++selected === 1 && (now = NOW + 60_000)),
     });
     expect(first.at(-1)).toMatchObject({ status: 'blackout', resumeAt: window.end, reason: 'raid night' });
     const onShard = await tableLines(harness.shard.pool, harness.shard.database, 'game_logs');
@@ -120,7 +120,7 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
   });
 
   it('stops with a conflict when a writer keeps changing the rows of every batch between read and delete', async () => {
-    const process = harness.process();
+    const process = harness.process({ deleteStrategy: 'checked' });
     const racing = {
       ...process.source,
       async deleteArchived(request: Parameters<typeof process.source.deleteArchived>[0]) {
@@ -136,7 +136,7 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
   });
 
   it('leaves a row whose time moved past the cutoff between read and delete on the shard only, archiving the rest once', async () => {
-    const process = harness.process();
+    const process = harness.process({ deleteStrategy: 'checked' });
     let moved: string | undefined;
     const racing = {
       ...process.source,

@@ -255,39 +255,46 @@ describe('archiving a batch exactly once, whatever fails', () => {
     await expectExactlyOnce();
   });
 
-  it('recovers when the shard connection is dropped while the delete waits for a row lock', async () => {
-    const process = harness.process();
-    const retried = request();
-    // Another session holds a lock on a row of the first batch, so the archiver's delete waits on it; then its connection is killed.
-    const blocker = await harness.shard.pool.getConnection();
-    await blocker.beginTransaction();
-    await blocker.query("SELECT log_id FROM game_logs ORDER BY created_at, log_id LIMIT 1 OFFSET 300 FOR UPDATE");
-    const killer = setInterval(async () => {
-      const [waiting] = (await harness.shard.pool.query(
-        "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND (INFO LIKE '%FOR UPDATE%' OR INFO LIKE 'DELETE FROM%') AND ID <> CONNECTION_ID()",
-        [harness.shard.database],
-      )) as unknown as [Array<{ id: number }>];
-      for (const { id } of waiting) await harness.shard.pool.query(`KILL ${Number(id)}`).catch(() => {});
-    }, 100);
-    try {
-      await expect(runToCompletion(harness, process, config, retried, { now: NOW })).rejects.toThrow();
-    } finally {
-      clearInterval(killer);
-      await blocker.rollback();
-      blocker.release();
-    }
-    await expectNoRowLost();
-    const [open] = (await harness.catalog.pool.query("SELECT state FROM sk_archive_batches WHERE state NOT IN ('checkpointed', 'abandoned')")) as unknown as [Array<{ state: string }>];
+  // `checked` reads a batch, writes its object, then deletes; `auto` takes the batch by its delete, committed once the object is verified.
+  for (const [deleteStrategy, openStates] of [
     // The blocked batch, and the next one read and uploaded while it waited: verified, nothing deleted.
-    expect(new Set(open.map((row) => row.state))).toEqual(new Set(['uploaded']));
+    ['checked', ['uploaded']],
+    // The delete that takes the first batch was blocked: nothing was planned.
+    ['auto', []],
+  ] as const) {
+    it(`recovers when the shard connection is dropped while the delete waits for a row lock (${deleteStrategy})`, async () => {
+      const process = harness.process({ deleteStrategy });
+      const retried = request();
+      // Another session holds a lock on a row of the first batch, so the archiver's delete waits on it; then its connection is killed.
+      const blocker = await harness.shard.pool.getConnection();
+      await blocker.beginTransaction();
+      await blocker.query("SELECT log_id FROM game_logs ORDER BY created_at, log_id LIMIT 1 OFFSET 300 FOR UPDATE");
+      const killer = setInterval(async () => {
+        const [waiting] = (await harness.shard.pool.query(
+          "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND (INFO LIKE '%FOR UPDATE%' OR INFO LIKE 'DELETE FROM%') AND ID <> CONNECTION_ID()",
+          [harness.shard.database],
+        )) as unknown as [Array<{ id: number }>];
+        for (const { id } of waiting) await harness.shard.pool.query(`KILL ${Number(id)}`).catch(() => {});
+      }, 100);
+      try {
+        await expect(runToCompletion(harness, process, config, retried, { now: NOW })).rejects.toThrow();
+      } finally {
+        clearInterval(killer);
+        await blocker.rollback();
+        blocker.release();
+      }
+      await expectNoRowLost();
+      const [open] = (await harness.catalog.pool.query("SELECT state FROM sk_archive_batches WHERE state NOT IN ('checkpointed', 'abandoned')")) as unknown as [Array<{ state: string }>];
+      expect(new Set(open.map((row) => row.state))).toEqual(new Set(openStates));
 
-    const results = await runToCompletion(harness, harness.process(), config, retried, { now: NOW });
-    expect(results.at(-1)?.status).toBe('done');
-    await expectExactlyOnce();
-  });
+      const results = await runToCompletion(harness, harness.process({ deleteStrategy }), config, retried, { now: NOW });
+      expect(results.at(-1)?.status).toBe('done');
+      await expectExactlyOnce();
+    });
+  }
 
-  it('recovers when the delete commits but its answer is lost with the connection', async () => {
-    const first = harness.process();
+  it('recovers when the delete commits but its answer is lost with the connection (checked)', async () => {
+    const first = harness.process({ deleteStrategy: 'checked' });
     const retried = request();
     let deletes = 0;
     const lossy: ArchiveSource = {
@@ -299,6 +306,32 @@ describe('archiving a batch exactly once, whatever fails', () => {
       },
     };
     await expect(runToCompletion(harness, first, config, retried, { now: NOW, source: lossy })).rejects.toThrow(NodeUnreachableError);
+    await expectNoRowLost();
+    const results = await runToCompletion(harness, harness.process({ deleteStrategy: 'checked' }), config, retried, { now: NOW });
+    expect(results.at(-1)?.status).toBe('done');
+    await expectExactlyOnce();
+  });
+
+  it('recovers when a taken batch\'s delete commits but its answer is lost with the connection', async () => {
+    const first = harness.process();
+    const retried = request();
+    let commits = 0;
+    const lossy: ArchiveSource = {
+      ...first.source,
+      async takeBatch(query) {
+        const taken = await first.source.takeBatch(query);
+        if (typeof taken !== 'object') return taken;
+        return {
+          ...taken,
+          async commit() {
+            await taken.commit();
+            if (++commits === 2) throw new NodeUnreachableError('connection lost after COMMIT was sent');
+          },
+        };
+      },
+    };
+    await expect(runToCompletion(harness, first, config, retried, { now: NOW, source: lossy })).rejects.toThrow(NodeUnreachableError);
+    expect(commits).toBe(2);
     await expectNoRowLost();
     const results = await runToCompletion(harness, harness.process(), config, retried, { now: NOW });
     expect(results.at(-1)?.status).toBe('done');
@@ -325,7 +358,7 @@ describe('archiving a batch exactly once, whatever fails', () => {
   });
 
   it('leaves a row that changed between read and delete on the shard and archives its new version', async () => {
-    const process = harness.process();
+    const process = harness.process({ deleteStrategy: 'checked' });
     let updated = false;
     const results = await runToCompletion(harness, process, config, request(), {
       now: NOW,
@@ -343,8 +376,8 @@ describe('archiving a batch exactly once, whatever fails', () => {
     expect(await tableLines(harness.shard.pool, harness.shard.database, 'game_logs')).toHaveLength(kept().length);
   });
 
-  it('keeps a row inserted into a batch\'s range after the batch was read, with either delete strategy', async () => {
-    for (const deleteStrategy of ['auto', 'lock-then-delete'] as const) {
+  it('keeps a row inserted into a batch\'s range after the batch was read, with every delete strategy', async () => {
+    for (const deleteStrategy of ['auto', 'checked', 'lock-then-delete'] as const) {
       await harness.reset();
       await harness.shard.pool.query('DELETE FROM game_logs');
       await harness.shard.pool.query('INSERT INTO game_logs (log_id, player_id, action_type, action_data, created_at) VALUES ?', [

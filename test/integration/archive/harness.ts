@@ -42,7 +42,7 @@ export interface ArchiveHarness {
   events: AppEvent[];
   /** A fresh archiver process against the shard database. */
   process(options?: MysqlArchiveSourceOptions): ArchiverProcess;
-  /** Empties the bucket and the archive tables of the catalog. */
+  /** Stops the processes started so far, and empties the bucket and the archive tables of the catalog. */
   reset(): Promise<void>;
   close(): Promise<void>;
 }
@@ -78,6 +78,8 @@ export async function startArchiveHarness(): Promise<ArchiveHarness> {
       return started;
     },
     async reset() {
+      // Each process's pools hold connections until stopped: a whole file's worth would exceed the server's limit.
+      await Promise.all(processes.splice(0).map((process) => process.stop()));
       const keys: string[] = [];
       for await (const object of objects.list('')) keys.push(object.key);
       await objects.delete(keys);

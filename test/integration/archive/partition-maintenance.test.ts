@@ -24,6 +24,7 @@ describe('partition maintenance on MariaDB', () => {
   afterAll(async () => harness.close());
   beforeEach(async () => {
     await harness.reset();
+    planner = undefined;
     const [tables] = (await harness.shard.pool.query('SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()')) as unknown as [Array<{ name: string }>];
     for (const { name } of tables) await harness.shard.pool.query(`DROP TABLE \`${name}\``);
   });
