@@ -299,6 +299,8 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
   }
 
   const batchLimit = (query: BatchQuery) => Math.max(1, Math.floor(query.limit));
+  const whereClause = (where: { sql: string[] }) => (where.sql.length > 0 ? ` WHERE ${where.sql.join(' AND ')}` : '');
+  const scanOrder = (query: BatchQuery) => query.orderColumns.map((column) => quoteIdentifier(column)).join(', ');
 
   /**
    * The primary-key span, row count and last time of the batch `where` selects, from the time index
@@ -307,10 +309,9 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
    */
   async function primaryKeySpan(query: BatchQuery, where: { sql: string[]; values: unknown[] }): Promise<{ low: string; high: string; count: number; until: unknown } | 'empty' | undefined> {
     const [time, key] = query.orderColumns.map((column) => quoteIdentifier(column));
-    const order = query.orderColumns.map((column) => quoteIdentifier(column)).join(', ');
-    const whereSql = where.sql.length > 0 ? `WHERE ${where.sql.join(' AND ')}` : '';
+    const order = scanOrder(query);
     const [peek] = await rows(
-      `SELECT MIN(${key}) AS low, MAX(${key}) AS high, COUNT(*) AS n, MAX(${time}) AS until FROM (SELECT ${order} FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)} ${whereSql} ORDER BY ${order} LIMIT ${batchLimit(query)}) AS batch`,
+      `SELECT MIN(${key}) AS low, MAX(${key}) AS high, COUNT(*) AS n, MAX(${time}) AS until FROM (SELECT ${order} FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)}${whereClause(where)} ORDER BY ${order} LIMIT ${batchLimit(query)}) AS batch`,
       where.values,
     );
     const count = Number(peek?.n ?? 0);
@@ -368,9 +369,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
           return inScanOrder(found as SourceRow[], query.orderColumns[0]!, query.orderColumns[1]!).slice(0, span.count);
         }
       }
-      const order = query.orderColumns.map((column) => quoteIdentifier(column)).join(', ');
-      const whereSql = where.sql.length > 0 ? `WHERE ${where.sql.join(' AND ')}` : '';
-      return (await rows(`SELECT ${columns} FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)} ${whereSql} ORDER BY ${order} LIMIT ${batchLimit(query)}`, where.values)) as SourceRow[];
+      return (await rows(`SELECT ${columns} FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)}${whereClause(where)} ORDER BY ${scanOrder(query)} LIMIT ${batchLimit(query)}`, where.values)) as SourceRow[];
     },
 
     async takeBatch(query: BatchQuery): Promise<TakenBatch | 'empty' | undefined> {
@@ -380,7 +379,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
       const where = batchWhere(types, query);
       const [time, key] = query.orderColumns.map((column) => quoteIdentifier(column));
       const [first] = await rows(
-        `SELECT ${time} AS time FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)} ${where.sql.length > 0 ? `WHERE ${where.sql.join(' AND ')}` : ''} ORDER BY ${query.orderColumns.map((column) => quoteIdentifier(column)).join(', ')} LIMIT 1`,
+        `SELECT ${time} AS time FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)}${whereClause(where)} ORDER BY ${scanOrder(query)} LIMIT 1`,
         where.values,
       );
       if (!first) return 'empty';
@@ -409,14 +408,13 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
         return {
           rows: inScanOrder(taken, query.orderColumns[0]!, query.orderColumns[1]!),
           async commit() {
+            open = false;
             try {
               await commit(connection);
             } catch (error) {
-              open = false;
               await releaseRolledBack(connection);
               throw error;
             }
-            open = false;
             connection.release();
           },
           async rollback() {
