@@ -15,6 +15,7 @@ import type {
   RangeQuery,
   ServerVersion,
   TableDescription,
+  PlannedTake,
   TakenBatch,
 } from '../ports/archive-source';
 import type { NodeCredentials } from '../ports/node-credentials';
@@ -307,17 +308,57 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
    * alone (it holds the primary key); undefined when the span is too wide for the batch's rows
    * (keys that do not grow with time).
    */
-  async function primaryKeySpan(query: BatchQuery, where: { sql: string[]; values: unknown[] }): Promise<{ low: string; high: string; count: number; until: unknown } | 'empty' | undefined> {
+  async function primaryKeySpan(query: BatchQuery, where: { sql: string[]; values: unknown[] }, withLast = false): Promise<{ low: string; high: string; count: number; until: unknown; last?: string } | 'empty' | undefined> {
     const [time, key] = query.orderColumns.map((column) => quoteIdentifier(column));
     const order = scanOrder(query);
+    const batch = `SELECT ${order} FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)}${whereClause(where)} ORDER BY ${order} LIMIT ${batchLimit(query)}`;
+    // `withLast`: the key of the batch's last row too (a window function: MariaDB 10.2+).
     const [peek] = await rows(
-      `SELECT MIN(${key}) AS low, MAX(${key}) AS high, COUNT(*) AS n, MAX(${time}) AS until FROM (SELECT ${order} FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)}${whereClause(where)} ORDER BY ${order} LIMIT ${batchLimit(query)}) AS batch`,
+      withLast
+        ? `SELECT MIN(${key}) AS low, MAX(${key}) AS high, COUNT(*) AS n, MAX(${time}) AS until, MAX(IF(sk_from_end = 1, ${key}, NULL)) AS last FROM (SELECT ${order}, ROW_NUMBER() OVER (ORDER BY ${query.orderColumns.map((column) => `${quoteIdentifier(column)} DESC`).join(', ')}) AS sk_from_end FROM (${batch}) AS batch) AS numbered`
+        : `SELECT MIN(${key}) AS low, MAX(${key}) AS high, COUNT(*) AS n, MAX(${time}) AS until FROM (${batch}) AS batch`,
       where.values,
     );
     const count = Number(peek?.n ?? 0);
     if (count === 0) return 'empty';
     const [low, high] = [String(peek!.low), String(peek!.high)];
-    return BigInt(high) - BigInt(low) < BigInt(count * SPAN_PER_ROW) ? { low, high, count, until: peek!.until } : undefined;
+    if (BigInt(high) - BigInt(low) >= BigInt(count * SPAN_PER_ROW)) return undefined;
+    return { low, high, count, until: peek!.until, ...(withLast ? { last: String(peek!.last) } : {}) };
+  }
+
+  /** Key spans of the takes whose delete statement has not finished. */
+  const runningTakes = new Set<{ low: bigint; high: bigint; done: Promise<unknown> }>();
+
+  /** Runs a take's delete in a transaction left open, handing its rows and the commit to the caller. */
+  async function deleteTaken(sql: string, values: unknown[], query: BatchQuery): Promise<TakenBatch> {
+    const connection = await unreachableOnConnectionLoss(database, pool.getConnection());
+    const taken: SourceRow[] = [];
+    try {
+      await unreachableOnConnectionLoss(database, connection.beginTransaction());
+      await eachRow(sql, values, connection, (row) => taken.push(row));
+    } catch (error) {
+      await releaseRolledBack(connection);
+      throw error;
+    }
+    let open = true;
+    return {
+      rows: inScanOrder(taken, query.orderColumns[0]!, query.orderColumns[1]!),
+      async commit() {
+        open = false;
+        try {
+          await commit(connection);
+        } catch (error) {
+          await releaseRolledBack(connection);
+          throw error;
+        }
+        connection.release();
+      },
+      async rollback() {
+        if (!open) return;
+        open = false;
+        await releaseRolledBack(connection);
+      },
+    };
   }
 
   /** Which of `keys` the table holds, locked until the transaction ends. */
@@ -372,7 +413,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
       return (await rows(`SELECT ${columns} FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)}${whereClause(where)} ORDER BY ${scanOrder(query)} LIMIT ${batchLimit(query)}`, where.values)) as SourceRow[];
     },
 
-    async takeBatch(query: BatchQuery): Promise<TakenBatch | 'empty' | undefined> {
+    async takeBatch(query: BatchQuery): Promise<PlannedTake | 'empty' | undefined> {
       if (options.deleteStrategy === 'checked' || !(await supportsDeleteReturning())) return undefined;
       const types = await typesOf(query.table);
       if (!readsThroughPrimaryKey(query, types)) return undefined;
@@ -386,44 +427,26 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
       // One object never spans two days (dt partitions).
       where.sql.push(`${time} < ?`);
       where.values.push(nextDayStart(first.time as SourceValue));
-      const span = await primaryKeySpan(query, where);
+      const span = await primaryKeySpan(query, where, true);
       if (span === 'empty') return 'empty';
-      if (!span) return undefined;
+      if (!span?.last) return undefined;
       const columns = query.columns.map((column) => quoteIdentifier(column)).join(', ');
-      // Every row of the span up to the batch's last time, so what goes is a prefix of the scan:
-      // rows of that time under keys inside the span are after the batch, before any row outside it.
-      const sql = `DELETE FROM ${table(query.table)} WHERE ${key} BETWEEN ? AND ? AND ${time} <= ? AND ${where.sql.join(' AND ')} RETURNING ${columns}`;
-      const values = [numericLiteral(span.low), numericLiteral(span.high), span.until, ...where.values];
-      return retryingDeadlocks(async () => {
-        const connection = await unreachableOnConnectionLoss(database, pool.getConnection());
-        const taken: SourceRow[] = [];
-        try {
-          await unreachableOnConnectionLoss(database, connection.beginTransaction());
-          await eachRow(sql, values, connection, (row) => taken.push(row));
-        } catch (error) {
-          await releaseRolledBack(connection);
-          throw error;
-        }
-        let open = true;
-        return {
-          rows: inScanOrder(taken, query.orderColumns[0]!, query.orderColumns[1]!),
-          async commit() {
-            open = false;
-            try {
-              await commit(connection);
-            } catch (error) {
-              await releaseRolledBack(connection);
-              throw error;
-            }
-            connection.release();
-          },
-          async rollback() {
-            if (!open) return;
-            open = false;
-            await releaseRolledBack(connection);
-          },
-        };
-      });
+      // Exactly the batch: its key span, up to its last (time, key). The LIMIT stops the scan at its
+      // last row, so it never reads the row after it, which the next batch's delete may hold.
+      const sql = `DELETE FROM ${table(query.table)} WHERE ${key} BETWEEN ? AND ? AND (${time} < ? OR (${time} = ? AND ${key} <= ?)) AND ${where.sql.join(' AND ')} ORDER BY ${key} LIMIT ${span.count} RETURNING ${columns}`;
+      const values = [numericLiteral(span.low), numericLiteral(span.high), span.until, span.until, numericLiteral(span.last), ...where.values];
+      // Takes whose key spans meet (keys that do not quite grow with time) run one after another:
+      // one would read rows the other holds until it commits, and commits go in order.
+      const bounds = { low: BigInt(span.low), high: BigInt(span.high) };
+      const earlier = [...runningTakes].filter((other) => other.low <= bounds.high && bounds.low <= other.high).map((other) => other.done);
+      const taken = Promise.allSettled(earlier).then(() => retryingDeadlocks(() => deleteTaken(sql, values, query)));
+      const running = { ...bounds, done: taken };
+      runningTakes.add(running);
+      taken.then(
+        () => runningTakes.delete(running),
+        () => runningTakes.delete(running),
+      );
+      return { last: [span.until as string, span.last], taken };
     },
 
     async countRange(query: RangeQuery): Promise<number> {

@@ -87,8 +87,8 @@ export type PreparedBatch =
   | { kind: 'empty' }
   | { kind: 'verified'; batch: ArchiveBatchRecord; archived: Map<string, SourceRow>; plan: DeletePlan }
   | { kind: 'known'; range: BatchRange; archived: Map<string, SourceRow>; plan: DeletePlan }
-  /** Rows deleted in a transaction still open: their object is written and verified, then the delete commits. */
-  | { kind: 'taken'; range: BatchRange; taken: TakenBatch };
+  /** Rows being deleted in a transaction left open: their object is written and verified, then the delete commits. */
+  | { kind: 'taken'; last: CursorValues; taken: Promise<TakenBatch> };
 
 const step = async (context: BatchContext, name: BatchStep, batch: { objectKey: string; rowCount: number }) =>
   context.onStep?.(name, { objectKey: batch.objectKey, rows: batch.rowCount });
@@ -112,11 +112,13 @@ export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cu
     limit: table.config.batchSize,
   };
   if (scan.deleteMode === 'rows') {
-    const taken = await source.takeBatch(query);
-    if (taken === 'empty') return { kind: 'empty' };
-    // None taken: the rows the span promised were deleted meanwhile; the select below reads on.
-    if (taken && taken.rows.length === 0) await taken.rollback();
-    else if (taken) return { kind: 'taken', range: rangeOf(taken.rows, table.orderColumns), taken };
+    const planned = await source.takeBatch(query);
+    if (planned === 'empty') return { kind: 'empty' };
+    if (planned) {
+      // Its failure is the batch's, reported where the batch finishes.
+      planned.taken.catch(() => {});
+      return { kind: 'taken', last: planned.last, taken: planned.taken };
+    }
   }
   const selected = await source.selectBatch(query);
   if (selected.length === 0) return { kind: 'empty' };
@@ -231,7 +233,7 @@ async function restoredStillArchived(context: BatchContext, rows: readonly Sourc
  */
 export async function finishPreparedBatch(context: BatchContext, scan: UnitScan, prepared: PreparedBatch, mayAdvance: Promise<boolean> = Promise.resolve(true)): Promise<BatchOutcome> {
   if (prepared.kind === 'empty') return prepared;
-  if (prepared.kind === 'taken') return finishTakenBatch(context, scan, prepared.range, prepared.taken, mayAdvance);
+  if (prepared.kind === 'taken') return finishTakenBatch(context, scan, prepared.taken, mayAdvance);
   if (prepared.kind === 'known') return finishArchivedBefore(context, scan, prepared.range, prepared.archived, prepared.plan, mayAdvance);
   return finishVerifiedBatch(context, scan, prepared.batch, prepared.archived, mayAdvance, prepared.plan);
 }
@@ -253,7 +255,15 @@ export async function mayAdvanceAfter(after: Promise<BatchOutcome> | undefined):
 /** Gives up a prepared batch whose predecessor turned out changed: its object goes, its rows stay (or come back). */
 export async function abandonPrepared(context: BatchContext, prepared: PreparedBatch): Promise<void> {
   if (prepared.kind === 'verified') await abandon(context, prepared.batch);
-  if (prepared.kind === 'taken') await prepared.taken.rollback();
+  if (prepared.kind === 'taken') await releaseTaken(prepared.taken);
+}
+
+/** Puts the rows of a take back, whether its delete has finished or not; a failed one holds nothing. */
+export async function releaseTaken(taken: Promise<TakenBatch>): Promise<void> {
+  await taken.then(
+    (batch) => batch.rollback(),
+    () => {},
+  );
 }
 
 /**
@@ -262,8 +272,12 @@ export async function abandonPrepared(context: BatchContext, prepared: PreparedB
  * the rows that leave are always a prefix of the scan. Any failure before the commit puts the rows
  * back; a batch already planned is then finished or undone by recovery, as a checked delete.
  */
-async function finishTakenBatch(context: BatchContext, scan: UnitScan, range: BatchRange, taken: TakenBatch, mayAdvance: Promise<boolean>): Promise<BatchOutcome> {
+async function finishTakenBatch(context: BatchContext, scan: UnitScan, deleting: Promise<TakenBatch>, mayAdvance: Promise<boolean>): Promise<BatchOutcome> {
+  const taken = await deleting;
   try {
+    // Rows deleted by others between the batch's planning and its delete: read again from the cursor.
+    if (taken.rows.length === 0) return { kind: 'withdrawn' };
+    const range = rangeOf(taken.rows, context.table.orderColumns);
     const written = await writeObject(context, scan, taken.rows, range);
     if (!(await mayAdvance)) {
       // An earlier batch failed or changed: its rows are read again, and these after them.

@@ -9,7 +9,7 @@ import type { ObjectStore } from '../ports/object-store';
 import { ConflictError } from '../shared/errors';
 import { ArchiveCompleted, ArchiveStarted, buildEvent } from '../shared/events';
 import type { ArchiveTableConfig } from './archive-config';
-import { abandonPrepared, finishPreparedBatch, mayAdvanceAfter, prepareNextBatch, recoverBatch, type BatchContext, type BatchOutcome, type UnitScan } from './archive-batches';
+import { abandonPrepared, finishPreparedBatch, mayAdvanceAfter, prepareNextBatch, recoverBatch, releaseTaken, type BatchContext, type BatchOutcome, type UnitScan } from './archive-batches';
 import { detachedScan, finishDetachedUnit, maintainLayout } from './partition-maintenance';
 import { resolveArchiveTable } from './resolve-table';
 
@@ -238,7 +238,7 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
     const [prepared, finished] = await Promise.allSettled([prepareNextBatch(context, scan, position), oldest?.outcome]);
     if (finished.status === 'rejected' || prepared.status === 'rejected') {
       // drain() throws a failed batch in flight; otherwise the failure is this batch's.
-      if (prepared.status === 'fulfilled' && prepared.value.kind === 'taken') await prepared.value.taken.rollback();
+      if (prepared.status === 'fulfilled' && prepared.value.kind === 'taken') await releaseTaken(prepared.value.taken);
       await drain();
       throw (prepared as PromiseRejectedResult).reason;
     }
@@ -260,7 +260,7 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
       unit = [...detached.values()][0];
       continue;
     }
-    position = next.kind === 'verified' ? next.batch.lastCursor : next.range.lastCursor;
+    position = next.kind === 'verified' ? next.batch.lastCursor : next.kind === 'taken' ? next.last : next.range.lastCursor;
     const outcome = finishPreparedBatch(context, scan, next, mayAdvanceAfter(finishing.at(-1)?.outcome));
     // Observed here so a batch failing while the loop is elsewhere is not an unhandled rejection; drain() reports it.
     outcome.catch(() => {});

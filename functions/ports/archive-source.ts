@@ -78,6 +78,13 @@ export interface TakenBatch {
   rollback(): Promise<void>;
 }
 
+/** A batch about to be taken: where it ends, and its delete, already started. */
+export interface PlannedTake {
+  /** The (time, key) of the batch's last row: the next batch starts after it. */
+  last: CursorValues;
+  taken: Promise<TakenBatch>;
+}
+
 export interface ServerVersion {
   flavor: 'mariadb' | 'mysql';
   version: string;
@@ -96,13 +103,13 @@ export interface ArchiveSource {
   /** The next rows in (time, key) order; values as SourceRow. */
   selectBatch(query: BatchQuery): Promise<SourceRow[]>;
   /**
-   * Deletes the next batch's rows in a transaction left open and returns them, when the server and
-   * table allow (MariaDB's DELETE … RETURNING, one integer primary key as the key, no filter): the
-   * rows the query would select that share the first one's day, and any others of the same time
-   * under keys inside their span. `empty` when no row is left; `undefined` when this batch is to be
-   * selected, archived and deleted as checked instead.
+   * Starts deleting the next batch's rows in a transaction left open, when the server and table
+   * allow (MariaDB's DELETE … RETURNING, one integer primary key as the key, no filter): the rows the
+   * query would select that share the first one's day. Answers as soon as the batch's end is known,
+   * so the next batch can be taken while this one's delete runs. `empty` when no row is left;
+   * `undefined` when this batch is to be selected, archived and deleted as checked instead.
    */
-  takeBatch(query: BatchQuery): Promise<TakenBatch | 'empty' | undefined>;
+  takeBatch(query: BatchQuery): Promise<PlannedTake | 'empty' | undefined>;
   countRange(query: RangeQuery): Promise<number>;
   /** Counts rows strictly before `before` matching the filter (plan). */
   countEligible(table: string, timeColumn: string, before: string | null, filter: readonly FilterCondition[]): Promise<number>;

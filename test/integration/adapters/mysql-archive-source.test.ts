@@ -254,18 +254,20 @@ describe('MySQL archive source taking a batch by its delete', () => {
     let [taken, checked] = [0, 0];
     let after: CursorValues | null = null;
     for (;;) {
-      const batch = await source.takeBatch(query('taken', after));
-      if (batch === 'empty') break;
+      const planned = await source.takeBatch(query('taken', after));
+      if (planned === 'empty') break;
       let rows: SourceRow[];
-      if (batch === undefined) {
+      if (planned === undefined) {
         // The late logs widen a batch's key span: that batch is selected and deleted as checked.
         rows = takeSameDay(await source.selectBatch(query('taken', after)), 'created_at');
         const outcome = await source.deleteArchived({ table: 'taken', columns: COLUMNS, keyColumns: ['log_id'], archived: new Map(rows.map((row) => [String(row.log_id), row])), range: { orderColumns: ORDER, from: cursorOf(rows[0]!, ORDER), to: cursorOf(rows.at(-1)!, ORDER), before: BEFORE, filter: [] } });
         expect(outcome).toMatchObject({ deleted: rows.length, changed: [] });
         checked += 1;
       } else {
+        const batch = await planned.taken;
         rows = batch.rows;
         expect(rows.length).toBeGreaterThan(0);
+        expect(planned.last.map(String)).toEqual(cursorOf(rows.at(-1)!, ORDER).map(String));
         expect([...rows].sort(scanOrder)).toEqual(rows);
         expect(new Set(rows.map((row) => String(row.created_at).slice(0, 10))).size).toBe(1);
         // Still there for everyone else until the commit.
@@ -289,15 +291,43 @@ describe('MySQL archive source taking a batch by its delete', () => {
     await createOrdered(shard, 'rolled_back');
     const before = await oldRows('rolled_back');
     const source = createMysqlArchiveSource(pool, shard.database);
-    const first = await source.takeBatch(query('rolled_back', null));
-    if (typeof first !== 'object') throw new Error(`no batch taken: ${first}`);
+    const first = await takeNow(source, 'rolled_back', null);
     await first.rollback();
     await first.rollback();
     expect(await oldRows('rolled_back')).toEqual(before);
-    const again = await source.takeBatch(query('rolled_back', null));
-    if (typeof again !== 'object') throw new Error(`no batch taken: ${again}`);
+    const again = await takeNow(source, 'rolled_back', null);
     expect(again.rows).toEqual(first.rows);
     await again.rollback();
+  });
+
+  /** The batch after `after`, taken. */
+  async function takeNow(source: ReturnType<typeof createMysqlArchiveSource>, table: string, after: CursorValues | null) {
+    const planned = await source.takeBatch(query(table, after));
+    if (typeof planned !== 'object') throw new Error(`no batch taken: ${planned}`);
+    return { ...(await planned.taken), last: planned.last };
+  }
+
+  it('takes the next batch while the one before is still open when their key spans are apart, and once it commits when they meet', async () => {
+    await createGameLogsTable(shard.pool, shard.database, 'apart');
+    await seedGameLogs(shard.pool, shard.database, 'apart', { from: FROM, to: FROM + 4 * DAY_MS, rows: 4_000 });
+    const source = createMysqlArchiveSource(pool, shard.database);
+    const first = await takeNow(source, 'apart', null);
+    const second = await takeNow(source, 'apart', first.last);
+    expect(Number(second.rows[0]!.log_id)).toBe(Number(first.rows.at(-1)!.log_id) + 1);
+    await first.commit();
+    await second.commit();
+
+    // Key 320 of the first batch lies inside the second batch's span, which the second delete walks.
+    await createOrdered(shard, 'meeting');
+    const before = await takeNow(source, 'meeting', null);
+    const planned = await source.takeBatch(query('meeting', before.last));
+    if (typeof planned !== 'object') throw new Error(`no batch taken: ${planned}`);
+    expect(await lockWaitBefore(shard.pool, 'DELETE FROM', planned.taken)).toBe(true);
+    await before.commit();
+    const after = await planned.taken;
+    expect(after.rows.map((row) => String(row.log_id))).toContain('310');
+    expect(after.rows.map((row) => String(row.log_id))).not.toContain('320');
+    await after.commit();
   });
 
   it('takes nothing by its delete with a filter, a key that is not one integer primary key, or another delete strategy', async () => {

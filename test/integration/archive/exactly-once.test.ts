@@ -319,15 +319,16 @@ describe('archiving a batch exactly once, whatever fails', () => {
     const lossy: ArchiveSource = {
       ...first.source,
       async takeBatch(query) {
-        const taken = await first.source.takeBatch(query);
-        if (typeof taken !== 'object') return taken;
-        return {
-          ...taken,
+        const planned = await first.source.takeBatch(query);
+        if (typeof planned !== 'object') return planned;
+        const taken = planned.taken.then((batch) => ({
+          ...batch,
           async commit() {
-            await taken.commit();
+            await batch.commit();
             if (++commits === 2) throw new NodeUnreachableError('connection lost after COMMIT was sent');
           },
-        };
+        }));
+        return { ...planned, taken };
       },
     };
     await expect(runToCompletion(harness, first, config, retried, { now: NOW, source: lossy })).rejects.toThrow(NodeUnreachableError);
