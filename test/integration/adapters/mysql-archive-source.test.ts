@@ -330,6 +330,33 @@ describe('MySQL archive source taking a batch by its delete', () => {
     await after.commit();
   });
 
+  it('starts a delete whose key span meets a running one only once that one has finished, so it never holds rows the other still has to read', async () => {
+    await createOrdered(shard, 'overlapping');
+    const source = createMysqlArchiveSource(pool, shard.database);
+    const ids = (rows: readonly SourceRow[]) => rows.map((row) => String(row.log_id));
+    // The first batch's delete waits on its first key; the second batch's rows 300–319 lie inside its span.
+    const blocker = await shard.pool.getConnection();
+    try {
+      await blocker.beginTransaction();
+      await blocker.query('SELECT log_id FROM overlapping WHERE log_id = 1 FOR UPDATE');
+      const first = await source.takeBatch(query('overlapping', null));
+      if (typeof first !== 'object') throw new Error(`no batch taken: ${first}`);
+      await lockWaitOf(shard.pool, 'DELETE FROM');
+      const second = await source.takeBatch(query('overlapping', first.last));
+      if (typeof second !== 'object') throw new Error(`no batch taken: ${second}`);
+      await blocker.rollback();
+      const before = await first.taken;
+      expect(ids(before.rows)).toContain('320');
+      expect(ids(before.rows)).not.toContain('300');
+      await before.commit();
+      const after = await second.taken;
+      expect(ids(after.rows)).toEqual(expect.arrayContaining(['300', '310', '319']));
+      await after.commit();
+    } finally {
+      blocker.release();
+    }
+  });
+
   it('takes nothing by its delete with a filter, a key that is not one integer primary key, or another delete strategy', async () => {
     await createOrdered(shard, 'untaken');
     await createGameLogsTable(shard.pool, shard.database, 'untaken_partitioned', { unit: 'day', from: FROM, to: FROM + 4 * DAY_MS });
