@@ -432,7 +432,8 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
       if (!span?.last) return undefined;
       const columns = query.columns.map((column) => quoteIdentifier(column)).join(', ');
       // Exactly the batch: its key span, up to its last (time, key). The LIMIT stops the scan at its
-      // last row, so it never reads the row after it, which the next batch's delete may hold.
+      // last row, so it does not read the row after it, which the next batch's delete may hold (if a
+      // row of the batch went meanwhile, it does, and waits for that batch to commit).
       const sql = `DELETE FROM ${table(query.table)} WHERE ${key} BETWEEN ? AND ? AND (${time} < ? OR (${time} = ? AND ${key} <= ?)) AND ${where.sql.join(' AND ')} ORDER BY ${key} LIMIT ${span.count} RETURNING ${columns}`;
       const values = [numericLiteral(span.low), numericLiteral(span.high), span.until, span.until, numericLiteral(span.last), ...where.values];
       // Takes whose key spans meet (keys that do not quite grow with time) run one after another:

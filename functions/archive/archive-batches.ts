@@ -60,8 +60,8 @@ export type BatchOutcome =
   | { kind: 'changed'; rows: number }
   /** Every row is already in a verified object (restored, then read again unchanged): only deleted. */
   | { kind: 'archived-before'; lastCursor: CursorValues; deleted: number; advanced: boolean }
-  /** Taken rows put back, their object removed, because the batch before did not finish: select again. */
-  | { kind: 'withdrawn' };
+  /** A take found none of its rows (others deleted them meanwhile): select again from the cursor. */
+  | { kind: 'nothing-taken' };
 
 /** The scan range of a batch's rows, first and last included. */
 type BatchRange = Pick<ArchiveBatchRecord, 'firstCursor' | 'lastCursor'>;
@@ -267,23 +267,18 @@ export async function releaseTaken(taken: Promise<TakenBatch>): Promise<void> {
 }
 
 /**
- * Writes and verifies the object of rows taken in an open transaction, then commits their delete
- * once the batch before has finished: no row leaves the shard before its object is verified, and
- * the rows that leave are always a prefix of the scan. Any failure before the commit puts the rows
- * back; a batch already planned is then finished or undone by recovery, as a checked delete.
+ * Writes and verifies the object of rows taken in an open transaction, then commits their delete:
+ * no row leaves the shard before its object is verified. Commits do not wait for the batches
+ * before (only the cursor does): a delete that reads rows a later take holds then waits for that
+ * take's upload, never for itself. Any failure before the commit puts the rows back; a batch
+ * already planned is then finished or undone by recovery, as a checked delete.
  */
 async function finishTakenBatch(context: BatchContext, scan: UnitScan, deleting: Promise<TakenBatch>, mayAdvance: Promise<boolean>): Promise<BatchOutcome> {
   const taken = await deleting;
   try {
-    // Rows deleted by others between the batch's planning and its delete: read again from the cursor.
-    if (taken.rows.length === 0) return { kind: 'withdrawn' };
+    if (taken.rows.length === 0) return { kind: 'nothing-taken' };
     const range = rangeOf(taken.rows, context.table.orderColumns);
     const written = await writeObject(context, scan, taken.rows, range);
-    if (!(await mayAdvance)) {
-      // An earlier batch failed or changed: its rows are read again, and these after them.
-      if (written.kind === 'verified') await abandon(context, written.batch);
-      return { kind: 'withdrawn' };
-    }
     await taken.commit();
     if (written.kind === 'known') {
       await forgetRestored(context, written.plan.forget);
@@ -294,7 +289,7 @@ async function finishTakenBatch(context: BatchContext, scan: UnitScan, deleting:
     await forgetRestored(context, written.plan.forget);
     await context.store.setBatchState(batch, 'uploaded', 'deleted');
     await step(context, 'marked-deleted', batch);
-    return { kind: 'archived', batch, deleted: taken.rows.length, alreadyArchived: written.plan.alreadyArchived, advanced: await checkpoint(context, batch, true) };
+    return { kind: 'archived', batch, deleted: taken.rows.length, alreadyArchived: written.plan.alreadyArchived, advanced: await checkpoint(context, batch, await mayAdvance) };
   } finally {
     await taken.rollback();
   }

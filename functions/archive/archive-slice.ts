@@ -172,7 +172,7 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
       return;
     }
     if (outcome.kind === 'empty') return;
-    if (outcome.kind === 'withdrawn') {
+    if (outcome.kind === 'nothing-taken') {
       position = undefined;
       return;
     }
@@ -198,73 +198,80 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
     if (conflict) throw conflict;
   };
 
-  for (;;) {
-    // At least one batch per invocation, so even a late start makes progress.
-    if ((batches > 0 || deletedArchivedBefore) && clock.now() >= options.deadline) {
-      await drain();
-      return answer('more');
-    }
-    const window = activeBlackout(clock.now(), windows);
-    if (window) {
-      await drain();
-      return answer('blackout', { resumeAt: new Date(window.until).toISOString(), reason: window.reason });
-    }
-    if (deps.load) {
-      const decision = decideThrottle(await deps.load.sample(), config.throttle);
-      if (!decision.proceed) {
+  try {
+    for (;;) {
+      // At least one batch per invocation, so even a late start makes progress.
+      if ((batches > 0 || deletedArchivedBefore) && clock.now() >= options.deadline) {
         await drain();
-        return answer('throttled', { waitSeconds: decision.waitSeconds, reason: decision.reason });
+        return answer('more');
       }
-    }
-    if (config.throttle.sleepBetweenBatchesMs > 0 && finishing.length > 0) {
-      await drain();
-      await deps.sleep(config.throttle.sleepBetweenBatchesMs);
-    }
-    if (clock.now() - leaseRenewedAt > leaseTtlMs / 3) {
-      const renewed = await store.tryLease(request.table, request.shard, request.runId, leaseTtlMs);
-      if (!renewed.acquired) {
-        // This run stalled past its lease and another took the table over: read no further.
+      const window = activeBlackout(clock.now(), windows);
+      if (window) {
         await drain();
-        return answer('busy', { reason: `run ${renewed.heldBy} took over ${request.table} on ${request.shard} after this run's lease ran out` });
+        return answer('blackout', { resumeAt: new Date(window.until).toISOString(), reason: window.reason });
       }
-      leaseRenewedAt = clock.now();
-    }
+      if (deps.load) {
+        const decision = decideThrottle(await deps.load.sample(), config.throttle);
+        if (!decision.proceed) {
+          await drain();
+          return answer('throttled', { waitSeconds: decision.waitSeconds, reason: decision.reason });
+        }
+      }
+      if (config.throttle.sleepBetweenBatchesMs > 0 && finishing.length > 0) {
+        await drain();
+        await deps.sleep(config.throttle.sleepBetweenBatchesMs);
+      }
+      if (clock.now() - leaseRenewedAt > leaseTtlMs / 3) {
+        const renewed = await store.tryLease(request.table, request.shard, request.runId, leaseTtlMs);
+        if (!renewed.acquired) {
+          // This run stalled past its lease and another took the table over: read no further.
+          await drain();
+          return answer('busy', { reason: `run ${renewed.heldBy} took over ${request.table} on ${request.shard} after this run's lease ran out` });
+        }
+        leaseRenewedAt = clock.now();
+      }
 
-    if (config.layout !== 'rows' && !unit) break;
-    const scan = unit ? detachedScan(unit) : liveScan;
-    position ??= await store.cursor(config.table, request.shard, scan.unit, request.runId);
-    if (!unit && batches === 0) cursor = position;
-    const oldest = finishing.length >= MAX_FINISHING ? finishing[0] : undefined;
-    const [prepared, finished] = await Promise.allSettled([prepareNextBatch(context, scan, position), oldest?.outcome]);
-    if (finished.status === 'rejected' || prepared.status === 'rejected') {
-      // drain() throws a failed batch in flight; otherwise the failure is this batch's.
-      if (prepared.status === 'fulfilled' && prepared.value.kind === 'taken') await releaseTaken(prepared.value.taken);
-      await drain();
-      throw (prepared as PromiseRejectedResult).reason;
+      if (config.layout !== 'rows' && !unit) break;
+      const scan = unit ? detachedScan(unit) : liveScan;
+      position ??= await store.cursor(config.table, request.shard, scan.unit, request.runId);
+      if (!unit && batches === 0) cursor = position;
+      const oldest = finishing.length >= MAX_FINISHING ? finishing[0] : undefined;
+      const [prepared, finished] = await Promise.allSettled([prepareNextBatch(context, scan, position), oldest?.outcome]);
+      if (finished.status === 'rejected' || prepared.status === 'rejected') {
+        // drain() throws a failed batch in flight; otherwise the failure is this batch's.
+        if (prepared.status === 'fulfilled' && prepared.value.kind === 'taken') await releaseTaken(prepared.value.taken);
+        await drain();
+        throw (prepared as PromiseRejectedResult).reason;
+      }
+      if (oldest) account(finishing.shift()!.scan, finished.value!);
+      const next = prepared.value;
+      if (position === undefined) {
+        // A batch changed under us: this one was read past rows that must be read again, and the
+        // stored cursor is only right once every batch in flight has finished.
+        await abandonPrepared(context, next);
+        await drain();
+        continue;
+      }
+      if (next.kind === 'empty') {
+        await drain();
+        position = undefined;
+        if (!unit) break;
+        await finishDetachedUnit({ ...maintenance, objects: deps.objects }, unit);
+        detached.delete(unit.unit);
+        unit = [...detached.values()][0];
+        continue;
+      }
+      position = next.kind === 'verified' ? next.batch.lastCursor : next.kind === 'taken' ? next.last : next.range.lastCursor;
+      const outcome = finishPreparedBatch(context, scan, next, mayAdvanceAfter(finishing.at(-1)?.outcome));
+      // Observed here so a batch failing while the loop is elsewhere is not an unhandled rejection; drain() reports it.
+      outcome.catch(() => {});
+      finishing.push({ scan, outcome });
     }
-    if (oldest) account(finishing.shift()!.scan, finished.value!);
-    const next = prepared.value;
-    if (position === undefined) {
-      // A batch changed under us: this one was read past rows that must be read again, and the
-      // stored cursor is only right once every batch in flight has finished.
-      await abandonPrepared(context, next);
-      await drain();
-      continue;
-    }
-    if (next.kind === 'empty') {
-      await drain();
-      position = undefined;
-      if (!unit) break;
-      await finishDetachedUnit({ ...maintenance, objects: deps.objects }, unit);
-      detached.delete(unit.unit);
-      unit = [...detached.values()][0];
-      continue;
-    }
-    position = next.kind === 'verified' ? next.batch.lastCursor : next.kind === 'taken' ? next.last : next.range.lastCursor;
-    const outcome = finishPreparedBatch(context, scan, next, mayAdvanceAfter(finishing.at(-1)?.outcome));
-    // Observed here so a batch failing while the loop is elsewhere is not an unhandled rejection; drain() reports it.
-    outcome.catch(() => {});
-    finishing.push({ scan, outcome });
+  } catch (error) {
+    // Whatever stopped the loop, the batches in flight finish or put their rows back before it is reported:
+    // a take left open would hold its rows, and its connection, past this invocation.
+    await drain().catch(() => {});
+    throw error;
   }
 
   const finished = await store.finishRun(request.table, request.shard, request.runId, 'done');

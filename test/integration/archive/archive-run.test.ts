@@ -212,9 +212,32 @@ describe('archive runs: throttles, blackouts, leases, events and restore', () =>
     ).rejects.toThrow(Killed);
     await reportArchiveFailure(failing, { errorCode: 'Killed', error: 'disk full' }, { store: process.store, events: { publish: async (events) => void harness.events.push(...events) }, clock: { now: () => NOW } });
     expect(harness.events.map((event) => event.detailType)).toEqual(['ArchiveStarted', 'ArchiveFailed']);
-    // 300 rows a day in batches of 200: the first day is two batches, 200 + 100 rows.
-    expect(harness.events[1]!.detail).toMatchObject({ rows: 300, batches: 2, errorCode: 'Killed', error: 'disk full', runId: failing.runId });
+    // The batches before the failed one, and those in flight beside it, finished: the archive holds their rows.
+    const archived = await archiveLines(harness.objects);
+    expect(archived.length).toBeGreaterThanOrEqual(300);
+    expect(harness.events[1]!.detail).toMatchObject({ rows: archived.length, batches: new Set(archived.map(({ key }) => key)).size, errorCode: 'Killed', error: 'disk full', runId: failing.runId });
     expect((await runToCompletion(harness, harness.process(), config, request(), { now: NOW })).at(-1)?.status).toBe('done');
+  });
+
+  it('finishes the batches in flight before reporting a failure between batches, leaving no transaction open', async () => {
+    let samples = 0;
+    const load = {
+      sample: async () => {
+        if (++samples === 4) throw new Error('replica status unreadable');
+        return { threadsRunning: 1, replicas: [] };
+      },
+    };
+    const failing = request();
+    await expect(runToCompletion(harness, harness.process(), config, failing, { now: NOW, load })).rejects.toThrow(/replica status unreadable/);
+    const [open] = (await harness.shard.pool.query(
+      'SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX JOIN information_schema.PROCESSLIST ON ID = trx_mysql_thread_id WHERE DB = ? AND trx_rows_modified > 0',
+      [harness.shard.database],
+    )) as unknown as [[{ n: number }]];
+    expect(Number(open[0].n)).toBe(0);
+    const onShard = await tableLines(harness.shard.pool, harness.shard.database, 'game_logs');
+    expect(onShard.length).toBeLessThan(original.length);
+    expect((await runToCompletion(harness, harness.process(), config, failing, { now: NOW })).at(-1)?.status).toBe('done');
+    expect(checksums((await archiveLines(harness.objects)).map(({ line }) => line))).toEqual(checksums(archivedRows()));
   });
 
   it('restores one player\'s archived rows with their original keys, once, into the table or a copy', async () => {
