@@ -23,8 +23,8 @@ import type { ResolvedTable } from './resolve-table';
  * The exactly-once batch: select → plan (manifest) → upload → verify → uploaded → delete the
  * archived rows → deleted → checkpoint. Each step is recorded before the next side effect, so a
  * re-run finds the batches a crash interrupted and finishes or abandons them (recoverBatch). A
- * batch taken by its delete (takeBatch) runs the same steps with the delete uncommitted from the
- * start: it commits where the other deletes.
+ * batch taken by its delete (takeBatch) runs the same steps with its delete done, uncommitted,
+ * from the start: it commits where a checked batch deletes.
  */
 
 /** Points between the side effects of a batch; `onStep` sees each (progress, and where tests inject crashes). */
