@@ -129,6 +129,8 @@ export async function prepareNextBatch(context: BatchContext, scan: UnitScan, cu
   return written.kind === 'known' ? { kind: 'known', range, archived, plan: written.plan } : { kind: 'verified', batch: written.batch, archived, plan: written.plan };
 }
 
+const sameCursor = (a: CursorValues, b: CursorValues) => a.length === b.length && a.every((value, index) => String(value) === String(b[index]));
+
 const rangeOf = (rows: readonly SourceRow[], orderColumns: readonly string[]): BatchRange => ({
   firstCursor: cursorOf(rows[0]!, orderColumns),
   lastCursor: cursorOf(rows.at(-1)!, orderColumns),
@@ -233,7 +235,7 @@ async function restoredStillArchived(context: BatchContext, rows: readonly Sourc
  */
 export async function finishPreparedBatch(context: BatchContext, scan: UnitScan, prepared: PreparedBatch, mayAdvance: Promise<boolean> = Promise.resolve(true)): Promise<BatchOutcome> {
   if (prepared.kind === 'empty') return prepared;
-  if (prepared.kind === 'taken') return finishTakenBatch(context, scan, prepared.taken, mayAdvance);
+  if (prepared.kind === 'taken') return finishTakenBatch(context, scan, prepared, mayAdvance);
   if (prepared.kind === 'known') return finishArchivedBefore(context, scan, prepared.range, prepared.archived, prepared.plan, mayAdvance);
   return finishVerifiedBatch(context, scan, prepared.batch, prepared.archived, mayAdvance, prepared.plan);
 }
@@ -273,11 +275,14 @@ export async function releaseTaken(taken: Promise<TakenBatch>): Promise<void> {
  * take's upload, never for itself. Any failure before the commit puts the rows back; a batch
  * already planned is then finished or undone by recovery, as a checked delete.
  */
-async function finishTakenBatch(context: BatchContext, scan: UnitScan, deleting: Promise<TakenBatch>, mayAdvance: Promise<boolean>): Promise<BatchOutcome> {
-  const taken = await deleting;
+async function finishTakenBatch(context: BatchContext, scan: UnitScan, planned: { last: CursorValues; taken: Promise<TakenBatch> }, mayAdvance: Promise<boolean>): Promise<BatchOutcome> {
+  const taken = await planned.taken;
   try {
     if (taken.rows.length === 0) return { kind: 'nothing-taken' };
     const range = rangeOf(taken.rows, context.table.orderColumns);
+    // Rows that changed between the plan and the delete can leave one before the planned end, where
+    // the next batch did not start: the cursor then stays, and the scan reads again from it.
+    if (!sameCursor(range.lastCursor, planned.last)) mayAdvance = Promise.resolve(false);
     const written = await writeObject(context, scan, taken.rows, range);
     await taken.commit();
     if (written.kind === 'known') {

@@ -352,6 +352,29 @@ describe('archiving a batch exactly once, whatever fails', () => {
     await expectExactlyOnce();
   });
 
+  it('reads again from the cursor when a taken batch ends before the end its plan named, archiving the rows in between in the same run', async () => {
+    const process = harness.process();
+    let moved = false;
+    const shifting: ArchiveSource = {
+      ...process.source,
+      async takeBatch(query) {
+        const planned = await process.source.takeBatch(query);
+        if (typeof planned !== 'object' || moved) return planned;
+        moved = true;
+        // As if the peek had seen ten more rows than the delete took: the next batch starts past them.
+        const [[after]] = (await harness.shard.pool.query(
+          'SELECT CAST(created_at AS CHAR) AS time, log_id FROM game_logs WHERE (created_at, log_id) > (?, ?) ORDER BY created_at, log_id LIMIT 1 OFFSET 9',
+          planned.last,
+        )) as unknown as [[{ time: string; log_id: string }]];
+        return { ...planned, last: [after.time, String(after.log_id)] };
+      },
+    };
+    const results = await runToCompletion(harness, process, config, request(), { now: NOW, source: shifting, onStep: expectNoRowLost });
+    expect(moved).toBe(true);
+    expect(results.at(-1)?.status).toBe('done');
+    await expectExactlyOnce();
+  });
+
   it('recovers when the catalog connection drops before a batch is marked deleted', async () => {
     const first = harness.process();
     const retried = request();
