@@ -61,6 +61,8 @@ export function createArchivePool(options: MysqlPoolOptions): Pool {
   return pool;
 }
 
+const identifierList = (columns: readonly string[]) => columns.map((column) => quoteIdentifier(column)).join(', ');
+
 /** Integer columns are compared as numbers (a string literal would compare BIGINTs as doubles); the value is checked first. */
 const numericLiteral = (value: string | number) => {
   const text = String(value);
@@ -301,7 +303,6 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
 
   const batchLimit = (query: BatchQuery) => Math.max(1, Math.floor(query.limit));
   const whereClause = (where: { sql: string[] }) => (where.sql.length > 0 ? ` WHERE ${where.sql.join(' AND ')}` : '');
-  const scanOrder = (query: BatchQuery) => query.orderColumns.map((column) => quoteIdentifier(column)).join(', ');
 
   /**
    * The primary-key span, row count and last time of the batch `where` selects, from the time index
@@ -310,7 +311,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
    */
   async function primaryKeySpan(query: BatchQuery, where: { sql: string[]; values: unknown[] }, withLast = false): Promise<{ low: string; high: string; count: number; until: unknown; last?: string } | 'empty' | undefined> {
     const [time, key] = query.orderColumns.map((column) => quoteIdentifier(column));
-    const order = scanOrder(query);
+    const order = identifierList(query.orderColumns);
     const batch = `SELECT ${order} FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)}${whereClause(where)} ORDER BY ${order} LIMIT ${batchLimit(query)}`;
     // `withLast`: the key of the batch's last row too (a window function: MariaDB 10.2+).
     const [peek] = await rows(
@@ -366,14 +367,14 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
     const present = new Set<string>();
     for (let start = 0; start < keys.length; start += KEYS_PER_STATEMENT) {
       const chunk = keyTuples(types, keyColumns, keys.slice(start, start + KEYS_PER_STATEMENT));
-      const found = await rows(`SELECT ${keyColumns.map((column) => quoteIdentifier(column)).join(', ')} FROM ${table(name)} WHERE ${keyList(keyColumns)} FOR UPDATE`, [chunk], connection);
+      const found = await rows(`SELECT ${identifierList(keyColumns)} FROM ${table(name)} WHERE ${keyList(keyColumns)} FOR UPDATE`, [chunk], connection);
       for (const row of found) present.add(keyString(row, keyColumns));
     }
     return present;
   }
 
   const keyList = (keyColumns: readonly string[]) =>
-    keyColumns.length === 1 ? `${quoteIdentifier(keyColumns[0]!)} IN (?)` : `(${keyColumns.map((column) => quoteIdentifier(column)).join(', ')}) IN (?)`;
+    keyColumns.length === 1 ? `${quoteIdentifier(keyColumns[0]!)} IN (?)` : `(${identifierList(keyColumns)}) IN (?)`;
 
   return {
     database,
@@ -394,7 +395,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
     async selectBatch(query: BatchQuery): Promise<SourceRow[]> {
       const types = await typesOf(query.table);
       const where = batchWhere(types, query);
-      const columns = query.columns.map((column) => quoteIdentifier(column)).join(', ');
+      const columns = identifierList(query.columns);
       if (readsThroughPrimaryKey(query, types)) {
         // Its rows by a primary-key range: when keys grow with time, that range holds little else,
         // and the server is spared a primary-key lookup per row.
@@ -410,7 +411,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
           return inScanOrder(found as SourceRow[], query.orderColumns[0]!, query.orderColumns[1]!).slice(0, span.count);
         }
       }
-      return (await rows(`SELECT ${columns} FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)}${whereClause(where)} ORDER BY ${scanOrder(query)} LIMIT ${batchLimit(query)}`, where.values)) as SourceRow[];
+      return (await rows(`SELECT ${columns} FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)}${whereClause(where)} ORDER BY ${identifierList(query.orderColumns)} LIMIT ${batchLimit(query)}`, where.values)) as SourceRow[];
     },
 
     async takeBatch(query: BatchQuery): Promise<PlannedTake | 'empty' | undefined> {
@@ -420,7 +421,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
       const where = batchWhere(types, query);
       const [time, key] = query.orderColumns.map((column) => quoteIdentifier(column));
       const [first] = await rows(
-        `SELECT ${time} AS time FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)}${whereClause(where)} ORDER BY ${scanOrder(query)} LIMIT 1`,
+        `SELECT ${time} AS time FROM ${table(query.table)}${scanIndex(query.table, query.orderColumns)}${whereClause(where)} ORDER BY ${identifierList(query.orderColumns)} LIMIT 1`,
         where.values,
       );
       if (!first) return 'empty';
@@ -430,7 +431,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
       const span = await primaryKeySpan(query, where, true);
       if (span === 'empty') return 'empty';
       if (!span?.last) return undefined;
-      const columns = query.columns.map((column) => quoteIdentifier(column)).join(', ');
+      const columns = identifierList(query.columns);
       // Exactly the batch: its key span, up to its last (time, key). The LIMIT stops the scan at its
       // last row, so it does not read the row after it, which the next batch's delete may hold (if a
       // row of the batch went meanwhile, it does, and waits for that batch to commit).
@@ -458,7 +459,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
 
     async countEligible(name: string, timeColumn: string, before: string | null, filter: readonly FilterCondition[]): Promise<number> {
       const where = conditions(timeColumn, before, filter);
-      const [row] = await rows(`SELECT COUNT(*) AS n FROM ${table(name)}${where.sql.length > 0 ? ` WHERE ${where.sql.join(' AND ')}` : ''}`, where.values);
+      const [row] = await rows(`SELECT COUNT(*) AS n FROM ${table(name)}${whereClause(where)}`, where.values);
       return Number(row?.n ?? 0);
     },
 
@@ -470,8 +471,8 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
     async deleteArchived(request: DeleteRequest): Promise<DeleteOutcome> {
       const types = await typesOf(request.table);
       const where = rangeWhere(types, request.range);
-      const columns = request.columns.map((column) => quoteIdentifier(column)).join(', ');
-      const order = request.range.orderColumns.map((column) => quoteIdentifier(column)).join(', ');
+      const columns = identifierList(request.columns);
+      const order = identifierList(request.range.orderColumns);
       const source = table(request.table);
 
       if (await supportsDeleteReturning()) {
@@ -621,7 +622,7 @@ export function createMysqlArchiveSource(pool: Pool, database: string, options: 
           if (missing.length === 0) continue;
           await beforeInsert?.(missing);
           const values = missing.map((row) => writable.map((column) => decodeValue(row[column] ?? null, types.get(column)!)));
-          inserted += (await run(`INSERT INTO ${table(name)} (${writable.map((column) => quoteIdentifier(column)).join(', ')}) VALUES ?`, [values], connection)).affectedRows;
+          inserted += (await run(`INSERT INTO ${table(name)} (${identifierList(writable)}) VALUES ?`, [values], connection)).affectedRows;
         }
         await commit(connection);
         return inserted;
