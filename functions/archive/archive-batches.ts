@@ -285,16 +285,9 @@ async function finishTakenBatch(context: BatchContext, scan: UnitScan, planned: 
     if (!sameCursor(range.lastCursor, planned.last)) mayAdvance = Promise.resolve(false);
     const written = await writeObject(context, scan, taken.rows, range);
     await taken.commit();
-    if (written.kind === 'known') {
-      await forgetRestored(context, written.plan.forget);
-      return { kind: 'archived-before', lastCursor: range.lastCursor, deleted: taken.rows.length, advanced: await advanceCursor(context, scan, range, mayAdvance) };
-    }
-    const { batch } = written;
-    await step(context, 'deleted', batch);
-    await forgetRestored(context, written.plan.forget);
-    await context.store.setBatchState(batch, 'uploaded', 'deleted');
-    await step(context, 'marked-deleted', batch);
-    return { kind: 'archived', batch, deleted: taken.rows.length, alreadyArchived: written.plan.alreadyArchived, advanced: await checkpoint(context, batch, await mayAdvance) };
+    return written.kind === 'known'
+      ? deletedArchivedBefore(context, scan, range, written.plan, taken.rows.length, mayAdvance)
+      : deletedArchived(context, written.batch, written.plan, taken.rows.length, mayAdvance);
   } finally {
     await taken.rollback();
   }
@@ -309,26 +302,28 @@ async function finishVerifiedBatch(
   mayAdvance: Promise<boolean>,
   plan: DeletePlan,
 ): Promise<BatchOutcome> {
-  let deleted = 0;
-  if (batch.deleteMode === 'rows') {
-    const outcome = await context.source.deleteArchived(deleteRequest(context, scan, batch, archived));
-    if (outcome.changed.length > 0) {
-      if (plan.recovering && outcome.missing > 0) {
-        throw new ArchiveIntegrityError(
-          `archive object ${batch.objectKey}: ${outcome.missing} of its ${batch.rowCount} rows are gone from shard ${context.shard}, perhaps deleted by the interrupted run, ` +
-            `and ${outcome.changed.length} changed since; the object is kept as the only copy of the rows that are gone: compare it with the shard before archiving this table again`,
-          { details: { batchId: batch.id, objectKey: batch.objectKey, changed: outcome.changed.slice(0, 20) } },
-        );
-      }
-      await abandon(context, batch);
-      return { kind: 'changed', rows: outcome.changed.length };
+  if (batch.deleteMode !== 'rows') return { kind: 'archived', batch, deleted: 0, alreadyArchived: plan.alreadyArchived, advanced: await checkpoint(context, batch, await mayAdvance) };
+  const outcome = await context.source.deleteArchived(deleteRequest(context, scan, batch, archived));
+  if (outcome.changed.length > 0) {
+    if (plan.recovering && outcome.missing > 0) {
+      throw new ArchiveIntegrityError(
+        `archive object ${batch.objectKey}: ${outcome.missing} of its ${batch.rowCount} rows are gone from shard ${context.shard}, perhaps deleted by the interrupted run, ` +
+          `and ${outcome.changed.length} changed since; the object is kept as the only copy of the rows that are gone: compare it with the shard before archiving this table again`,
+        { details: { batchId: batch.id, objectKey: batch.objectKey, changed: outcome.changed.slice(0, 20) } },
+      );
     }
-    deleted = outcome.deleted;
-    await step(context, 'deleted', batch);
-    await forgetRestored(context, plan.forget);
-    await context.store.setBatchState(batch, 'uploaded', 'deleted');
-    await step(context, 'marked-deleted', batch);
+    await abandon(context, batch);
+    return { kind: 'changed', rows: outcome.changed.length };
   }
+  return deletedArchived(context, batch, plan, outcome.deleted, mayAdvance);
+}
+
+/** Once a batch's rows have left the shard: forgets their restored-row records, marks the batch deleted and checkpoints it. */
+async function deletedArchived(context: BatchContext, batch: ArchiveBatchRecord, plan: DeletePlan, deleted: number, mayAdvance: Promise<boolean>): Promise<BatchOutcome> {
+  await step(context, 'deleted', batch);
+  await forgetRestored(context, plan.forget);
+  await context.store.setBatchState(batch, 'uploaded', 'deleted');
+  await step(context, 'marked-deleted', batch);
   return { kind: 'archived', batch, deleted, alreadyArchived: plan.alreadyArchived, advanced: await checkpoint(context, batch, await mayAdvance) };
 }
 
@@ -353,21 +348,18 @@ async function finishArchivedBefore(
   plan: DeletePlan,
   mayAdvance: Promise<boolean>,
 ): Promise<BatchOutcome> {
-  let deleted = 0;
-  if (scan.deleteMode === 'rows') {
-    const outcome = await context.source.deleteArchived(deleteRequest(context, scan, range, archived));
-    if (outcome.changed.length > 0) return { kind: 'changed', rows: outcome.changed.length };
-    deleted = outcome.deleted;
-    await forgetRestored(context, plan.forget);
-  }
-  return { kind: 'archived-before', lastCursor: range.lastCursor, deleted, advanced: await advanceCursor(context, scan, range, mayAdvance) };
+  if (scan.deleteMode !== 'rows') return deletedArchivedBefore(context, scan, range, plan, 0, mayAdvance);
+  const outcome = await context.source.deleteArchived(deleteRequest(context, scan, range, archived));
+  if (outcome.changed.length > 0) return { kind: 'changed', rows: outcome.changed.length };
+  return deletedArchivedBefore(context, scan, range, plan, outcome.deleted, mayAdvance);
 }
 
-/** Moves the unit's cursor past a range no batch records, once the previous batch allows. */
-async function advanceCursor(context: BatchContext, scan: UnitScan, range: BatchRange, mayAdvance: Promise<boolean>): Promise<boolean> {
+/** Once rows an earlier object holds have left the shard (if they were to): forgets their restored-row records and moves the cursor past them, once the previous batch allows. */
+async function deletedArchivedBefore(context: BatchContext, scan: UnitScan, range: BatchRange, plan: DeletePlan, deleted: number, mayAdvance: Promise<boolean>): Promise<BatchOutcome> {
+  await forgetRestored(context, plan.forget);
   const advanced = await mayAdvance;
   if (advanced) await context.store.moveCursor(context.table.config.table, context.shard, scan.unit, context.runId, range.lastCursor);
-  return advanced;
+  return { kind: 'archived-before', lastCursor: range.lastCursor, deleted, advanced };
 }
 
 /** Once the batch's rows are deleted. A crash before leaves records of keys that are gone: a row that comes back under one must be identical to its recorded line to match. */

@@ -177,9 +177,11 @@ export async function runArchiveSlice(config: ArchiveTableConfig, request: Slice
       return;
     }
     changes = 0;
-    // A live batch that left the cursor behind it (one before it did not finish, or its rows moved): read again from the cursor.
-    if (scan.deleteMode === 'rows' && !outcome.advanced) position = undefined;
-    if (scan.deleteMode === 'rows') cursor = outcome.kind === 'archived-before' ? outcome.lastCursor : outcome.batch.lastCursor;
+    if (scan.deleteMode === 'rows') {
+      cursor = outcome.kind === 'archived-before' ? outcome.lastCursor : outcome.batch.lastCursor;
+      // A live batch that left the cursor behind it (one before it did not finish, or its rows moved): read again from the cursor.
+      if (!outcome.advanced) position = undefined;
+    }
     if (outcome.kind === 'archived') {
       archived(outcome.batch, scan.unit, outcome.alreadyArchived);
     } else {
