@@ -347,8 +347,21 @@ describe('archiving a batch exactly once, whatever fails', () => {
       [sqlDateTime(CUTOFF - 3 * DAY_MS + 3_600_000)],
     );
     original = await tableLines(harness.shard.pool, harness.shard.database, 'game_logs');
-    const results = await runToCompletion(harness, harness.process(), config, request(), { now: NOW, onStep: expectNoRowLost });
+    const process = harness.process();
+    const answers = { taken: 0, checked: 0 };
+    const counting: ArchiveSource = {
+      ...process.source,
+      async takeBatch(query) {
+        const planned = await process.source.takeBatch(query);
+        if (typeof planned === 'object') answers.taken += 1;
+        if (planned === undefined) answers.checked += 1;
+        return planned;
+      },
+    };
+    const results = await runToCompletion(harness, process, config, request(), { now: NOW, source: counting, onStep: expectNoRowLost });
     expect(results.at(-1)?.status).toBe('done');
+    expect(answers.checked).toBeGreaterThan(0);
+    expect(answers.taken).toBeGreaterThan(answers.checked);
     await expectExactlyOnce();
   });
 
